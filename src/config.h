@@ -1,0 +1,71 @@
+#ifndef LIANPAY_CONFIG_H
+#define LIANPAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include "keys.h"
+#include "log.h"
+#include "netaddr.h"
+
+#define CONFIG_DEFAULT_FILE "/etc/lianpay-notifyd/lianpay-notifyd.conf"
+#define CONFIG_DEFAULT_QUERY_URL "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
+
+/* Everything the configuration file says (design.md, configuration contract), checked and with
+ * its key files loaded. Strings are malloc'd and owned by the struct. */
+struct config {
+    char *file; /* the path it was read from, or "(embedded)" */
+
+    /* [server] */
+    char *listen; /* as written */
+    char listen_host[64];
+    uint16_t listen_port;
+    char *notify_path;
+    char *tls_cert; /* NULL: plain HTTP */
+    char *tls_key;
+    size_t max_body;
+    struct netaddr_list trusted_proxies;
+    struct netaddr_list allow_from; /* n == 0 and allow_all: everyone */
+    bool allow_all;
+
+    /* [lianlian] */
+    char oid_partner[19];
+    char *public_key; /* space-separated files, as written */
+    struct keyset public_keys;
+    char *merchant_private_key; /* file name; NULL when unset */
+    EVP_PKEY *merchant_key;     /* loaded; NULL when unset */
+    char *query_url;
+    char *ca_file; /* NULL: system store */
+
+    /* [database] */
+    char *database_path;
+
+    /* [reconcile] (durations in seconds) */
+    bool reconcile_enabled;
+    int64_t notify_window;
+    int64_t retry_interval;
+    int64_t max_retry_interval;
+    int64_t give_up_after;
+    int max_rate; /* queries per second, >= 1 */
+
+    /* [log] */
+    enum log_level log_level;
+};
+
+/*
+ * Reads and checks a configuration file. Unknown sections or keys, bad values, missing required
+ * keys, unreadable or unparsable key files are errors: returns -1 with a message naming the file,
+ * line and key in err ("FILE:LINE: key section.key: reason"). On success returns 0 and *cfg is
+ * filled (free with config_finish). Key material never appears in err.
+ */
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
+
+/* The same from a string in memory (the embedded development configuration); name is used in
+ * messages in place of a file name. Relative key paths are taken as given. */
+int config_load_string(const char *text, const char *name, struct config *cfg, char *err,
+                       size_t errlen);
+
+void config_finish(struct config *cfg);
+
+#endif

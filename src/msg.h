@@ -1,0 +1,51 @@
+#ifndef LIANPAY_MSG_H
+#define LIANPAY_MSG_H
+
+#include <stddef.h>
+
+/*
+ * A LianLian message: one flat JSON object, kept as its members in the order received.
+ * Strings are JSON-decoded; numbers and true/false keep their text exactly as written,
+ * because LianLian signs that text (200.10 signs as "200.10", never "200.1").
+ */
+enum msg_type {
+    MSG_STRING,
+    MSG_NUMBER,
+    MSG_TRUE,
+    MSG_FALSE,
+    MSG_NULL,
+};
+
+struct msg_field {
+    char *key;   /* decoded, NUL-terminated, valid UTF-8 */
+    char *value; /* decoded string, or the literal text of a number/true/false; NULL for null */
+    enum msg_type type;
+};
+
+struct msg {
+    struct msg_field *fields;
+    size_t n;
+};
+
+/*
+ * Parses body (len bytes, need not be NUL-terminated) strictly: one JSON object whose members
+ * are strings, numbers, true, false or null; anything else (nested object/array, duplicate key
+ * after decoding, invalid UTF-8, a NUL in a key or value, trailing garbage) is refused.
+ * Returns 0 and fills *out (free with msg_finish), or -1 with *why set to a static reason.
+ */
+int msg_parse(const char *body, size_t len, struct msg *out, const char **why);
+void msg_finish(struct msg *m);
+
+/* The member named exactly key, or NULL. */
+const struct msg_field *msg_find(const struct msg *m, const char *key);
+/* Its value when it is a string or a number, else NULL (absent, null, boolean). */
+const char *msg_get(const struct msg *m, const char *key);
+
+/* Adds or replaces a string member (used to set sign_type and sign). Returns 0 or -1 (ENOMEM). */
+int msg_set(struct msg *m, const char *key, const char *value);
+
+/* Serialises the message as compact JSON, numbers and literals as their original text.
+ * Returns a malloc'd string, or NULL on ENOMEM. */
+char *msg_to_json(const struct msg *m);
+
+#endif

@@ -1,0 +1,44 @@
+#ifndef LIANPAY_PAYRESULT_H
+#define LIANPAY_PAYRESULT_H
+
+#include <stdint.h>
+#include "state.h"
+
+struct msg;
+
+/* Where a result came from: payments.source and payment_events.source. */
+enum payresult_source {
+    PAYRESULT_NOTIFY,
+    PAYRESULT_QUERY,
+};
+
+/*
+ * A payout result that has been authenticated and validated, from a notification or from a
+ * queryPayment answer. Everything here is safe to store: formats were checked field by field.
+ * Optional fields are "" when absent.
+ */
+struct payresult {
+    char oid_partner[19]; /* 18 digits */
+    char no_order[33];    /* 1..32 printable ASCII */
+    char dt_order[15];    /* 14 digits, YYYYMMDDHHMMSS */
+    char money_order[24]; /* exactly as LianLian wrote it */
+    int64_t amount_fen;   /* > 0 */
+    char oid_paybill[33]; /* digits, <= 18 in practice */
+    enum result_pay result_pay;
+    char settle_date[9]; /* 8 digits or "" */
+    char info_order[1024]; /* <= 255 characters of UTF-8, or "" */
+};
+
+/*
+ * Validates every known field of an authentic message (protocol.md) and fills *out.
+ * For PAYRESULT_NOTIFY: sign_type must be "RSA", result_pay SUCCESS/FAILURE/CANCEL.
+ * For PAYRESULT_QUERY: the message is a queryPayment answer with ret_code "0000"; result_pay may
+ * also be APPLY/CHECK/WAITING/PROCESSING/CLOSED.
+ * oid_partner must equal ours. Returns 0, or -1 with *why set to a static, loggable reason.
+ */
+int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
+                       struct payresult *out, const char **why);
+
+const char *payresult_source_name(enum payresult_source s);
+
+#endif

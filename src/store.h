@@ -1,0 +1,127 @@
+#ifndef LIANPAY_STORE_H
+#define LIANPAY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "payresult.h"
+#include "state.h"
+#include "timeutil.h"
+
+/*
+ * The SQLite file (design.md, database contract). One struct store is one connection and is used
+ * by one thread at a time. The daemon has exactly one writable connection (the writer thread's);
+ * the reconciler and lianpayctl's readers open their own.
+ */
+struct store;
+
+enum store_mode {
+    STORE_READ,  /* read-only connection; the schema must already be current */
+    STORE_WRITE, /* creates the file if needed, applies migrations, WAL, synchronous=FULL */
+};
+
+/* Opens the database. Returns the store, or NULL with a one-line reason in err. */
+struct store *store_open(const char *path, enum store_mode mode, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* The schema version this build creates (the highest migration number). */
+int store_schema_version(void);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Return 0, or -1 (reason via store_errmsg). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+/* The last SQLite error of this connection, and whether it was "busy/locked", "full", "readonly"
+ * or "ioerr" (for the log line). Valid until the next call on st. */
+const char *store_errmsg(struct store *st);
+const char *store_errkind(struct store *st);
+
+/* An authentic, validated result to record. */
+struct store_input {
+    const struct payresult *r;
+    enum payresult_source source;
+    const char *body; /* the message as received (journalled as is) */
+    size_t body_len;
+    const char *remote_addr; /* client address after trusted-proxy handling; "" for queries */
+    const char *received_at; /* ISO-8601 UTC ms */
+};
+
+/* What store_apply did. */
+struct store_applied {
+    enum outcome outcome;       /* per the state machine, or OUTCOME_MISMATCH */
+    enum result_pay previous;   /* result_pay before this message */
+    int redelivery;             /* 1: byte-identical to a journalled message, seen_count++ */
+    int flagged;                /* 1: this message set needs_review */
+    char review_reason[256];    /* when flagged */
+};
+
+/*
+ * Records one result inside the caller's transaction (design.md): creates the payments row if the
+ * order is unknown, applies the state machine, checks amount_fen and dt_order against what is
+ * stored (a difference is OUTCOME_MISMATCH: needs_review=1 with a reason, result_pay unchanged),
+ * counts notify_count (source notify), journals the message in payment_events (or increments
+ * seen_count of an identical one), clears next_query_at once the result is final.
+ * Returns 0, or -1 on an SQL error (the caller rolls the whole batch back).
+ */
+int store_apply(struct store *st, const struct store_input *in, struct store_applied *out);
+
+/* Result of store_register. */
+enum store_register_result {
+    STORE_REGISTERED,      /* new order */
+    STORE_ALREADY,         /* registered before with the same amount and dt_order: nothing changed */
+    STORE_MERGED,          /* order was known from a notification; now registered, amounts agree */
+    STORE_MERGED_MISMATCH, /* known, but amount or dt_order differs: flagged for review */
+};
+
+/*
+ * Registers a submitted payout so that it is chased if no result arrives (lianpayctl register).
+ * money_order must parse (money_parse_fen) and be > 0; dt_order 14 digits. next_query_at becomes
+ * now + notify_window. Runs its own short transaction. Returns 0 with *res set, or -1 with a
+ * reason in err.
+ */
+int store_register(struct store *st, const char *no_order, const char *money_order,
+                   const char *dt_order, int64_t now_ms, int64_t notify_window_s,
+                   enum store_register_result *res, char *err, size_t errlen);
+
+/*
+ * Gives next_query_at = registered_at + notify_window to orders inserted with plain SQL (they
+ * arrive with next_query_at NULL). Inside the caller's transaction. Returns the number of rows
+ * scheduled, or -1.
+ */
+int store_schedule_new(struct store *st, int64_t notify_window_s);
+
+/* True (1) when some order waits for store_schedule_new, 0 when none, -1 on error. Cheap. */
+int store_has_unscheduled(struct store *st);
+
+/* An order the reconciler must query now. */
+struct store_due {
+    char no_order[33];
+    char registered_at[TIME_ISO_LEN];
+    int64_t query_count;
+};
+
+/*
+ * Up to max orders that are due at now_ms: registered, result_pay NULL or pending, needs_review = 0,
+ * next_query_at <= now. Oldest next_query_at first. Served by a partial index, so it stays fast
+ * with millions of rows. Returns the number found (0..max), or -1.
+ */
+int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max);
+
+/*
+ * After a query attempt that did not make the order final (pending answer, 8901, network error,
+ * unsigned answer, ...): query_count++, next_query_at = next_ms. Inside the caller's transaction.
+ * Returns 0, or -1.
+ */
+int store_reschedule(struct store *st, const char *no_order, int64_t next_ms);
+
+/* Flags an order for review (needs_review = 1, review_reason, next_query_at NULL): the reconciler
+ * gave up on it. Inside the caller's transaction. Returns 0, or -1. */
+int store_flag_review(struct store *st, const char *no_order, const char *reason);
+
+/*
+ * Prints an order's current row and its event history, human-readable, to out
+ * (lianpayctl status). Returns 0, 1 when the order is unknown, or -1 on error.
+ */
+int store_print_status(struct store *st, const char *no_order, FILE *out);
+
+#endif

@@ -1,0 +1,24 @@
+#ifndef LIANPAY_TIMEUTIL_H
+#define LIANPAY_TIMEUTIL_H
+
+#include <stdint.h>
+
+/* Length of an ISO-8601 UTC timestamp with milliseconds, "2026-11-22T08:30:00.123Z", plus NUL. */
+#define TIME_ISO_LEN 25
+
+/* Wall-clock time in milliseconds since the epoch. */
+int64_t time_now_ms(void);
+/* Monotonic clock in milliseconds, for timeouts and rates. */
+int64_t time_mono_ms(void);
+
+/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf[TIME_ISO_LEN]. */
+void time_iso(int64_t ms, char *buf);
+
+/* Parses the format above (also without milliseconds). Returns 0, or -1. */
+int time_parse_iso(const char *s, int64_t *ms);
+
+/* Parses a duration: a whole number with an optional s/m/h/d suffix (no suffix = seconds).
+ * Returns 0 with *seconds set, or -1 (empty, negative, overflow, unknown suffix). */
+int time_parse_duration(const char *s, int64_t *seconds);
+
+#endif
