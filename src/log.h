@@ -28,7 +28,7 @@ const char *log_level_name(enum log_level level);
  * a pair whose value is NULL is left out. Values are quoted when they need it.
  * The line is written with a single write(2), so lines from threads never interleave.
  */
-void log_kv(enum log_level level, const char *event, ...);
+void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
 void log_kvv(enum log_level level, const char *event, va_list ap);
 
 /* Formats an integer into a thread-local ring of buffers, for use as a log_kv value. */

@@ -1,0 +1,83 @@
+/*
+ * lianpay-notifyd: receives LianLian payout notifications and records them durably.
+ * This file only reads the command line and the configuration; service.c runs the daemon.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "service.h"
+
+#include "lianpay-config.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: lianpay-notifyd [-c FILE] [-t]\n"
+                 "\n"
+                 "Receives LianLian instant-payment notifications, verifies them and records them\n"
+                 "in SQLite; queries LianLian for payouts whose result never arrived.\n"
+                 "\n"
+                 "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_FILE ")\n"
+                 "  -t, --test         check the configuration and exit (0: valid, 1: not)\n"
+                 "  -V, --version      print the version and exit\n"
+                 "  -h, --help         print this help and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = CONFIG_DEFAULT_FILE;
+    int test_only = 0;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            file = optarg;
+            break;
+        case 't':
+            test_only = 1;
+            break;
+        case 'V':
+            printf("lianpay-notifyd %s\n", LIANPAY_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "lianpay-notifyd: unexpected argument: %s\n", argv[optind]);
+        return 2;
+    }
+
+    log_init();
+    struct config cfg;
+    char err[1024];
+    memset(&cfg, 0, sizeof(cfg));
+    if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lianpay-notifyd: %s\n", err);
+        config_finish(&cfg);
+        return 1;
+    }
+    if (test_only) {
+        printf("%s: configuration ok\n", file);
+        config_finish(&cfg);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+    int status = service_run(&cfg, NULL);
+    config_finish(&cfg);
+    return status;
+}

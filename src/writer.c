@@ -1,0 +1,237 @@
+/*
+ * DESIGN
+ *
+ * The writer thread is the only code in the daemon that writes to SQLite. HTTP threads and the
+ * reconciler hand it jobs through a mutex-protected queue and go on (an HTTP connection is
+ * suspended meanwhile); the writer takes everything queued at once, runs it in one
+ * BEGIN IMMEDIATE ... COMMIT with synchronous=FULL, and only after COMMIT has returned calls each
+ * job's done(). One fsync thus covers a whole batch: under load batches grow by themselves and
+ * the cost of durability is shared (group commit).
+ *
+ * When a batch fails, it is rolled back and, if it held more than one job, each job is retried
+ * alone: a job that fails for a reason of its own (a constraint) must not take the messages it
+ * happened to be batched with down with it again and again. A storage fault (disk full, lock,
+ * read-only, I/O) fails the retries too, and every job gets status -1: nothing was written, the
+ * caller answers "try again".
+ *
+ * Locks: `lock` guards the queue and the flags; the store is touched only by the thread.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct writer {
+    struct store *store;
+    int64_t notify_window;
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct writer_job *head, *tail;
+    bool stopping;
+
+    atomic_llong heartbeat;
+    atomic_ullong batches, jobs, failed_batches, max_batch;
+};
+
+/* Runs one job inside the current transaction. Returns 0, or -1 on an SQL error. */
+static int run_job(struct writer *w, struct writer_job *job)
+{
+    switch (job->kind) {
+    case WRITER_APPLY: {
+        struct store_input in = {
+            .r = &job->result,
+            .source = job->source,
+            .body = job->body,
+            .body_len = job->body_len,
+            .remote_addr = job->remote_addr,
+            .received_at = job->received_at,
+        };
+        if (store_apply(w->store, &in, &job->applied) < 0)
+            return -1;
+        if (job->next_ms != 0 && !state_is_final(job->result.result_pay))
+            return store_reschedule(w->store, job->result.no_order, job->next_ms);
+        return 0;
+    }
+    case WRITER_RESCHEDULE:
+        return store_reschedule(w->store, job->no_order, job->next_ms);
+    case WRITER_FLAG_REVIEW:
+        return store_flag_review(w->store, job->no_order, job->reason);
+    case WRITER_SCHEDULE_NEW:
+        return store_schedule_new(w->store, w->notify_window) < 0 ? -1 : 0;
+    }
+    return -1;
+}
+
+static void log_storage_error(struct writer *w, const char *what, size_t batch)
+{
+    log_kv(LOG_LEVEL_ERROR, "storage_error", "op", what, "kind", store_errkind(w->store), "error",
+           store_errmsg(w->store), "batch", log_int((long long)batch), NULL);
+}
+
+/* Runs jobs [first, end) in one transaction. Returns 0 when committed, -1 when rolled back. */
+static int run_batch(struct writer *w, struct writer_job *first, struct writer_job *end, size_t n)
+{
+    if (store_begin(w->store) < 0) {
+        log_storage_error(w, "begin", n);
+        return -1;
+    }
+    for (struct writer_job *j = first; j != end; j = j->next) {
+        memset(&j->applied, 0, sizeof(j->applied));
+        if (run_job(w, j) < 0) {
+            log_storage_error(w, "apply", n);
+            store_rollback(w->store);
+            return -1;
+        }
+    }
+    if (store_commit(w->store) < 0) {
+        log_storage_error(w, "commit", n);
+        store_rollback(w->store);
+        return -1;
+    }
+    return 0;
+}
+
+static void finish(struct writer_job *job, int status)
+{
+    job->status = status;
+    job->done(job);
+}
+
+static void process(struct writer *w, struct writer_job *list, size_t n)
+{
+    int status = run_batch(w, list, NULL, n);
+
+    atomic_fetch_add(&w->batches, 1);
+    atomic_fetch_add(&w->jobs, n);
+    if (n > atomic_load(&w->max_batch))
+        atomic_store(&w->max_batch, n);
+
+    if (status < 0 && n > 1) {
+        atomic_fetch_add(&w->failed_batches, 1);
+        /* Alone, each job either commits or fails on its own account. */
+        while (list != NULL) {
+            struct writer_job *next = list->next;
+            int s = run_batch(w, list, next, 1);
+            finish(list, s);
+            list = next;
+        }
+        return;
+    }
+    if (status < 0)
+        atomic_fetch_add(&w->failed_batches, 1);
+    while (list != NULL) {
+        struct writer_job *next = list->next; /* done() may reuse the job */
+        finish(list, status);
+        list = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        atomic_store(&w->heartbeat, time_mono_ms());
+        if (w->head == NULL) {
+            if (w->stopping)
+                break;
+            /* Wake up every second even when idle, so that the heartbeat shows a live loop. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&w->wake, &w->lock, &until);
+            continue;
+        }
+        struct writer_job *list = w->head;
+        w->head = w->tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+
+        size_t n = 0;
+        for (struct writer_job *j = list; j != NULL; j = j->next)
+            n++;
+        process(w, list, n);
+
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+struct writer *writer_create(struct store *st, int64_t notify_window_s)
+{
+    struct writer *w = calloc(1, sizeof(*w));
+    pthread_condattr_t attr;
+
+    if (w == NULL)
+        return NULL;
+    w->store = st;
+    w->notify_window = notify_window_s;
+    atomic_store(&w->heartbeat, time_mono_ms());
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int writer_submit(struct writer *w, struct writer_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    if (w->tail != NULL)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int64_t writer_heartbeat(struct writer *w)
+{
+    return atomic_load(&w->heartbeat);
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+    out->batches = atomic_load(&w->batches);
+    out->jobs = atomic_load(&w->jobs);
+    out->failed_batches = atomic_load(&w->failed_batches);
+    out->max_batch = atomic_load(&w->max_batch);
+}
+
+void writer_destroy(struct writer *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+
+    store_close(w->store);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

@@ -1,0 +1,74 @@
+#ifndef LIANPAY_WRITER_H
+#define LIANPAY_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "payresult.h"
+#include "store.h"
+#include "timeutil.h"
+
+/*
+ * The writer thread: the owner of the daemon's only writable database connection. Jobs are
+ * queued from any thread and never wait for the disk there; the writer commits everything queued
+ * in one transaction (group commit) and then calls each job's done() with the result.
+ */
+struct writer;
+
+enum writer_kind {
+    WRITER_APPLY,        /* record a result (store_apply), then reschedule if next_ms != 0 */
+    WRITER_RESCHEDULE,   /* store_reschedule(no_order, next_ms) */
+    WRITER_FLAG_REVIEW,  /* store_flag_review(no_order, reason) */
+    WRITER_SCHEDULE_NEW, /* store_schedule_new(notify_window) */
+};
+
+struct writer_job {
+    enum writer_kind kind;
+
+    /* WRITER_APPLY */
+    struct payresult result;
+    enum payresult_source source;
+    const char *body; /* not copied: must live until done() */
+    size_t body_len;
+    char remote_addr[46];
+    char received_at[TIME_ISO_LEN];
+
+    /* WRITER_RESCHEDULE, WRITER_FLAG_REVIEW (and WRITER_APPLY with next_ms) */
+    char no_order[33];
+    int64_t next_ms;
+    char reason[256];
+
+    /* Filled by the writer before done(): 0 when committed, -1 when nothing was written. */
+    int status;
+    struct store_applied applied;
+
+    /* Called on the writer thread once the job's transaction has ended; the job belongs to the
+     * caller again from then on. */
+    void (*done)(struct writer_job *job);
+    void *ctx;
+
+    struct writer_job *next; /* queue link, the writer's */
+};
+
+/* Takes ownership of st (the writable store) and starts the thread. Returns NULL on failure. */
+struct writer *writer_create(struct store *st, int64_t notify_window_s);
+
+/* Queues a job; never blocks on the disk. After writer_stop() began, the job is refused:
+ * returns -1 and done() is not called. */
+int writer_submit(struct writer *w, struct writer_job *job);
+
+/* Monotonic time (ms) of the writer loop's last turn, for the watchdog and readiness. */
+int64_t writer_heartbeat(struct writer *w);
+
+/* Statistics since start (for logs and metrics). */
+struct writer_stats {
+    uint64_t batches;
+    uint64_t jobs;
+    uint64_t failed_batches;
+    uint64_t max_batch;
+};
+void writer_get_stats(struct writer *w, struct writer_stats *out);
+
+/* Commits what is queued, stops the thread, checkpoints the WAL and closes the store. */
+void writer_destroy(struct writer *w);
+
+#endif
