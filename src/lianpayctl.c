@@ -1,0 +1,315 @@
+/*
+ * lianpayctl: the operator's and internal tools' command line (design.md, programs).
+ * Each verb is one function; exit status 0 means done, 1 a negative answer (invalid signature,
+ * unknown order, flagged), 2 unusable input or a failure, with a one-line reason on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "msg.h"
+#include "sign.h"
+#include "store.h"
+#include "timeutil.h"
+
+#include "lianpay-config.h"
+
+#define MAX_MESSAGE (1 << 20)
+
+static const char *config_file = CONFIG_DEFAULT_FILE;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: lianpayctl [-c FILE] VERB [ARGS]\n"
+            "\n"
+            "  verify [-v] [--public-key FILE] [MSG]   check a LianLian-signed JSON message\n"
+            "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
+            "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
+            "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
+            "  status NO_ORDER                         an order's state and event history\n"
+            "\n"
+            "MSG is a file name; without it the message is read from standard input.\n"
+            "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+            "  -V, --version      print the version\n");
+}
+
+/* Prints "lianpayctl: REASON" on stderr and returns 2, the exit status of unusable input. */
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lianpayctl: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* Reads a whole message from path, or stdin when path is NULL or "-". */
+static char *read_message(const char *path, size_t *len)
+{
+    FILE *f = (path == NULL || strcmp(path, "-") == 0) ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        fail("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_MESSAGE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_MESSAGE + 1, f) : 0;
+    int bad = buf == NULL || ferror(f) || n > MAX_MESSAGE;
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        fail("%s: cannot read the message (at most 1 MiB)", path ? path : "stdin");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int load_config(struct config *cfg)
+{
+    char err[1024];
+    memset(cfg, 0, sizeof(*cfg));
+    if (config_load(config_file, cfg, err, sizeof(err)) < 0) {
+        fail("%s", err);
+        config_finish(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"public-key", required_argument, NULL, 'k'},
+        {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key_file = NULL;
+    int verbose = 0, c, status = 2;
+    struct keyset keys = {0};
+    struct config cfg = {0};
+    struct msg m = {0};
+    char *body = NULL, *signed_str = NULL;
+    char err[1024];
+    size_t len;
+
+    while ((c = getopt_long(argc, argv, "+k:v", opts, NULL)) != -1) {
+        if (c == 'k')
+            key_file = optarg;
+        else if (c == 'v')
+            verbose = 1;
+        else
+            return 2;
+    }
+    if (argc - optind > 1)
+        return fail("verify: one message at a time");
+    if (key_file != NULL) {
+        if (keys_load_set(key_file, &keys, err, sizeof(err)) < 0)
+            return fail("%s", err);
+    } else {
+        if (load_config(&cfg) < 0)
+            return 2;
+        keys = cfg.public_keys;
+        cfg.public_keys = (struct keyset){0};
+    }
+    body = read_message(optind < argc ? argv[optind] : NULL, &len);
+    if (body == NULL)
+        goto out;
+    const char *why = NULL;
+    if (msg_parse(body, len, &m, &why) < 0) {
+        fail("not a usable message: %s", why);
+        goto out;
+    }
+    if (msg_find(&m, "sign") == NULL) {
+        fail("not a usable message: no sign member");
+        goto out;
+    }
+    signed_str = sign_string(&m, NULL);
+    if (verbose && signed_str != NULL)
+        printf("signed string: %s\n", signed_str);
+    int idx = sign_verify_msg(&m, keys.keys, keys.n);
+    if (idx >= 0) {
+        printf("valid: signed by key %d of %zu\n", idx + 1, keys.n);
+        status = 0;
+    } else {
+        printf("invalid: the signature does not verify with %s key%s\n",
+               keys.n == 1 ? "the" : "any", keys.n == 1 ? "" : "s");
+        status = 1;
+    }
+out:
+    free(signed_str);
+    free(body);
+    msg_finish(&m);
+    keys_set_finish(&keys);
+    config_finish(&cfg);
+    return status;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"private-key", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key_file = NULL;
+    int c, status = 2;
+    EVP_PKEY *key = NULL;
+    struct msg m = {0};
+    char *body = NULL, *out = NULL;
+    char err[1024];
+    size_t len;
+
+    while ((c = getopt_long(argc, argv, "+k:", opts, NULL)) != -1) {
+        if (c != 'k')
+            return 2;
+        key_file = optarg;
+    }
+    if (key_file == NULL)
+        return fail("sign: --private-key FILE is required");
+    key = keys_load_private(key_file, err, sizeof(err));
+    if (key == NULL)
+        return fail("%s", err);
+    body = read_message(optind < argc ? argv[optind] : NULL, &len);
+    if (body == NULL)
+        goto out;
+    const char *why = NULL;
+    if (msg_parse(body, len, &m, &why) < 0) {
+        fail("not a usable message: %s", why);
+        goto out;
+    }
+    if (sign_msg(&m, key) < 0 || (out = msg_to_json(&m)) == NULL) {
+        fail("cannot sign the message");
+        goto out;
+    }
+    printf("%s\n", out);
+    status = 0;
+out:
+    free(out);
+    free(body);
+    msg_finish(&m);
+    EVP_PKEY_free(key);
+    return status;
+}
+
+static int cmd_register(int argc, char **argv)
+{
+    struct config cfg;
+    char err[1024];
+    enum store_register_result res;
+
+    if (argc != 4)
+        return fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
+    if (load_config(&cfg) < 0)
+        return 2;
+    struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
+    if (st == NULL) {
+        config_finish(&cfg);
+        return fail("%s", err);
+    }
+    int rc = store_register(st, argv[1], argv[2], argv[3], time_now_ms(), cfg.notify_window, &res,
+                            err, sizeof(err));
+    store_close(st);
+    config_finish(&cfg);
+    if (rc < 0)
+        return fail("register: %s", err);
+    switch (res) {
+    case STORE_REGISTERED:
+        printf("%s: registered\n", argv[1]);
+        return 0;
+    case STORE_ALREADY:
+        printf("%s: already registered, unchanged\n", argv[1]);
+        return 0;
+    case STORE_MERGED:
+        printf("%s: registered; its result had already been notified\n", argv[1]);
+        return 0;
+    case STORE_MERGED_MISMATCH:
+        printf("%s: registered, but it differs from what LianLian notified: flagged for review "
+               "(see lianpayctl status %s)\n",
+               argv[1], argv[1]);
+        return 1;
+    }
+    return 2;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    struct config cfg;
+    char err[1024];
+
+    if (argc != 2)
+        return fail("usage: status NO_ORDER");
+    if (load_config(&cfg) < 0)
+        return 2;
+    struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
+    config_finish(&cfg);
+    if (st == NULL)
+        return fail("%s", err);
+    int rc = store_print_status(st, argv[1], stdout);
+    store_close(st);
+    if (rc == 1)
+        fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);
+    return rc < 0 ? 2 : rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } verbs[] = {
+        {"verify", cmd_verify},
+        {"sign", cmd_sign},
+        {"register", cmd_register},
+        {"status", cmd_status},
+    };
+    int c;
+
+    log_init();
+    /* '+': options after the verb belong to the verb. */
+    while ((c = getopt_long(argc, argv, "+c:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_file = optarg;
+            break;
+        case 'V':
+            printf("lianpayctl %s\n", LIANPAY_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(argv[optind], verbs[i].name) == 0) {
+            int vargc = argc - optind;
+            char **vargv = argv + optind;
+            optind = 1; /* the verb parses its own options */
+            return verbs[i].run(vargc, vargv);
+        }
+    }
+    fprintf(stderr, "lianpayctl: unknown verb: %s (try --help)\n", argv[optind]);
+    return 2;
+}

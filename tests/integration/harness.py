@@ -1,0 +1,290 @@
+"""Integration-test harness: runs the real programs on loopback with a temporary directory.
+
+Every test file is a plain script: it defines functions decorated with @test and ends with
+run(). Output is TAP (meson counts each case). A test that needs a daemon starts one with
+Daemon(...), which picks a free port (port 0, read back from the "ready" log line), a
+temporary database, and stops it at the end of the test. Nothing here talks beyond 127.0.0.1/::1.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILD = os.environ.get('LIANPAY_BUILD_DIR') or os.path.join(
+    os.path.dirname(__file__), '..', '..', 'build')
+VECTORS = os.environ.get('LIANPAY_TEST_VECTORS') or os.path.join(
+    os.path.dirname(__file__), '..', 'vectors')
+NOTIFYD = os.path.join(BUILD, 'src', 'lianpay-notifyd')
+CTL = os.path.join(BUILD, 'src', 'lianpayctl')
+SIM = os.path.join(BUILD, 'src', 'lianpay-sim')
+
+OID_PARTNER = '201801030001351894'
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def run():
+    """Runs every @test of the calling script, printing TAP; exits 1 if any failed."""
+    only = os.environ.get('LIANPAY_TEST_ONLY')
+    cases = [t for t in _tests if not only or re.search(only, t.__name__)]
+    print('1..%d' % len(cases), flush=True)
+    failed = 0
+    for i, fn in enumerate(cases, 1):
+        t0 = time.monotonic()
+        try:
+            fn()
+            print('ok %d - %s (%.2fs)' % (i, fn.__name__, time.monotonic() - t0), flush=True)
+        except Exception:  # noqa: BLE001 - every failure is reported as TAP
+            failed += 1
+            print('not ok %d - %s' % (i, fn.__name__), flush=True)
+            for line in traceback.format_exc().splitlines():
+                print('# ' + line, flush=True)
+        finally:
+            Daemon.stop_all()
+    sys.exit(1 if failed else 0)
+
+
+class TempDir:
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix='lianpay-test-')
+
+    def file(self, name, content=None, mode=None):
+        p = os.path.join(self.path, name)
+        if content is not None:
+            with open(p, 'w' if isinstance(content, str) else 'wb') as f:
+                f.write(content)
+        if mode is not None:
+            os.chmod(p, mode)
+        return p
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def sh(args, input=None, check=True, env=None):
+    """Runs a program, returns CompletedProcess with text stdout/stderr."""
+    r = subprocess.run(args, input=input, capture_output=True, text=True, env=env, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError('%s exited %d: %s%s' % (args, r.returncode, r.stdout, r.stderr))
+    return r
+
+
+_keys = {}
+
+
+def keypair(tmp, name, bits=1024):
+    """An RSA key pair made by `lianpay-sim keygen` into tmp: (private_path, public_path)."""
+    priv = tmp.file(name + '_private.pem')
+    pub = tmp.file(name + '_public.pem')
+    sh([SIM, 'keygen', '--bits', str(bits), priv, pub])
+    return priv, pub
+
+
+def sign(fields, private_key):
+    """Signs a dict (or raw JSON text) with lianpayctl sign; returns the signed JSON text."""
+    body = fields if isinstance(fields, str) else json.dumps(fields, ensure_ascii=False)
+    r = sh([CTL, 'sign', '--private-key', private_key], input=body)
+    return r.stdout.strip()
+
+
+def notification(no_order, result='SUCCESS', money='49.65', dt='20261122083000', **extra):
+    n = {
+        'oid_partner': OID_PARTNER,
+        'sign_type': 'RSA',
+        'no_order': no_order,
+        'dt_order': dt,
+        'money_order': money,
+        'oid_paybill': '2026112200012345',
+        'result_pay': result,
+        'info_order': 'payout ' + no_order,
+    }
+    if result == 'SUCCESS':
+        n['settle_date'] = dt[:8]
+    n.update(extra)
+    return {k: v for k, v in n.items() if v is not None}
+
+
+class Daemon:
+    running = []
+
+    def __init__(self, tmp, lianlian_public, merchant_private=None, extra='', listen='127.0.0.1:0',
+                 sections=None, start=True, env=None):
+        self.tmp = tmp
+        self.db_path = tmp.file('payments.db')
+        self.log_path = tmp.file('daemon-%d.log' % len(Daemon.running))
+        sections = sections or {}
+        server = {'listen': listen}
+        server.update(sections.get('server', {}))
+        lianlian = {'oid_partner': OID_PARTNER, 'public_key': lianlian_public}
+        if merchant_private:
+            lianlian['merchant_private_key'] = merchant_private
+        lianlian.update(sections.get('lianlian', {}))
+        reconcile = {'enabled': 'true' if merchant_private else 'false'}
+        reconcile.update(sections.get('reconcile', {}))
+        cfg = {'server': server, 'lianlian': lianlian, 'database': {'path': self.db_path},
+               'reconcile': reconcile, 'log': {'level': 'debug'}}
+        for sec, kv in sections.items():
+            cfg.setdefault(sec, {}).update(kv)
+        text = ''
+        for sec, kv in cfg.items():
+            text += '[%s]\n' % sec + ''.join('%s = %s\n' % (k, v) for k, v in kv.items()) + '\n'
+        self.config = tmp.file('notifyd.conf', text + extra)
+        self.proc = None
+        self.port = None
+        self.env = env
+        if start:
+            self.start()
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, 'a')
+        self.log_offset = os.path.getsize(self.log_path)
+        self.proc = subprocess.Popen([NOTIFYD, '-c', self.config], stdout=subprocess.DEVNULL,
+                                     stderr=self.log, env=self.env)
+        Daemon.running.append(self)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(r'event=ready .*listen=(\S+)', self.logs())
+            if m:
+                self.port = int(m.group(1).rsplit(':', 1)[1])
+                self.host = m.group(1).rsplit(':', 1)[0].strip('[]')
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError('daemon exited %d:\n%s' % (self.proc.returncode, self.logs()))
+            time.sleep(0.02)
+        raise AssertionError('daemon not ready:\n' + self.logs())
+
+    def logs(self):
+        with open(self.log_path, encoding='utf-8', errors='replace') as f:
+            f.seek(self.log_offset)
+            return f.read()
+
+    def log_lines(self, event=None):
+        lines = self.logs().splitlines()
+        if event:
+            lines = [l for l in lines if (' event=%s ' % event) in l + ' ']
+        return lines
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.logs()):
+                return
+            time.sleep(0.02)
+        raise AssertionError('no log line matching %r:\n%s' % (pattern, self.logs()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError('daemon did not stop within %ds' % timeout)
+        self.log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        if self in Daemon.running:
+            Daemon.running.remove(self)
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    @classmethod
+    def stop_all(cls):
+        for d in list(cls.running):
+            try:
+                d.stop()
+            except AssertionError:
+                pass
+
+    def request(self, body=b'', method='POST', path='/lianpay/notify', headers=None,
+                scheme='http', context=None, timeout=10):
+        if isinstance(body, str):
+            body = body.encode('utf-8')
+        if scheme == 'https':
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=context)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        hdrs = {'Content-Type': 'text/json;charset=utf-8'}
+        hdrs.update(headers or {})
+        conn.request(method, path, body=body if method != 'GET' else None, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        try:
+            parsed = json.loads(data.decode('utf-8'))
+        except ValueError:
+            parsed = None
+        return resp.status, parsed
+
+    def post(self, body, **kw):
+        return self.request(body, **kw)
+
+    def db(self):
+        c = sqlite3.connect(self.db_path, timeout=10)
+        c.row_factory = sqlite3.Row
+        return c
+
+    def row(self, no_order):
+        with self.db() as c:
+            return c.execute('SELECT * FROM payments WHERE no_order = ?', (no_order,)).fetchone()
+
+    def events(self, no_order):
+        with self.db() as c:
+            return c.execute('SELECT * FROM payment_events WHERE no_order = ? ORDER BY id',
+                             (no_order,)).fetchall()
+
+
+def raw_http(port, data, host='127.0.0.1', timeout=5, read_all=True):
+    """Sends raw bytes on a fresh TCP connection and returns what came back (bytes)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b''
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not read_all:
+                break
+        return out
+    finally:
+        s.close()
+
+
+def status_of(raw):
+    m = re.match(rb'HTTP/1\.[01] (\d{3})', raw)
+    return int(m.group(1)) if m else None
+
+
+def eq(a, b, what=''):
+    if a != b:
+        raise AssertionError('%s: expected %r, got %r' % (what or 'value', b, a))
+
+
+def ok(cond, what):
+    if not cond:
+        raise AssertionError(what)
