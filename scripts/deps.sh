@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what lianpay-notifyd needs to build, test and run, from Debian's packages only.
+set -euo pipefail
+
+packages=(
+  build-essential meson ninja-build pkg-config python3
+  libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
+  libsystemd-dev libssl-dev libcmocka-dev
+  sqlite3 openssl curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
