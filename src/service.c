@@ -20,6 +20,7 @@
 #include "httpd.h"
 #include "keyring.h"
 #include "log.h"
+#include "reconcile.h"
 #include "store.h"
 #include "timeutil.h"
 #include "writer.h"
@@ -35,6 +36,7 @@ struct service {
     struct keyring *keys;
     struct writer *writer;
     struct httpd *httpd;
+    struct reconciler *reconciler;
 };
 
 static void reload(struct service *s)
@@ -92,11 +94,17 @@ static int start(struct service *s, char *err, size_t errlen)
     s->httpd = httpd_create(s->cfg, s->keys, s->writer, err, errlen);
     if (s->httpd == NULL)
         return -1;
+    if (s->cfg->reconcile_enabled) {
+        s->reconciler = reconcile_start(s->cfg, s->keys, s->writer, err, errlen);
+        if (s->reconciler == NULL)
+            return -1;
+    }
     return 0;
 }
 
 static void stop(struct service *s)
 {
+    reconcile_stop(s->reconciler);
     if (s->httpd != NULL)
         drain(s);
     writer_destroy(s->writer); /* answers every queued message, then closes the database */
@@ -129,7 +137,8 @@ int service_run(struct config *cfg, const char *config_text)
              (unsigned)httpd_port(s.httpd));
     log_kv(LOG_LEVEL_INFO, "ready", "version", LIANPAY_VERSION, "listen", addr, "tls",
            cfg->tls_cert ? "on" : "off", "notify_path", cfg->notify_path, "database",
-           cfg->database_path, "public_keys", log_int((long long)keyring_count(s.keys)), NULL);
+           cfg->database_path, "public_keys", log_int((long long)keyring_count(s.keys)),
+           "reconcile", cfg->reconcile_enabled ? cfg->query_url : "off", NULL);
     sd_notifyf(0, "READY=1\nSTATUS=listening on %s", addr);
 
     for (;;) {

@@ -1,0 +1,245 @@
+/*
+ * queryPayment.htm over libcurl (protocol.md). What never happens here: a field of an answer is
+ * used before its signature has verified; an 8901 becomes a failure; a network error, a timeout
+ * or a 9999 is taken for an answer about the payout. The caller decides what an answer does to
+ * the order; this file only says what the answer is.
+ */
+#include "query.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyring.h"
+#include "msg.h"
+#include "sign.h"
+
+#define MAX_ANSWER (64 * 1024)
+
+struct query_client {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *url;
+    char *ca_file;
+    EVP_PKEY *merchant_key;
+    char oid_partner[19];
+    long connect_timeout_ms, timeout_ms;
+};
+
+struct buffer {
+    char *data;
+    size_t len;
+    int overflow;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct buffer *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n > MAX_ANSWER) {
+        b->overflow = 1;
+        return 0; /* aborts the transfer */
+    }
+    char *p = realloc(b->data, b->len + n + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, ptr, n);
+    b->data = p;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+struct query_client *query_client_create(const struct query_options *opt, char *err, size_t errlen)
+{
+    static int curl_ready;
+    struct query_client *qc = NULL;
+
+    /* curl_global_init is not thread-safe in this libcurl; the daemon calls this before it
+     * starts threads that query, lianpayctl calls it once. */
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            goto fail;
+        curl_ready = 1;
+    }
+    qc = calloc(1, sizeof(*qc));
+    if (qc == NULL || opt->merchant_key == NULL || opt->url == NULL)
+        goto fail;
+    qc->curl = curl_easy_init();
+    qc->url = strdup(opt->url);
+    qc->ca_file = opt->ca_file ? strdup(opt->ca_file) : NULL;
+    qc->headers = curl_slist_append(NULL, "Content-Type: application/json;charset=utf-8");
+    if (qc->curl == NULL || qc->url == NULL || qc->headers == NULL ||
+        (opt->ca_file && qc->ca_file == NULL))
+        goto fail;
+    qc->merchant_key = opt->merchant_key;
+    snprintf(qc->oid_partner, sizeof(qc->oid_partner), "%s", opt->oid_partner);
+    qc->connect_timeout_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 5000;
+    qc->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 15000;
+    return qc;
+fail:
+    snprintf(err, errlen, "cannot set up the query client (libcurl)");
+    query_client_destroy(qc);
+    return NULL;
+}
+
+void query_client_destroy(struct query_client *qc)
+{
+    if (qc == NULL)
+        return;
+    if (qc->curl)
+        curl_easy_cleanup(qc->curl);
+    curl_slist_free_all(qc->headers);
+    free(qc->url);
+    free(qc->ca_file);
+    free(qc);
+}
+
+/* The signed request body, or NULL. */
+static char *build_request(struct query_client *qc, const char *no_order)
+{
+    struct msg m = {0};
+    char *json = NULL;
+    if (msg_set(&m, "oid_partner", qc->oid_partner) < 0 || msg_set(&m, "api_version", "1.0") < 0 ||
+        msg_set(&m, "no_order", no_order) < 0 || sign_msg(&m, qc->merchant_key) < 0)
+        goto out;
+    json = msg_to_json(&m);
+out:
+    msg_finish(&m);
+    return json;
+}
+
+static int post(struct query_client *qc, const char *body, struct buffer *b,
+                struct query_answer *out)
+{
+    CURL *c = qc->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, qc->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, qc->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, qc->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, qc->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "lianpay-notifyd");
+    if (qc->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, qc->ca_file);
+
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->http_status);
+    if (rc != CURLE_OK) {
+        snprintf(out->detail, sizeof(out->detail), "%s",
+                 b->overflow ? "answer too large" : curl_easy_strerror(rc));
+        return -1;
+    }
+    if (out->http_status != 200) {
+        snprintf(out->detail, sizeof(out->detail), "HTTP status %ld", out->http_status);
+        return -1;
+    }
+    return 0;
+}
+
+static void copy_field(const struct msg *m, const char *key, char *dst, size_t len)
+{
+    const char *v = msg_get(m, key);
+    snprintf(dst, len, "%s", v ? v : "");
+}
+
+/* Classifies a parsed answer. Nothing of it is trusted before keyring_verify. */
+static void classify(struct query_client *qc, struct keyring *keys, const char *no_order,
+                     const struct msg *m, struct query_answer *out)
+{
+    const char *why = NULL;
+
+    out->signed_ok = keyring_verify(keys, m) >= 0;
+    copy_field(m, "ret_code", out->ret_code, sizeof(out->ret_code));
+    copy_field(m, "ret_msg", out->ret_msg, sizeof(out->ret_msg));
+
+    /* 8901 comes unsigned from LianLian: whether signed or not, it only means "keep asking". */
+    if (strcmp(out->ret_code, "8901") == 0) {
+        out->status = QUERY_NO_RECORD;
+        snprintf(out->detail, sizeof(out->detail), "8901: LianLian has no record (%s)",
+                 out->signed_ok ? "signed" : "unsigned");
+        return;
+    }
+    if (!out->signed_ok) {
+        out->status = QUERY_UNSIGNED;
+        snprintf(out->detail, sizeof(out->detail), "answer without a valid signature");
+        return;
+    }
+    if (strcmp(out->ret_code, "0000") != 0) {
+        out->status = QUERY_REFUSED;
+        snprintf(out->detail, sizeof(out->detail), "LianLian answered %s", out->ret_code);
+        return;
+    }
+    if (payresult_from_msg(m, PAYRESULT_QUERY, qc->oid_partner, &out->result, &why) < 0) {
+        out->status = QUERY_INVALID;
+        snprintf(out->detail, sizeof(out->detail), "%s", why);
+        return;
+    }
+    /* A genuine answer about another order (replayed or misrouted) says nothing about ours. */
+    if (strcmp(out->result.no_order, no_order) != 0) {
+        out->status = QUERY_INVALID;
+        snprintf(out->detail, sizeof(out->detail), "answer is about another order");
+        return;
+    }
+    out->status = QUERY_RESULT;
+}
+
+int query_payment(struct query_client *qc, struct keyring *keys, const char *no_order,
+                  struct query_answer *out)
+{
+    struct buffer b = {0};
+    struct msg m = {0};
+    const char *why = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->status = QUERY_TRANSPORT;
+    char *req = build_request(qc, no_order);
+    if (req == NULL) {
+        snprintf(out->detail, sizeof(out->detail), "cannot sign the request");
+        return -1;
+    }
+    if (post(qc, req, &b, out) == 0) {
+        if (msg_parse(b.data ? b.data : "", b.len, &m, &why) < 0)
+            snprintf(out->detail, sizeof(out->detail), "answer is not a usable message: %s", why);
+        else
+            classify(qc, keys, no_order, &m, out);
+    }
+    out->body = b.data;
+    out->body_len = b.len;
+    msg_finish(&m);
+    free(req);
+    return 0;
+}
+
+void query_answer_finish(struct query_answer *a)
+{
+    free(a->body);
+    a->body = NULL;
+}
+
+const char *query_status_name(enum query_status s)
+{
+    switch (s) {
+    case QUERY_RESULT:
+        return "result";
+    case QUERY_NO_RECORD:
+        return "no_record";
+    case QUERY_REFUSED:
+        return "refused";
+    case QUERY_UNSIGNED:
+        return "unsigned";
+    case QUERY_INVALID:
+        return "invalid";
+    case QUERY_TRANSPORT:
+        return "transport_error";
+    }
+    return "unknown";
+}

@@ -1,0 +1,346 @@
+/*
+ * DESIGN
+ *
+ * One thread. Each turn it asks its own read-only connection for the orders that are due
+ * (registered, no final result, not in review, next_query_at passed: a partial index keeps this
+ * cheap with millions of rows), queries LianLian about each, no more than max_rate a second, and
+ * hands the outcome to the writer, waiting for it before the next order so that the next
+ * selection sees it. Orders inserted with plain SQL have no next_query_at yet: a writer job gives
+ * them one first.
+ *
+ * What an answer does (query.c says what it is):
+ *   verified final result   -> recorded like a notification (source = query); never queried again
+ *   verified pending result -> recorded, asked again after retry_interval, doubling each time up to
+ *                              max_retry_interval
+ *   8901, a signed error, an unsigned/badly signed/invalid answer, no answer
+ *                           -> nothing about the order changes but the next query time
+ * Past give_up_after since registration the order is flagged for review, with the last answer as
+ * the reason, and no longer queried. Each attempt is logged once, after the writer is done.
+ */
+#include "reconcile.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "query.h"
+#include "store.h"
+#include "timeutil.h"
+#include "writer.h"
+
+#define DUE_BATCH        32
+#define IDLE_MS          1000
+#define STORAGE_PAUSE_MS 5000
+
+struct reconciler {
+    const struct config *cfg;
+    struct keyring *keys;
+    struct writer *writer;
+    struct store *store; /* read-only */
+    struct query_client *qc;
+    int64_t next_slot; /* monotonic ms before which no query may start */
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* stop requests and writer completions */
+    bool stopping;
+    bool job_done;
+
+    atomic_llong heartbeat;
+    atomic_ullong queries, results, no_record, errors, gave_up;
+};
+
+int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count)
+{
+    int64_t wait = retry_interval;
+    for (int64_t i = 0; i < count && wait < max_retry_interval; i++)
+        wait *= 2;
+    return wait < max_retry_interval ? wait : max_retry_interval;
+}
+
+/* Sleeps until the monotonic time `until` or a stop request. Returns true when stopping. */
+static bool sleep_until(struct reconciler *r, int64_t until)
+{
+    pthread_mutex_lock(&r->lock);
+    while (!r->stopping && time_mono_ms() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t left = until - time_mono_ms();
+        if (left > 1000)
+            left = 1000;
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+        atomic_store(&r->heartbeat, time_mono_ms());
+    }
+    bool stopping = r->stopping;
+    pthread_mutex_unlock(&r->lock);
+    return stopping;
+}
+
+/* Copies a NUL-terminated string into a fixed array, cutting it if it must. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void job_finished(struct writer_job *job)
+{
+    struct reconciler *r = job->ctx;
+    pthread_mutex_lock(&r->lock);
+    r->job_done = true;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Hands a job to the writer and waits for it. Returns the job's status (0 committed). */
+static int write_job(struct reconciler *r, struct writer_job *job)
+{
+    job->done = job_finished;
+    job->ctx = r;
+    r->job_done = false;
+    if (writer_submit(r->writer, job) < 0)
+        return -1;
+    pthread_mutex_lock(&r->lock);
+    while (!r->job_done)
+        pthread_cond_wait(&r->wake, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    return job->status;
+}
+
+static void log_attempt(const struct store_due *d, const struct query_answer *a,
+                        const struct writer_job *job, int status, const char *action)
+{
+    bool result = a->status == QUERY_RESULT;
+    char next[TIME_ISO_LEN] = "";
+    if (job->next_ms > 0)
+        time_iso(job->next_ms, next);
+    enum log_level level = status < 0                  ? LOG_LEVEL_ERROR
+                           : a->status == QUERY_RESULT ? LOG_LEVEL_INFO
+                                                       : LOG_LEVEL_WARNING;
+    if (result && job->applied.flagged)
+        level = LOG_LEVEL_WARNING;
+    log_kv(level, "query", "no_order", d->no_order, "answer", query_status_name(a->status),
+           "ret_code", a->ret_code[0] ? a->ret_code : NULL, "signed", a->signed_ok ? "yes" : "no",
+           "result_pay", result ? state_result_name(a->result.result_pay) : NULL, "outcome",
+           result && status == 0 ? state_outcome_name(job->applied.outcome) : NULL, "action",
+           status < 0 ? "not_stored" : action, "next_query_at", next[0] ? next : NULL, "attempt",
+           log_int((long long)d->query_count + 1), "detail",
+           a->status == QUERY_RESULT ? NULL : a->detail, "review",
+           job->applied.flagged ? job->applied.review_reason : NULL, NULL);
+}
+
+/* Decides what the answer does and builds the writer job for it. Returns the action's name. */
+static const char *plan(struct reconciler *r, const struct store_due *d,
+                        const struct query_answer *a, struct writer_job *job)
+{
+    const struct config *cfg = r->cfg;
+    int64_t now = time_now_ms();
+    int64_t registered = 0;
+    bool give_up = time_parse_iso(d->registered_at, &registered) == 0 &&
+                   now >= registered + cfg->give_up_after * 1000;
+
+    memset(job, 0, sizeof(*job));
+    copy_str(job->no_order, sizeof(job->no_order), d->no_order);
+    if (a->status == QUERY_RESULT) {
+        job->kind = WRITER_APPLY;
+        job->result = a->result;
+        job->source = PAYRESULT_QUERY;
+        job->body = a->body;
+        job->body_len = a->body_len;
+        time_iso(now, job->received_at);
+        if (state_is_final(a->result.result_pay))
+            return "recorded";
+    }
+    if (give_up) {
+        if (job->kind == WRITER_APPLY) {
+            /* Record the pending answer, then flag: WRITER_APPLY's reschedule is skipped. */
+            job->next_ms = 0;
+        } else {
+            job->kind = WRITER_FLAG_REVIEW;
+        }
+        snprintf(job->reason, sizeof(job->reason),
+                 "no final result %lldh after registration; last query answer: %.160s",
+                 (long long)((now - registered) / 3600000),
+                 a->status == QUERY_RESULT ? state_result_name(a->result.result_pay) : a->detail);
+        return "gave_up";
+    }
+    if (job->kind != WRITER_APPLY)
+        job->kind = WRITER_RESCHEDULE;
+    job->next_ms =
+        now +
+        reconcile_backoff(cfg->retry_interval, cfg->max_retry_interval, d->query_count) * 1000;
+    return "rescheduled";
+}
+
+static void count(struct reconciler *r, const struct query_answer *a, const char *action)
+{
+    atomic_fetch_add(&r->queries, 1);
+    if (a->status == QUERY_RESULT)
+        atomic_fetch_add(&r->results, 1);
+    else if (a->status == QUERY_NO_RECORD)
+        atomic_fetch_add(&r->no_record, 1);
+    else
+        atomic_fetch_add(&r->errors, 1);
+    if (strcmp(action, "gave_up") == 0)
+        atomic_fetch_add(&r->gave_up, 1);
+}
+
+/* Queries one due order and records what it taught us. Returns -1 on a storage failure. */
+static int chase(struct reconciler *r, const struct store_due *d)
+{
+    struct query_answer a;
+    struct writer_job job;
+
+    query_payment(r->qc, r->keys, d->no_order, &a);
+    const char *action = plan(r, d, &a, &job);
+    int status = write_job(r, &job);
+    if (status == 0 && strcmp(action, "gave_up") == 0 && job.kind == WRITER_APPLY) {
+        struct writer_job flag = {.kind = WRITER_FLAG_REVIEW};
+        copy_str(flag.no_order, sizeof(flag.no_order), d->no_order);
+        snprintf(flag.reason, sizeof(flag.reason), "%s", job.reason);
+        status = write_job(r, &flag);
+    }
+    count(r, &a, action);
+    log_attempt(d, &a, &job, status, action);
+    query_answer_finish(&a);
+    return status;
+}
+
+/* Waits for the next query slot (max_rate a second). Returns true when stopping. */
+static bool rate_wait(struct reconciler *r)
+{
+    int64_t now = time_mono_ms();
+    if (r->next_slot < now)
+        r->next_slot = now;
+    int64_t slot = r->next_slot;
+    r->next_slot += 1000 / r->cfg->max_rate;
+    return sleep_until(r, slot);
+}
+
+static int schedule_new_orders(struct reconciler *r)
+{
+    int pending = store_has_unscheduled(r->store);
+    if (pending <= 0)
+        return pending;
+    struct writer_job job = {.kind = WRITER_SCHEDULE_NEW};
+    return write_job(r, &job);
+}
+
+static void *reconcile_main(void *arg)
+{
+    struct reconciler *r = arg;
+    struct store_due due[DUE_BATCH];
+
+    for (;;) {
+        atomic_store(&r->heartbeat, time_mono_ms());
+        int64_t pause = IDLE_MS;
+        int n = -1;
+        if (schedule_new_orders(r) >= 0)
+            n = store_due(r->store, time_now_ms(), due, DUE_BATCH);
+        if (n < 0) {
+            log_kv(LOG_LEVEL_ERROR, "storage_error", "op", "select_due", "kind",
+                   store_errkind(r->store), "error", store_errmsg(r->store), NULL);
+            pause = STORAGE_PAUSE_MS;
+        }
+        for (int i = 0; i < n; i++) {
+            if (rate_wait(r))
+                return NULL;
+            if (chase(r, &due[i]) < 0) {
+                pause = STORAGE_PAUSE_MS;
+                break;
+            }
+            atomic_store(&r->heartbeat, time_mono_ms());
+        }
+        if (n == DUE_BATCH && pause == IDLE_MS)
+            continue; /* more may be due right now */
+        if (sleep_until(r, time_mono_ms() + pause))
+            return NULL;
+    }
+}
+
+struct reconciler *reconcile_start(const struct config *cfg, struct keyring *keys, struct writer *w,
+                                   char *err, size_t errlen)
+{
+    struct reconciler *r = calloc(1, sizeof(*r));
+    pthread_condattr_t attr;
+
+    if (r == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->cfg = cfg;
+    r->keys = keys;
+    r->writer = w;
+    struct query_options qo = {
+        .url = cfg->query_url,
+        .ca_file = cfg->ca_file,
+        .merchant_key = cfg->merchant_key,
+        .oid_partner = cfg->oid_partner,
+    };
+    r->qc = query_client_create(&qo, err, errlen);
+    if (r->qc == NULL)
+        goto fail;
+    r->store = store_open(cfg->database_path, STORE_READ, err, errlen);
+    if (r->store == NULL)
+        goto fail;
+    atomic_store(&r->heartbeat, time_mono_ms());
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (pthread_create(&r->thread, NULL, reconcile_main, r) != 0) {
+        snprintf(err, errlen, "cannot start the reconcile thread");
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->lock);
+        goto fail;
+    }
+    return r;
+fail:
+    store_close(r->store);
+    query_client_destroy(r->qc);
+    free(r);
+    return NULL;
+}
+
+int64_t reconcile_heartbeat(struct reconciler *r)
+{
+    return atomic_load(&r->heartbeat);
+}
+
+void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out)
+{
+    out->queries = atomic_load(&r->queries);
+    out->results = atomic_load(&r->results);
+    out->no_record = atomic_load(&r->no_record);
+    out->errors = atomic_load(&r->errors);
+    out->gave_up = atomic_load(&r->gave_up);
+}
+
+void reconcile_stop(struct reconciler *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    store_close(r->store);
+    query_client_destroy(r->qc);
+    free(r);
+}

@@ -1,0 +1,41 @@
+#ifndef LIANPAY_RECONCILE_H
+#define LIANPAY_RECONCILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct keyring;
+struct writer;
+
+/*
+ * The reconcile thread (design.md): finds registered orders whose result has not arrived within
+ * the notification window, asks queryPayment about them at most max_rate times a second, and hands
+ * what LianLian answers (verified) to the writer like a notification.
+ */
+struct reconciler;
+
+/* Starts the thread. cfg, keys and w must outlive it. Returns NULL with a reason in err. */
+struct reconciler *reconcile_start(const struct config *cfg, struct keyring *keys, struct writer *w,
+                                   char *err, size_t errlen);
+
+/* Monotonic ms of the loop's last turn (for readiness and the watchdog). */
+int64_t reconcile_heartbeat(struct reconciler *r);
+
+struct reconcile_stats {
+    uint64_t queries;   /* attempts */
+    uint64_t results;   /* verified answers that were recorded */
+    uint64_t no_record; /* 8901 */
+    uint64_t errors;    /* transport, unsigned, invalid, refused */
+    uint64_t gave_up;
+};
+void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out);
+
+/* Stops the thread (an ongoing query finishes or times out first). */
+void reconcile_stop(struct reconciler *r);
+
+/* The wait before the next query of an order queried `count` times already: retry_interval
+ * doubled per query, at most max_retry_interval (seconds). */
+int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count);
+
+#endif
