@@ -10,15 +10,29 @@
 
 #include "keys.h"
 #include "log.h"
+#include "msg.h"
+#include "sim.h"
+#include "timeutil.h"
 
 #include "lianpay-config.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: lianpay-sim VERB [ARGS]\n"
-                 "\n"
-                 "  keygen [--bits N] PRIVATE PUBLIC   make an RSA key pair (PKCS#8 and SPKI PEM)\n"
-                 "  -V, --version                      print the version\n");
+    fprintf(out,
+            "usage: lianpay-sim VERB [ARGS]\n"
+            "\n"
+            "  notify --url URL --private-key FILE [--message FILE | FIELDS] [SCHEDULE]\n"
+            "      sign a notification and send it on LianLian's schedule until answered 0000\n"
+            "      FIELDS: --oid-partner N --no-order X --result R --money M [--dt-order D]\n"
+            "              [--oid-paybill B] [--settle-date D] [--info-order TEXT]\n"
+            "      SCHEDULE: --count N (6) --interval DURATION (6m) --time-scale X (1)\n"
+            "                --timeout DURATION (5s)\n"
+            "  serve --listen HOST:PORT --private-key FILE --merchant-public-key FILE\n"
+            "        --oid-partner N --script FILE\n"
+            "      answer queryPayment.htm from a script of per-order answers\n"
+            "  keygen [--bits N] PRIVATE PUBLIC\n"
+            "      make an RSA key pair (PKCS#8 and SubjectPublicKeyInfo PEM)\n"
+            "  -V, --version   print the version\n");
 }
 
 static int cmd_keygen(int argc, char **argv)
@@ -50,12 +64,194 @@ static int cmd_keygen(int argc, char **argv)
     return 0;
 }
 
+static EVP_PKEY *load_private(const char *path)
+{
+    char err[512];
+    EVP_PKEY *k = path ? keys_load_private(path, err, sizeof(err)) : NULL;
+    if (path == NULL)
+        fprintf(stderr, "lianpay-sim: --private-key FILE is required\n");
+    else if (k == NULL)
+        fprintf(stderr, "lianpay-sim: %s\n", err);
+    return k;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "lianpay-sim: %s: cannot open\n", path);
+        return NULL;
+    }
+    char *buf = calloc(1, 65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+enum {
+    OPT_URL = 1000,
+    OPT_KEY,
+    OPT_MESSAGE,
+    OPT_COUNT,
+    OPT_INTERVAL,
+    OPT_SCALE,
+    OPT_TIMEOUT,
+    OPT_FIELD,
+};
+
+static const struct {
+    const char *option;
+    const char *field;
+} notify_fields[] = {
+    {"oid-partner", "oid_partner"}, {"no-order", "no_order"},     {"result", "result_pay"},
+    {"money", "money_order"},       {"dt-order", "dt_order"},     {"oid-paybill", "oid_paybill"},
+    {"settle-date", "settle_date"}, {"info-order", "info_order"},
+};
+
+static int cmd_notify(int argc, char **argv)
+{
+    struct option opts[8 + 8] = {
+        {"url", required_argument, NULL, OPT_URL},
+        {"private-key", required_argument, NULL, OPT_KEY},
+        {"message", required_argument, NULL, OPT_MESSAGE},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"time-scale", required_argument, NULL, OPT_SCALE},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    };
+    size_t nf = sizeof(notify_fields) / sizeof(notify_fields[0]);
+    for (size_t i = 0; i < nf; i++)
+        opts[7 + i] =
+            (struct option){notify_fields[i].option, required_argument, NULL, OPT_FIELD + (int)i};
+    struct sim_notify_options o = {.count = 6, .timeout_ms = 5000};
+    const char *key_file = NULL, *message_file = NULL;
+    int64_t interval = 360, timeout = 5;
+    double scale = 1;
+    struct msg fields = {0};
+    int c, idx, status = 2;
+
+    while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
+        switch (c) {
+        case OPT_URL:
+            o.url = optarg;
+            break;
+        case OPT_KEY:
+            key_file = optarg;
+            break;
+        case OPT_MESSAGE:
+            message_file = optarg;
+            break;
+        case OPT_COUNT:
+            o.count = atoi(optarg);
+            break;
+        case OPT_INTERVAL:
+        case OPT_TIMEOUT:
+            if (time_parse_duration(optarg, c == OPT_INTERVAL ? &interval : &timeout) < 0) {
+                fprintf(stderr, "lianpay-sim: bad duration: %s\n", optarg);
+                goto out;
+            }
+            break;
+        case OPT_SCALE:
+            scale = atof(optarg);
+            break;
+        default:
+            if (c < OPT_FIELD || c >= OPT_FIELD + (int)nf)
+                goto out;
+            msg_set(&fields, notify_fields[c - OPT_FIELD].field, optarg);
+        }
+    }
+    if (o.url == NULL || o.count < 1 || scale <= 0) {
+        fprintf(stderr, "lianpay-sim: notify: --url is required; --count and --time-scale must be "
+                        "positive\n");
+        goto out;
+    }
+    if ((o.key = load_private(key_file)) == NULL)
+        goto out;
+    char *text = NULL;
+    if (message_file != NULL) {
+        text = read_text(message_file);
+    } else {
+        msg_set(&fields, "sign_type", "RSA");
+        text = msg_to_json(&fields);
+    }
+    if (text == NULL)
+        goto out;
+    o.message = text;
+    o.interval_ms = (int64_t)((double)interval * 1000.0 / scale);
+    o.timeout_ms = (long)(timeout * 1000);
+    status = sim_notify(&o);
+    free(text);
+out:
+    EVP_PKEY_free(o.key);
+    msg_finish(&fields);
+    return status;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"private-key", required_argument, NULL, 'k'},
+        {"merchant-public-key", required_argument, NULL, 'm'},
+        {"oid-partner", required_argument, NULL, 'p'},
+        {"script", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    struct sim_serve_options o = {.listen = "127.0.0.1:0"};
+    const char *key_file = NULL, *merchant_file = NULL;
+    char err[512];
+    int c, status = 2;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'm':
+            merchant_file = optarg;
+            break;
+        case 'p':
+            o.oid_partner = optarg;
+            break;
+        case 's':
+            o.script = optarg;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (merchant_file == NULL || o.oid_partner == NULL || o.script == NULL) {
+        fprintf(stderr, "lianpay-sim: serve: --merchant-public-key, --oid-partner and --script "
+                        "are required\n");
+        return 2;
+    }
+    if ((o.key = load_private(key_file)) == NULL)
+        return 2;
+    o.merchant_public = keys_load_public(merchant_file, err, sizeof(err));
+    if (o.merchant_public == NULL) {
+        fprintf(stderr, "lianpay-sim: %s\n", err);
+        goto out;
+    }
+    status = sim_serve(&o);
+out:
+    EVP_PKEY_free(o.key);
+    EVP_PKEY_free(o.merchant_public);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
+        {"notify", cmd_notify},
+        {"serve", cmd_serve},
         {"keygen", cmd_keygen},
     };
 
