@@ -13,7 +13,9 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "keyring.h"
 #include "msg.h"
+#include "query.h"
 #include "sign.h"
 #include "store.h"
 #include "timeutil.h"
@@ -34,6 +36,8 @@ static void usage(FILE *out)
             "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
             "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
             "  status NO_ORDER                         an order's state and event history\n"
+            "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
+            "                                          the verified answer; --apply records it\n"
             "\n"
             "MSG is a file name; without it the message is read from standard input.\n"
             "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
@@ -261,6 +265,117 @@ static int cmd_status(int argc, char **argv)
     return rc < 0 ? 2 : rc;
 }
 
+static void print_answer(const char *no_order, const struct query_answer *a)
+{
+    printf("order:      %s\n", no_order);
+    printf("answer:     %s%s%s\n", query_status_name(a->status), a->detail[0] ? ": " : "",
+           a->status == QUERY_RESULT ? "" : a->detail);
+    printf("signature:  %s\n", a->signed_ok ? "valid" : "missing or invalid");
+    if (a->ret_code[0])
+        printf("ret_code:   %s %s\n", a->ret_code, a->ret_msg);
+    if (a->status == QUERY_RESULT) {
+        const struct payresult *r = &a->result;
+        printf("result_pay: %s\nmoney:      %s\ndt_order:   %s\noid_paybill: %s\n",
+               state_result_name(r->result_pay), r->money_order, r->dt_order, r->oid_paybill);
+        if (r->settle_date[0])
+            printf("settle:     %s\n", r->settle_date);
+        if (r->info_order[0])
+            printf("info_order: %s\n", r->info_order);
+    }
+    if (a->body_len > 0)
+        printf("raw:        %.*s\n", (int)a->body_len, a->body);
+}
+
+/* Records a verified answer the way the reconciler does (source = query). */
+static int apply_answer(const struct config *cfg, const struct query_answer *a)
+{
+    char err[1024], now[TIME_ISO_LEN];
+    struct store_applied applied;
+    struct store *st = store_open(cfg->database_path, STORE_WRITE, err, sizeof(err));
+    if (st == NULL)
+        return fail("%s", err);
+    time_iso(time_now_ms(), now);
+    struct store_input in = {
+        .r = &a->result,
+        .source = PAYRESULT_QUERY,
+        .body = a->body,
+        .body_len = a->body_len,
+        .remote_addr = "",
+        .received_at = now,
+    };
+    int rc = store_begin(st);
+    if (rc == 0)
+        rc = store_apply(st, &in, &applied);
+    if (rc == 0 && !state_is_final(a->result.result_pay))
+        rc = store_reschedule(st, a->result.no_order, time_now_ms() + cfg->retry_interval * 1000);
+    if (rc == 0)
+        rc = store_commit(st);
+    if (rc < 0) {
+        fail("cannot record the answer: %s", store_errmsg(st));
+        store_rollback(st);
+        store_close(st);
+        return 2;
+    }
+    store_close(st);
+    printf("recorded:   %s%s%s\n", state_outcome_name(applied.outcome),
+           applied.flagged ? "; flagged for review: " : "",
+           applied.flagged ? applied.review_reason : "");
+    return 0;
+}
+
+static int cmd_query(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"apply", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
+    };
+    int apply = 0, c, status = 2;
+    struct config cfg;
+    char err[1024];
+    struct query_answer a = {0};
+    struct keyring *kr = NULL;
+    struct query_client *qc = NULL;
+
+    while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
+        if (c != 'a')
+            return 2;
+        apply = 1;
+    }
+    if (argc - optind != 1)
+        return fail("usage: query [--apply] NO_ORDER");
+    if (load_config(&cfg) < 0)
+        return 2;
+    if (cfg.merchant_key == NULL) {
+        fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
+        goto out;
+    }
+    struct query_options qo = {
+        .url = cfg.query_url,
+        .ca_file = cfg.ca_file,
+        .merchant_key = cfg.merchant_key,
+        .oid_partner = cfg.oid_partner,
+    };
+    kr = keyring_create(&cfg.public_keys);
+    qc = kr ? query_client_create(&qo, err, sizeof(err)) : NULL;
+    if (qc == NULL) {
+        fail("%s", kr ? err : "out of memory");
+        goto out;
+    }
+    query_payment(qc, kr, argv[optind], &a);
+    print_answer(argv[optind], &a);
+    if (a.status != QUERY_RESULT) {
+        status = 1;
+        goto out;
+    }
+    status = apply ? apply_answer(&cfg, &a) : 0;
+out:
+    query_answer_finish(&a);
+    query_client_destroy(qc);
+    keyring_destroy(kr);
+    config_finish(&cfg);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -273,10 +388,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"verify", cmd_verify},
-        {"sign", cmd_sign},
-        {"register", cmd_register},
-        {"status", cmd_status},
+        {"verify", cmd_verify}, {"sign", cmd_sign},   {"register", cmd_register},
+        {"status", cmd_status}, {"query", cmd_query},
     };
     int c;
 
