@@ -1,2 +1,869 @@
-/* placeholder: implemented in its own change */
+/*
+ * The configuration file (design.md, configuration contract): read with inih, every value checked
+ * and every key file loaded before the daemon starts, so that a mistake is reported once, at
+ * start-up or under -t, as "FILE:LINE: section.key: reason".
+ *
+ * Debian's inih gives the handler no line number and splits lines longer than its buffer
+ * silently. So the text is read into memory and handed to inih line by line through our own
+ * reader, which counts lines, refuses over-long ones, refuses unknown sections (even empty ones,
+ * which never reach the handler) and refuses indented lines that inih would glue onto the
+ * previous value. The handler checks each value as it comes, so errors are met in file order.
+ *
+ * Relative paths in a file are taken relative to the file's directory, so that a configuration
+ * and its keys can be moved together; in a string configuration, relative to the current
+ * directory. Called before threads start: not thread-safe, and it need not be.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <ini.h>
+
+#include "timeutil.h"
+
+/* Debian's libinih is built with INI_MAX_LINE 200: 199 bytes and the terminating NUL. */
+#define CONFIG_MAX_LINE 199
+/* A configuration is a few kilobytes; anything this large is the wrong file. */
+#define CONFIG_MAX_SIZE (1024 * 1024)
+#define MAX_BODY_MIN    256
+#define MAX_BODY_MAX    10485760
+#define MAX_RATE_MAX    1000
+
+enum key_id {
+    K_LISTEN,
+    K_NOTIFY_PATH,
+    K_TLS_CERT,
+    K_TLS_KEY,
+    K_MAX_BODY,
+    K_TRUSTED_PROXIES,
+    K_ALLOW_FROM,
+    K_OID_PARTNER,
+    K_PUBLIC_KEY,
+    K_MERCHANT_PRIVATE_KEY,
+    K_QUERY_URL,
+    K_CA_FILE,
+    K_DATABASE_PATH,
+    K_RECONCILE_ENABLED,
+    K_NOTIFY_WINDOW,
+    K_RETRY_INTERVAL,
+    K_MAX_RETRY_INTERVAL,
+    K_GIVE_UP_AFTER,
+    K_MAX_RATE,
+    K_LOG_LEVEL,
+    K_COUNT
+};
+
+struct parse_ctx {
+    struct config *cfg;
+    const char *name;     /* the file name, or the string's name, for messages */
+    const char *base_dir; /* NULL: relative paths stay relative to the current directory */
+
+    /* reader state */
+    const char *text;
+    size_t len;
+    size_t pos;
+    int lineno;
+    bool key_since_section; /* inih's "prev_name": an indented line now continues a value */
+    int last_key_line;
+
+    int lines[K_COUNT]; /* where each key was set; 0: not set */
+    enum key_id cur;    /* the key being set, for messages */
+
+    char *err;
+    size_t errlen;
+    int err_line; /* 0: no error yet */
+};
+
+typedef int (*setter_fn)(struct parse_ctx *p, const char *value);
+
+struct key_def {
+    const char *section;
+    const char *name;
+    setter_fn set;
+};
+
+static const char *const sections[] = {"server", "lianlian", "database", "reconcile", "log"};
+
+/* ---- messages ---- */
+
+static void verror(struct parse_ctx *p, int line, const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+/* Records the first error only: inih keeps calling us after one. */
+static void verror(struct parse_ctx *p, int line, const char *key, const char *fmt, va_list ap)
+{
+    char reason[512];
+    char where[32] = "";
+
+    if (p->err_line != 0)
+        return;
+    p->err_line = line > 0 ? line : -1;
+    if (p->err == NULL || p->errlen == 0)
+        return;
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    if (line > 0)
+        snprintf(where, sizeof(where), ":%d", line);
+    if (key != NULL)
+        snprintf(p->err, p->errlen, "%s%s: %s: %s", p->name, where, key, reason);
+    else
+        snprintf(p->err, p->errlen, "%s%s: %s", p->name, where, reason);
+}
+
+static void at_error(struct parse_ctx *p, int line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int key_error(struct parse_ctx *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int key_error_at(struct parse_ctx *p, enum key_id k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Defined below, after the setters it names. */
+static const struct key_def keys[K_COUNT];
+
+static void full_key_name(enum key_id k, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.%s", keys[k].section, keys[k].name);
+}
+
+static void at_error(struct parse_ctx *p, int line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(p, line, key, fmt, ap);
+    va_end(ap);
+}
+
+/* For the key being parsed, on the current line. Returns -1 for the caller to pass on. */
+static int key_error(struct parse_ctx *p, const char *fmt, ...)
+{
+    char key[64];
+    va_list ap;
+
+    full_key_name(p->cur, key, sizeof(key));
+    va_start(ap, fmt);
+    verror(p, p->lineno, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* For checks made after parsing: the line where key k was set, or no line when it was not. */
+static int key_error_at(struct parse_ctx *p, enum key_id k, const char *fmt, ...)
+{
+    char key[64];
+    va_list ap;
+
+    full_key_name(k, key, sizeof(key));
+    va_start(ap, fmt);
+    verror(p, p->lines[k], key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- value helpers ---- */
+
+/* Digits only (no sign, no spaces, no suffix), at most max. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (*s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v > (max - (uint64_t)(*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int replace_string(struct parse_ctx *p, char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return key_error(p, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* A malloc'd path: absolute, or relative to the configuration file's directory. */
+static char *resolve_path(const struct parse_ctx *p, const char *path)
+{
+    if (path[0] == '/' || p->base_dir == NULL)
+        return strdup(path);
+    size_t n = strlen(p->base_dir) + 1 + strlen(path) + 1;
+    char *full = malloc(n);
+    if (full != NULL)
+        snprintf(full, n, "%s/%s", p->base_dir, path);
+    return full;
+}
+
+/* Sets *slot to the resolved path after checking that it can be opened for reading. */
+static int set_readable_path(struct parse_ctx *p, char **slot, const char *value)
+{
+    if (value[0] == '\0')
+        return key_error(p, "empty file name");
+    char *path = resolve_path(p, value);
+    if (path == NULL)
+        return key_error(p, "out of memory");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        key_error(p, "cannot open \"%s\": %s", path, strerror(e));
+        free(path);
+        return -1;
+    }
+    close(fd);
+    free(*slot);
+    *slot = path;
+    return 0;
+}
+
+static int parse_duration(struct parse_ctx *p, const char *value, int64_t *out)
+{
+    int64_t secs;
+    if (time_parse_duration(value, &secs) < 0)
+        return key_error(p, "not a duration (a whole number with s, m, h or d): \"%s\"", value);
+    if (secs <= 0)
+        return key_error(p, "must be greater than zero: \"%s\"", value);
+    *out = secs;
+    return 0;
+}
+
+/* ---- [server] ---- */
+
+static int set_listen(struct parse_ctx *p, const char *v)
+{
+    struct config *c = p->cfg;
+    char host[sizeof(c->listen_host)];
+    uint16_t port;
+    unsigned char buf[16];
+
+    if (netaddr_split_hostport(v, host, sizeof(host), &port) < 0)
+        return key_error(p, "not ADDRESS:PORT (IPv6 in brackets, port 0-65535): \"%s\"", v);
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return key_error(p, "not an IP address: \"%s\"", host);
+    if (replace_string(p, &c->listen, v) < 0)
+        return -1;
+    memcpy(c->listen_host, host, sizeof(host));
+    c->listen_port = port;
+    return 0;
+}
+
+static int set_notify_path(struct parse_ctx *p, const char *v)
+{
+    if (v[0] != '/')
+        return key_error(p, "must start with '/': \"%s\"", v);
+    for (const char *s = v; *s != '\0'; s++) {
+        if (*s == '?' || *s == '#')
+            return key_error(p, "a path only, without '?' or '#': \"%s\"", v);
+        if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+            return key_error(p, "must not contain spaces: \"%s\"", v);
+    }
+    return replace_string(p, &p->cfg->notify_path, v);
+}
+
+static int set_tls_cert(struct parse_ctx *p, const char *v)
+{
+    return set_readable_path(p, &p->cfg->tls_cert, v);
+}
+
+static int set_tls_key(struct parse_ctx *p, const char *v)
+{
+    return set_readable_path(p, &p->cfg->tls_key, v);
+}
+
+static int set_max_body(struct parse_ctx *p, const char *v)
+{
+    uint64_t n;
+    if (parse_uint(v, UINT64_MAX, &n) < 0 || n == 0)
+        return key_error(p, "not a positive number of bytes: \"%s\"", v);
+    if (n < MAX_BODY_MIN || n > MAX_BODY_MAX)
+        return key_error(p, "must be between %d and %d bytes: \"%s\"", MAX_BODY_MIN, MAX_BODY_MAX,
+                         v);
+    p->cfg->max_body = (size_t)n;
+    return 0;
+}
+
+static int set_list(struct parse_ctx *p, struct netaddr_list *slot, const char *v)
+{
+    struct netaddr_list l;
+    char bad[80];
+
+    if (netaddr_parse_list(v, &l, bad, sizeof(bad)) < 0)
+        return key_error(p, "not an IP address or CIDR (host bits must be zero): \"%s\"", bad);
+    netaddr_list_finish(slot);
+    *slot = l;
+    return 0;
+}
+
+static int set_trusted_proxies(struct parse_ctx *p, const char *v)
+{
+    return set_list(p, &p->cfg->trusted_proxies, v);
+}
+
+static int set_allow_from(struct parse_ctx *p, const char *v)
+{
+    /* An empty allow list would refuse LianLian itself: surely not what was meant. */
+    if (v[0] == '\0')
+        return key_error(p, "empty (leave it unset to allow every source)");
+    if (set_list(p, &p->cfg->allow_from, v) < 0)
+        return -1;
+    p->cfg->allow_all = false;
+    return 0;
+}
+
+/* ---- [lianlian] ---- */
+
+static int set_oid_partner(struct parse_ctx *p, const char *v)
+{
+    size_t n = strlen(v);
+    bool digits = n == sizeof(p->cfg->oid_partner) - 1;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = v[i] >= '0' && v[i] <= '9';
+    if (!digits)
+        return key_error(p, "not an 18-digit merchant number: \"%s\"", v);
+    memcpy(p->cfg->oid_partner, v, n + 1);
+    return 0;
+}
+
+/* Joins the words of v, each resolved, with single spaces. */
+static char *resolve_path_list(const struct parse_ctx *p, const char *v)
+{
+    size_t cap = 1;
+    char *out = NULL;
+    char *copy = strdup(v);
+    char *save = NULL;
+
+    if (copy == NULL)
+        return NULL;
+    out = calloc(1, 1);
+    for (char *w = strtok_r(copy, " \t", &save); w != NULL && out != NULL;
+         w = strtok_r(NULL, " \t", &save)) {
+        char *path = resolve_path(p, w);
+        char *grown = path != NULL ? realloc(out, cap + strlen(path) + 1) : NULL;
+        if (grown == NULL) {
+            free(path);
+            free(out);
+            out = NULL;
+            break;
+        }
+        out = grown;
+        if (out[0] != '\0')
+            strcat(out, " ");
+        strcat(out, path);
+        cap += strlen(path) + 1;
+        free(path);
+    }
+    free(copy);
+    return out;
+}
+
+static int set_public_key(struct parse_ctx *p, const char *v)
+{
+    struct config *c = p->cfg;
+    struct keyset ks = {0};
+    char reason[256] = "";
+    int rc = -1;
+    char *paths = resolve_path_list(p, v);
+
+    if (paths == NULL) {
+        key_error(p, "out of memory");
+        goto out;
+    }
+    if (paths[0] == '\0') {
+        key_error(p, "no key file given");
+        goto out;
+    }
+    if (keys_load_set(paths, &ks, reason, sizeof(reason)) < 0) {
+        key_error(p, "%s", reason);
+        goto out;
+    }
+    if (replace_string(p, &c->public_key, v) < 0) {
+        keys_set_finish(&ks);
+        goto out;
+    }
+    keys_set_finish(&c->public_keys);
+    c->public_keys = ks;
+    rc = 0;
+out:
+    free(paths);
+    return rc;
+}
+
+static int set_merchant_private_key(struct parse_ctx *p, const char *v)
+{
+    struct config *c = p->cfg;
+    struct stat st;
+    char reason[256] = "";
+    EVP_PKEY *key = NULL;
+    char *path = NULL;
+    int rc = -1;
+
+    if (v[0] == '\0')
+        return key_error(p, "empty file name");
+    path = resolve_path(p, v);
+    if (path == NULL)
+        return key_error(p, "out of memory");
+    if (stat(path, &st) < 0) {
+        int e = errno;
+        key_error(p, "cannot open \"%s\": %s", path, strerror(e));
+        goto out;
+    }
+    /* Our signing key: whoever can read it can ask LianLian about our payouts as us. */
+    if ((st.st_mode & 077) != 0) {
+        key_error(p, "%s is %s by others (mode %04o); chmod 600 it", path,
+                  (st.st_mode & 044) != 0 ? "readable" : "accessible",
+                  (unsigned)(st.st_mode & 07777));
+        goto out;
+    }
+    key = keys_load_private(path, reason, sizeof(reason));
+    if (key == NULL) {
+        key_error(p, "%s", reason);
+        goto out;
+    }
+    EVP_PKEY_free(c->merchant_key);
+    c->merchant_key = key;
+    free(c->merchant_private_key);
+    c->merchant_private_key = path;
+    path = NULL;
+    rc = 0;
+out:
+    free(path);
+    return rc;
+}
+
+static int set_query_url(struct parse_ctx *p, const char *v)
+{
+    if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+        return key_error(p, "must start with https:// or http://: \"%s\"", v);
+    return replace_string(p, &p->cfg->query_url, v);
+}
+
+static int set_ca_file(struct parse_ctx *p, const char *v)
+{
+    return set_readable_path(p, &p->cfg->ca_file, v);
+}
+
+/* ---- [database] ---- */
+
+static int set_database_path(struct parse_ctx *p, const char *v)
+{
+    if (v[0] == '\0')
+        return key_error(p, "empty file name");
+    char *path = resolve_path(p, v);
+    if (path == NULL)
+        return key_error(p, "out of memory");
+    free(p->cfg->database_path);
+    p->cfg->database_path = path;
+    return 0;
+}
+
+/* ---- [reconcile] ---- */
+
+static int set_reconcile_enabled(struct parse_ctx *p, const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            p->cfg->reconcile_enabled = true;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            p->cfg->reconcile_enabled = false;
+            return 0;
+        }
+    }
+    return key_error(p, "not a boolean (true/false, yes/no, on/off, 1/0): \"%s\"", v);
+}
+
+static int set_notify_window(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->notify_window);
+}
+
+static int set_retry_interval(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->retry_interval);
+}
+
+static int set_max_retry_interval(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->max_retry_interval);
+}
+
+static int set_give_up_after(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->give_up_after);
+}
+
+static int set_max_rate(struct parse_ctx *p, const char *v)
+{
+    uint64_t n;
+    if (parse_uint(v, UINT64_MAX, &n) < 0 || n < 1 || n > MAX_RATE_MAX)
+        return key_error(p, "not a number of queries per second from 1 to %d: \"%s\"", MAX_RATE_MAX,
+                         v);
+    p->cfg->max_rate = (int)n;
+    return 0;
+}
+
+/* ---- [log] ---- */
+
+static int set_log_level(struct parse_ctx *p, const char *v)
+{
+    if (log_level_parse(v, &p->cfg->log_level) < 0)
+        return key_error(p, "not one of debug, info, warning, error: \"%s\"", v);
+    return 0;
+}
+
+/* In the order of design.md's table, which is also the example file's order. */
+static const struct key_def keys[K_COUNT] = {
+    [K_LISTEN] = {"server", "listen", set_listen},
+    [K_NOTIFY_PATH] = {"server", "notify_path", set_notify_path},
+    [K_TLS_CERT] = {"server", "tls_cert", set_tls_cert},
+    [K_TLS_KEY] = {"server", "tls_key", set_tls_key},
+    [K_MAX_BODY] = {"server", "max_body", set_max_body},
+    [K_TRUSTED_PROXIES] = {"server", "trusted_proxies", set_trusted_proxies},
+    [K_ALLOW_FROM] = {"server", "allow_from", set_allow_from},
+    [K_OID_PARTNER] = {"lianlian", "oid_partner", set_oid_partner},
+    [K_PUBLIC_KEY] = {"lianlian", "public_key", set_public_key},
+    [K_MERCHANT_PRIVATE_KEY] = {"lianlian", "merchant_private_key", set_merchant_private_key},
+    [K_QUERY_URL] = {"lianlian", "query_url", set_query_url},
+    [K_CA_FILE] = {"lianlian", "ca_file", set_ca_file},
+    [K_DATABASE_PATH] = {"database", "path", set_database_path},
+    [K_RECONCILE_ENABLED] = {"reconcile", "enabled", set_reconcile_enabled},
+    [K_NOTIFY_WINDOW] = {"reconcile", "notify_window", set_notify_window},
+    [K_RETRY_INTERVAL] = {"reconcile", "retry_interval", set_retry_interval},
+    [K_MAX_RETRY_INTERVAL] = {"reconcile", "max_retry_interval", set_max_retry_interval},
+    [K_GIVE_UP_AFTER] = {"reconcile", "give_up_after", set_give_up_after},
+    [K_MAX_RATE] = {"reconcile", "max_rate", set_max_rate},
+    [K_LOG_LEVEL] = {"log", "level", set_log_level},
+};
+
+/* ---- parsing ---- */
+
+static bool known_section(const char *s, size_t n)
+{
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        if (strlen(sections[i]) == n && memcmp(sections[i], s, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *p = user;
+    char key[128];
+
+    if (p->err_line != 0)
+        return 0;
+    snprintf(key, sizeof(key), "%s.%s", section, name);
+    if (section[0] == '\0') {
+        at_error(p, p->lineno, name, "outside of any [section]");
+        return 0;
+    }
+    if (!known_section(section, strlen(section))) {
+        at_error(p, p->lineno, key, "unknown section [%s]", section);
+        return 0;
+    }
+    for (int k = 0; k < K_COUNT; k++) {
+        if (strcmp(keys[k].section, section) != 0 || strcmp(keys[k].name, name) != 0)
+            continue;
+        p->cur = (enum key_id)k;
+        if (p->lines[k] != 0) {
+            key_error(p, "given twice (first on line %d)", p->lines[k]);
+            return 0;
+        }
+        p->lines[k] = p->lineno;
+        return keys[k].set(p, value) == 0;
+    }
+    at_error(p, p->lineno, key, "unknown key");
+    return 0;
+}
+
+/* What inih would make of the line, ahead of it: see the comment at the top. */
+static void check_line(struct parse_ctx *p, const char *line)
+{
+    const char *s = line;
+
+    if (p->lineno == 1 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3;
+    bool indented = isspace((unsigned char)*s);
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '\0' || *s == ';' || *s == '#')
+        return;
+    if (indented && p->key_since_section) {
+        at_error(p, p->lineno, NULL,
+                 "indented line would continue the value of line %d; remove the indentation",
+                 p->last_key_line);
+        return;
+    }
+    if (*s == '[') {
+        const char *end = strchr(s + 1, ']');
+        p->key_since_section = false;
+        /* Without ']' it is inih's syntax error, reported as such. */
+        if (end != NULL && !known_section(s + 1, (size_t)(end - s - 1)))
+            at_error(p, p->lineno, NULL, "unknown section [%.*s]", (int)(end - s - 1), s + 1);
+        return;
+    }
+    p->key_since_section = true;
+    p->last_key_line = p->lineno;
+}
+
+/* inih's reader, fgets-like: one line of the in-memory text per call. */
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse_ctx *p = stream;
+    size_t max = CONFIG_MAX_LINE;
+
+    if (p->err_line != 0 || p->pos >= p->len || num < 1)
+        return NULL;
+    const char *s = p->text + p->pos;
+    size_t rest = p->len - p->pos;
+    const char *nl = memchr(s, '\n', rest);
+    size_t n = nl != NULL ? (size_t)(nl - s) : rest;
+    p->pos += n + (nl != NULL ? 1 : 0);
+    p->lineno++;
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    if ((size_t)num - 1 < max)
+        max = (size_t)num - 1;
+    str[0] = '\0';
+    if (n > max) {
+        at_error(p, p->lineno, NULL, "line too long (max %zu bytes)", max);
+        return str;
+    }
+    if (memchr(s, '\0', n) != NULL) {
+        at_error(p, p->lineno, NULL, "NUL byte in line");
+        return str;
+    }
+    memcpy(str, s, n);
+    str[n] = '\0';
+    check_line(p, str);
+    return str;
+}
+
+static int set_defaults(struct config *c)
+{
+    char bad[64];
+
+    c->listen = strdup("127.0.0.1:8080");
+    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+    c->listen_port = 8080;
+    c->notify_path = strdup("/lianpay/notify");
+    c->max_body = 16384;
+    if (netaddr_parse_list("127.0.0.1 ::1", &c->trusted_proxies, bad, sizeof(bad)) < 0)
+        return -1;
+    c->allow_all = true;
+    c->query_url = strdup(CONFIG_DEFAULT_QUERY_URL);
+    c->database_path = strdup("/var/lib/lianpay-notifyd/payments.db");
+    c->reconcile_enabled = true;
+    c->notify_window = 36 * 60;
+    c->retry_interval = 10 * 60;
+    c->max_retry_interval = 2 * 3600;
+    c->give_up_after = 7 * 86400;
+    c->max_rate = 5;
+    c->log_level = LOG_LEVEL_INFO;
+    if (c->listen == NULL || c->notify_path == NULL || c->query_url == NULL ||
+        c->database_path == NULL)
+        return -1;
+    return 0;
+}
+
+/* What only the whole file can tell: missing keys and keys that depend on each other. */
+static int check_whole(struct parse_ctx *p)
+{
+    const struct config *c = p->cfg;
+
+    if (p->lines[K_OID_PARTNER] == 0)
+        return key_error_at(p, K_OID_PARTNER, "required");
+    if (p->lines[K_PUBLIC_KEY] == 0)
+        return key_error_at(p, K_PUBLIC_KEY, "required");
+    if (c->reconcile_enabled && c->merchant_key == NULL)
+        return key_error_at(p, K_MERCHANT_PRIVATE_KEY, "required when reconcile.enabled is true");
+    if (c->tls_cert != NULL && c->tls_key == NULL)
+        return key_error_at(p, K_TLS_CERT, "set without server.tls_key (set both or neither)");
+    if (c->tls_key != NULL && c->tls_cert == NULL)
+        return key_error_at(p, K_TLS_KEY, "set without server.tls_cert (set both or neither)");
+    /* Blame the key that was written: a lone retry_interval of 3h is the one to fix. */
+    if (c->max_retry_interval < c->retry_interval && p->lines[K_MAX_RETRY_INTERVAL] != 0)
+        return key_error_at(p, K_MAX_RETRY_INTERVAL,
+                            "shorter than reconcile.retry_interval (%llds < %llds)",
+                            (long long)c->max_retry_interval, (long long)c->retry_interval);
+    if (c->max_retry_interval < c->retry_interval)
+        return key_error_at(p, K_RETRY_INTERVAL,
+                            "longer than reconcile.max_retry_interval (%llds > %llds)",
+                            (long long)c->retry_interval, (long long)c->max_retry_interval);
+    return 0;
+}
+
+static int load_text(struct parse_ctx *p, const char *text, size_t len)
+{
+    if (set_defaults(p->cfg) < 0) {
+        at_error(p, 0, NULL, "out of memory");
+        return -1;
+    }
+    p->text = text;
+    p->len = len;
+    int rc = ini_parse_stream(reader, p, handler, p);
+    /* inih returns the first line it found wrong: ours, or one it could not parse at all. */
+    if (rc > 0 && (p->err_line == 0 || rc < p->err_line)) {
+        p->err_line = 0;
+        at_error(p, rc, NULL, "expected \"key = value\" or \"[section]\"");
+    } else if (rc < 0 && p->err_line == 0) {
+        at_error(p, 0, NULL, "out of memory");
+    }
+    if (p->err_line != 0)
+        return -1;
+    return check_whole(p);
+}
+
+/* The directory of file, absolute, malloc'd; the file itself is not resolved through symlinks,
+ * so that keys beside a linked configuration are found beside the link. */
+static char *config_dir(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    size_t n = slash == NULL ? 0 : (size_t)(slash - file);
+    char cwd[PATH_MAX];
+
+    if (slash == file)
+        return strdup("/");
+    if (slash != NULL && file[0] == '/')
+        return strndup(file, n);
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return NULL;
+    size_t len = strlen(cwd) + 1 + n + 1;
+    char *dir = malloc(len);
+    if (dir == NULL)
+        return NULL;
+    if (slash == NULL)
+        snprintf(dir, len, "%s", cwd);
+    else
+        snprintf(dir, len, "%s/%.*s", cwd, (int)n, file);
+    return dir;
+}
+
+static char *read_file(const char *file, size_t *len, char *why, size_t whylen)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = fopen(file, "re");
+
+    if (f == NULL) {
+        snprintf(why, whylen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    buf = malloc(CONFIG_MAX_SIZE + 1);
+    if (buf == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    n = fread(buf, 1, CONFIG_MAX_SIZE + 1, f);
+    if (ferror(f)) {
+        snprintf(why, whylen, "cannot read: %s", strerror(errno));
+        free(buf);
+        buf = NULL;
+    } else if (n > CONFIG_MAX_SIZE) {
+        snprintf(why, whylen, "larger than %d bytes: not a configuration file", CONFIG_MAX_SIZE);
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[n] = '\0';
+        *len = n;
+    }
+out:
+    fclose(f);
+    return buf;
+}
+
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
+{
+    struct parse_ctx p = {.cfg = cfg, .name = file, .err = err, .errlen = errlen};
+    char why[256];
+    char *text = NULL;
+    char *dir = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    text = read_file(file, &len, why, sizeof(why));
+    if (text == NULL) {
+        at_error(&p, 0, NULL, "%s", why);
+        goto out;
+    }
+    dir = config_dir(file);
+    cfg->file = strdup(file);
+    if (dir == NULL || cfg->file == NULL) {
+        at_error(&p, 0, NULL, "out of memory");
+        goto out;
+    }
+    p.base_dir = dir;
+    rc = load_text(&p, text, len);
+out:
+    if (rc < 0)
+        config_finish(cfg);
+    free(dir);
+    free(text);
+    return rc;
+}
+
+int config_load_string(const char *text, const char *name, struct config *cfg, char *err,
+                       size_t errlen)
+{
+    struct parse_ctx p = {.cfg = cfg, .err = err, .errlen = errlen};
+    int rc = -1;
+
+    p.name = name != NULL ? name : "(embedded)";
+    memset(cfg, 0, sizeof(*cfg));
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    cfg->file = strdup(p.name);
+    if (cfg->file == NULL) {
+        at_error(&p, 0, NULL, "out of memory");
+        goto out;
+    }
+    rc = load_text(&p, text, strlen(text));
+out:
+    if (rc < 0)
+        config_finish(cfg);
+    return rc;
+}
+
+void config_finish(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->file);
+    free(cfg->listen);
+    free(cfg->notify_path);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    netaddr_list_finish(&cfg->trusted_proxies);
+    netaddr_list_finish(&cfg->allow_from);
+    free(cfg->public_key);
+    keys_set_finish(&cfg->public_keys);
+    free(cfg->merchant_private_key);
+    EVP_PKEY_free(cfg->merchant_key);
+    free(cfg->query_url);
+    free(cfg->ca_file);
+    free(cfg->database_path);
+    memset(cfg, 0, sizeof(*cfg));
+}

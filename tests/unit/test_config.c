@@ -1,0 +1,645 @@
+/*
+ * config: the configuration contract of design.md. Every test writes its configuration and key
+ * files into a temporary directory made by the group setup; keys come from keys_generate.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+/* Room for a path, a name in it, and a little more, so that the compiler sees no truncation. */
+#define PATH_ROOM (2 * PATH_MAX)
+
+static char dir[PATH_MAX];
+static char conf_path[PATH_ROOM];
+
+#define OID  "oid_partner = 201103171000000000\n"
+#define PUB  "public_key = pub.pem\n"
+#define PRIV "merchant_private_key = priv.pem\n"
+/* The smallest valid configuration: lines 1 to 4. */
+#define MINIMAL "[lianlian]\n" OID PUB PRIV
+
+static const char *path_in(const char *name)
+{
+    static char buf[4][PATH_ROOM];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, PATH_ROOM, "%s/%s", dir, name);
+    return p;
+}
+
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+    const char *path = path_in(name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    assert_int_equal(fchmod(fd, mode), 0);
+    assert_int_equal(close(fd), 0);
+}
+
+/* Writes text as test.conf and loads it. */
+static int load(const char *text, struct config *cfg, char *err, size_t errlen)
+{
+    write_file("test.conf", text, 0644);
+    return config_load(conf_path, cfg, err, errlen);
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[PATH_ROOM];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", path);
+}
+
+static int group_setup(void **state)
+{
+    char err[256];
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, sizeof(dir), "%s/test_config.XXXXXX", tmp != NULL ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(conf_path, sizeof(conf_path), "%s/test.conf", dir);
+    if (keys_generate(2048, path_in("priv.pem"), path_in("pub.pem"), err, sizeof(err)) < 0 ||
+        keys_generate(2048, path_in("priv2.pem"), path_in("pub2.pem"), err, sizeof(err)) < 0) {
+        fprintf(stderr, "keys_generate: %s\n", err);
+        return -1;
+    }
+    write_file("junk.pem", "this is not a key\n", 0600);
+    write_file("cert.pem", "placeholder certificate\n", 0644);
+    write_file("tlskey.pem", "placeholder key\n", 0600);
+    write_file("ca.pem", "placeholder bundle\n", 0644);
+    if (mkdir(path_in("sub"), 0755) < 0)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    rm_rf(dir);
+    return 0;
+}
+
+static void test_minimal_defaults(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    if (load(MINIMAL, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.file, conf_path);
+    assert_string_equal(c.listen, "127.0.0.1:8080");
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8080);
+    assert_string_equal(c.notify_path, "/lianpay/notify");
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    assert_int_equal(c.max_body, 16384);
+    assert_int_equal(c.trusted_proxies.n, 2);
+    assert_true(netaddr_list_contains(&c.trusted_proxies, "127.0.0.1"));
+    assert_true(netaddr_list_contains(&c.trusted_proxies, "::1"));
+    assert_false(netaddr_list_contains(&c.trusted_proxies, "127.0.0.2"));
+    assert_true(c.allow_all);
+    assert_int_equal(c.allow_from.n, 0);
+    assert_string_equal(c.oid_partner, "201103171000000000");
+    assert_string_equal(c.public_key, "pub.pem");
+    assert_int_equal(c.public_keys.n, 1);
+    assert_non_null(c.public_keys.keys[0]);
+    /* Relative to the configuration's directory. */
+    assert_string_equal(c.merchant_private_key, path_in("priv.pem"));
+    assert_non_null(c.merchant_key);
+    assert_string_equal(c.query_url, CONFIG_DEFAULT_QUERY_URL);
+    assert_string_equal(c.query_url,
+                        "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm");
+    assert_null(c.ca_file);
+    assert_string_equal(c.database_path, "/var/lib/lianpay-notifyd/payments.db");
+    assert_true(c.reconcile_enabled);
+    assert_int_equal(c.notify_window, 36 * 60);
+    assert_int_equal(c.retry_interval, 10 * 60);
+    assert_int_equal(c.max_retry_interval, 2 * 3600);
+    assert_int_equal(c.give_up_after, 7 * 86400);
+    assert_int_equal(c.max_rate, 5);
+    assert_int_equal(c.log_level, LOG_LEVEL_INFO);
+    config_finish(&c);
+    assert_null(c.file);
+    assert_null(c.merchant_key);
+}
+
+static void test_every_key(void **state)
+{
+    struct config c;
+    char err[512] = "";
+    const char *text = "# every key, none at its default\n"
+                       "; both comment styles\n"
+                       "[server]\n"
+                       "listen = [::1]:8443\n"
+                       "notify_path = /hooks/lianlian\n"
+                       "tls_cert = cert.pem\n"
+                       "tls_key = tlskey.pem\n"
+                       "max_body = 4096 ; an inline comment\n"
+                       "trusted_proxies = 10.0.0.0/8, 192.0.2.1\n"
+                       "allow_from = 203.0.113.0/24 198.51.100.17\n"
+                       "[lianlian]\n"
+                       "oid_partner =   201103171000000001  \n"
+                       "public_key = pub.pem   pub2.pem\n"
+                       "merchant_private_key = priv2.pem\n"
+                       "query_url = http://127.0.0.1:9999/queryPayment.htm\n"
+                       "ca_file = ca.pem\n"
+                       "[database]\n"
+                       "path = data/payments.db\n"
+                       "[reconcile]\n"
+                       "enabled = yes\n"
+                       "notify_window = 40m\n"
+                       "retry_interval = 30s\n"
+                       "max_retry_interval = 1h\n"
+                       "give_up_after = 3d\n"
+                       "max_rate = 1000\n"
+                       "[log]\n"
+                       "level = debug\n";
+
+    if (load(text, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.listen, "[::1]:8443");
+    assert_string_equal(c.listen_host, "::1");
+    assert_int_equal(c.listen_port, 8443);
+    assert_string_equal(c.notify_path, "/hooks/lianlian");
+    assert_string_equal(c.tls_cert, path_in("cert.pem"));
+    assert_string_equal(c.tls_key, path_in("tlskey.pem"));
+    assert_int_equal(c.max_body, 4096);
+    assert_int_equal(c.trusted_proxies.n, 2);
+    assert_true(netaddr_list_contains(&c.trusted_proxies, "10.9.8.7"));
+    assert_false(netaddr_list_contains(&c.trusted_proxies, "127.0.0.1"));
+    assert_false(c.allow_all);
+    assert_int_equal(c.allow_from.n, 2);
+    assert_true(netaddr_list_contains(&c.allow_from, "203.0.113.200"));
+    assert_true(netaddr_list_contains(&c.allow_from, "198.51.100.17"));
+    assert_false(netaddr_list_contains(&c.allow_from, "198.51.100.18"));
+    assert_string_equal(c.oid_partner, "201103171000000001");
+    assert_string_equal(c.public_key, "pub.pem   pub2.pem");
+    assert_int_equal(c.public_keys.n, 2);
+    assert_string_equal(c.merchant_private_key, path_in("priv2.pem"));
+    assert_non_null(c.merchant_key);
+    assert_string_equal(c.query_url, "http://127.0.0.1:9999/queryPayment.htm");
+    assert_string_equal(c.ca_file, path_in("ca.pem"));
+    assert_string_equal(c.database_path, path_in("data/payments.db"));
+    assert_true(c.reconcile_enabled);
+    assert_int_equal(c.notify_window, 2400);
+    assert_int_equal(c.retry_interval, 30);
+    assert_int_equal(c.max_retry_interval, 3600);
+    assert_int_equal(c.give_up_after, 3 * 86400);
+    assert_int_equal(c.max_rate, 1000);
+    assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+    config_finish(&c);
+}
+
+static void test_booleans_and_levels(void **state)
+{
+    static const struct {
+        const char *text;
+        bool value;
+    } bools[] = {{"true", true}, {"false", false}, {"yes", true}, {"no", false},  {"on", true},
+                 {"off", false}, {"1", true},      {"0", false},  {"TRUE", true}, {"Off", false}};
+    static const struct {
+        const char *text;
+        enum log_level level;
+    } levels[] = {{"debug", LOG_LEVEL_DEBUG},
+                  {"info", LOG_LEVEL_INFO},
+                  {"warning", LOG_LEVEL_WARNING},
+                  {"error", LOG_LEVEL_ERROR}};
+    struct config c;
+    char text[512];
+    char err[512] = "";
+
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        snprintf(text, sizeof(text), MINIMAL "[reconcile]\nenabled = %s\n", bools[i].text);
+        if (load(text, &c, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", bools[i].text, err);
+        assert_int_equal(c.reconcile_enabled, bools[i].value);
+        config_finish(&c);
+    }
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        snprintf(text, sizeof(text), MINIMAL "[log]\nlevel = %s\n", levels[i].text);
+        if (load(text, &c, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", levels[i].text, err);
+        assert_int_equal(c.log_level, levels[i].level);
+        config_finish(&c);
+    }
+}
+
+static void test_bounds_accepted(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    if (load(MINIMAL "[server]\nmax_body = 256\nlisten = 0.0.0.0:1\n[reconcile]\nmax_rate = 1\n"
+                     "retry_interval = 2h\n",
+             &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.max_body, 256);
+    assert_int_equal(c.listen_port, 1);
+    assert_int_equal(c.max_rate, 1);
+    /* Equal intervals are fine: the interval simply never grows. */
+    assert_int_equal(c.retry_interval, c.max_retry_interval);
+    config_finish(&c);
+
+    if (load(MINIMAL "[server]\nmax_body = 10485760\nlisten = [::]:65535\n", &c, err,
+             sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.max_body, 10485760);
+    assert_int_equal(c.listen_port, 65535);
+    config_finish(&c);
+
+    /* Port 0: any free port, which the daemon reports once listening. */
+    if (load(MINIMAL "[server]\nlisten = 127.0.0.1:0\n", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.listen_port, 0);
+    config_finish(&c);
+
+    /* An empty trusted_proxies trusts no one. */
+    if (load(MINIMAL "[server]\ntrusted_proxies =\n", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.trusted_proxies.n, 0);
+    assert_false(netaddr_list_contains(&c.trusted_proxies, "127.0.0.1"));
+    config_finish(&c);
+}
+
+static void test_reconcile_disabled_needs_no_private_key(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    if (load("[lianlian]\n" OID PUB "[reconcile]\nenabled = false\n", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_false(c.reconcile_enabled);
+    assert_null(c.merchant_private_key);
+    assert_null(c.merchant_key);
+    config_finish(&c);
+}
+
+struct bad_case {
+    const char *text;
+    int line;        /* 0: the message names no line */
+    const char *key; /* NULL: the message names no key */
+    const char *reason;
+};
+
+static const struct bad_case bad_cases[] = {
+    /* [server] */
+    {MINIMAL "[server]\nmax_body = abc\n", 6, "server.max_body",
+     "not a positive number of bytes: \"abc\""},
+    {MINIMAL "[server]\nmax_body = 255\n", 6, "server.max_body", "between 256 and 10485760"},
+    {MINIMAL "[server]\nmax_body = 10485761\n", 6, "server.max_body", "between"},
+    {MINIMAL "[server]\nmax_body = -5\n", 6, "server.max_body", "\"-5\""},
+    {MINIMAL "[server]\nmax_body = 99999999999999999999999\n", 6, "server.max_body", "not a"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1\n", 6, "server.listen", "\"127.0.0.1\""},
+    {MINIMAL "[server]\nlisten = ::1:8080\n", 6, "server.listen", "IPv6 in brackets"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:99999\n", 6, "server.listen", "port 0-65535"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:65536\n", 6, "server.listen", "port"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:http\n", 6, "server.listen", "port"},
+    {MINIMAL "[server]\nlisten = localhost:8080\n", 6, "server.listen",
+     "not an IP address: \"localhost\""},
+    {MINIMAL "[server]\nnotify_path = lianpay/notify\n", 6, "server.notify_path",
+     "must start with '/'"},
+    {MINIMAL "[server]\nnotify_path = /lianpay notify\n", 6, "server.notify_path", "spaces"},
+    {MINIMAL "[server]\nnotify_path = /notify?x=1\n", 6, "server.notify_path", "'?'"},
+    {MINIMAL "[server]\ntls_cert = missing.pem\ntls_key = tlskey.pem\n", 6, "server.tls_cert",
+     "No such file or directory"},
+    {MINIMAL "[server]\ntls_cert = cert.pem\ntls_key = missing.pem\n", 7, "server.tls_key",
+     "missing.pem"},
+    {MINIMAL "[server]\nmax_body = 300\ntls_cert = cert.pem\n", 7, "server.tls_cert",
+     "set without server.tls_key"},
+    {MINIMAL "[server]\ntls_key = tlskey.pem\n", 6, "server.tls_key",
+     "set without server.tls_cert"},
+    {MINIMAL "[server]\ntrusted_proxies = 127.0.0.1 10.0.0.0/33\n", 6, "server.trusted_proxies",
+     "\"10.0.0.0/33\""},
+    {MINIMAL "[server]\nallow_from = 203.0.113.0/24, bogus\n", 6, "server.allow_from", "\"bogus\""},
+    {MINIMAL "[server]\nallow_from = 10.1.2.3/8\n", 6, "server.allow_from", "host bits"},
+    {MINIMAL "[server]\nallow_from =\n", 6, "server.allow_from", "unset"},
+    /* [lianlian] */
+    {"[lianlian]\noid_partner = 20110317100000000\n" PUB PRIV, 2, "lianlian.oid_partner",
+     "18-digit"},
+    {"[lianlian]\noid_partner = 2011031710000000001\n" PUB PRIV, 2, "lianlian.oid_partner",
+     "18-digit"},
+    {"[lianlian]\noid_partner = 20110317100000000x\n" PUB PRIV, 2, "lianlian.oid_partner",
+     "\"20110317100000000x\""},
+    {"[lianlian]\n" OID "public_key = missing.pem\n" PRIV, 3, "lianlian.public_key", "missing.pem"},
+    {"[lianlian]\n" OID "public_key = pub.pem junk.pem\n" PRIV, 3, "lianlian.public_key",
+     "junk.pem"},
+    {"[lianlian]\n" OID "public_key =\n" PRIV, 3, "lianlian.public_key", "no key file"},
+    {"[lianlian]\n" OID PUB "merchant_private_key = priv644.pem\n", 4,
+     "lianlian.merchant_private_key", "readable by others (mode 0644); chmod 600 it"},
+    {"[lianlian]\n" OID PUB "merchant_private_key = priv640.pem\n", 4,
+     "lianlian.merchant_private_key", "(mode 0640); chmod 600 it"},
+    {"[lianlian]\n" OID PUB "merchant_private_key = junk.pem\n", 4, "lianlian.merchant_private_key",
+     "junk.pem"},
+    {"[lianlian]\n" OID PUB "merchant_private_key = missing.pem\n", 4,
+     "lianlian.merchant_private_key", "No such file"},
+    {MINIMAL "query_url = ftp://example.com/q\n", 5, "lianlian.query_url", "https:// or http://"},
+    {MINIMAL "query_url = instantpay.lianlianpay.com\n", 5, "lianlian.query_url", "https://"},
+    {MINIMAL "ca_file = missing-ca.pem\n", 5, "lianlian.ca_file", "missing-ca.pem"},
+    /* [database] */
+    {MINIMAL "[database]\npath =\n", 6, "database.path", "empty"},
+    /* [reconcile] */
+    {MINIMAL "[reconcile]\nenabled = maybe\n", 6, "reconcile.enabled", "not a boolean"},
+    {MINIMAL "[reconcile]\nnotify_window = 10x\n", 6, "reconcile.notify_window", "not a duration"},
+    {MINIMAL "[reconcile]\nnotify_window = 1.5h\n", 6, "reconcile.notify_window", "\"1.5h\""},
+    {MINIMAL "[reconcile]\nretry_interval = 0\n", 6, "reconcile.retry_interval",
+     "greater than zero"},
+    {MINIMAL "[reconcile]\nmax_retry_interval = 0m\n", 6, "reconcile.max_retry_interval",
+     "greater than zero"},
+    {MINIMAL "[reconcile]\ngive_up_after = -1d\n", 6, "reconcile.give_up_after", "duration"},
+    {MINIMAL "[reconcile]\nmax_retry_interval = 5m\n", 6, "reconcile.max_retry_interval",
+     "shorter than reconcile.retry_interval"},
+    {MINIMAL "[reconcile]\nretry_interval = 3h\n", 6, "reconcile.retry_interval",
+     "longer than reconcile.max_retry_interval"},
+    {MINIMAL "[reconcile]\nmax_rate = 0\n", 6, "reconcile.max_rate", "1 to 1000"},
+    {MINIMAL "[reconcile]\nmax_rate = 1001\n", 6, "reconcile.max_rate", "1 to 1000"},
+    {MINIMAL "[reconcile]\nmax_rate = 2.5\n", 6, "reconcile.max_rate", "\"2.5\""},
+    /* [log] */
+    {MINIMAL "[log]\nlevel = verbose\n", 6, "log.level", "\"verbose\""},
+    {MINIMAL "[log]\nlevel = INFO\n", 6, "log.level", "debug, info, warning, error"},
+    /* structure */
+    {MINIMAL "[server]\nlisten_port = 80\n", 6, "server.listen_port", "unknown key"},
+    {MINIMAL "[lianlian]\npublic-key = pub.pem\n", 6, "lianlian.public-key", "unknown key"},
+    {MINIMAL "[srever]\nlisten = 127.0.0.1:80\n", 5, NULL, "unknown section [srever]"},
+    {MINIMAL "\n[empty]\n", 6, NULL, "unknown section [empty]"},
+    {"max_body = 300\n" MINIMAL, 1, "max_body", "outside of any [section]"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", 7, "server.listen",
+     "given twice (first on line 6)"},
+    {MINIMAL "[server]\nmax_body = 300\n[lianlian]\n" OID, 8, "lianlian.oid_partner",
+     "given twice (first on line 2)"},
+    {MINIMAL "[server]\nthis line has no equals sign\n", 6, NULL, "expected"},
+    {MINIMAL "[server\nmax_body = 300\n", 5, NULL, "expected"},
+    /* inih's error comes first in the file, so it is the one reported */
+    {MINIMAL "[server]\nnonsense\nmax_body = abc\n", 6, NULL, "expected"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:1\n  max_body = 300\n", 7, NULL,
+     "indented line would continue the value of line 6"},
+    /* missing required keys: the file and the key, no line */
+    {"[lianlian]\n" PUB PRIV, 0, "lianlian.oid_partner", "required"},
+    {"[lianlian]\n" OID PRIV, 0, "lianlian.public_key", "required"},
+    {"[lianlian]\n" OID PUB, 0, "lianlian.merchant_private_key",
+     "required when reconcile.enabled is true"},
+    {"", 0, "lianlian.oid_partner", "required"},
+};
+
+static void check_error(const char *err, int line, const char *key, const char *reason,
+                        const char *name)
+{
+    char where[PATH_ROOM + 32];
+
+    if (line > 0) {
+        snprintf(where, sizeof(where), "%s:%d: ", name, line);
+    } else {
+        snprintf(where, sizeof(where), "%s: ", name);
+    }
+    if (strncmp(err, where, strlen(where)) != 0)
+        fail_msg("expected \"%s\" at the start of \"%s\"", where, err);
+    if (key != NULL) {
+        char k[128];
+        snprintf(k, sizeof(k), ": %s: ", key);
+        if (strstr(err, k) == NULL)
+            fail_msg("expected key \"%s\" in \"%s\"", key, err);
+    }
+    if (strstr(err, reason) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", reason, err);
+    if (strchr(err, '\n') != NULL)
+        fail_msg("more than one line: \"%s\"", err);
+}
+
+static void test_errors(void **state)
+{
+    write_file("priv644.pem", "", 0600);
+    write_file("priv640.pem", "", 0600);
+    /* Copies of the real private key with loose modes, so that only the mode is wrong. */
+    char cmd[3 * PATH_ROOM];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'", path_in("priv.pem"),
+             path_in("priv644.pem"), path_in("priv.pem"), path_in("priv640.pem"));
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(chmod(path_in("priv644.pem"), 0644), 0);
+    assert_int_equal(chmod(path_in("priv640.pem"), 0640), 0);
+
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *bc = &bad_cases[i];
+        struct config c;
+        char err[512] = "";
+
+        if (load(bc->text, &c, err, sizeof(err)) != -1)
+            fail_msg("case %zu accepted:\n%s", i, bc->text);
+        print_message("# %s\n", err);
+        check_error(err, bc->line, bc->key, bc->reason, conf_path);
+        /* A failed load leaves nothing to free, and finishing it again is harmless. */
+        assert_null(c.file);
+        assert_null(c.public_keys.keys);
+        config_finish(&c);
+    }
+}
+
+static void test_long_line(void **state)
+{
+    struct config c;
+    char err[512] = "";
+    char text[1024];
+    char path[256];
+
+    /* notify_path = /aaa...: exactly 199 bytes is accepted, and later lines keep their numbers. */
+    memset(path, 'a', sizeof(path));
+    path[0] = '/';
+    path[199 - strlen("notify_path = ")] = '\0';
+    snprintf(text, sizeof(text), MINIMAL "[server]\nnotify_path = %s\nmax_body = 1\n", path);
+    assert_int_equal(load(text, &c, err, sizeof(err)), -1);
+    check_error(err, 7, "server.max_body", "between", conf_path);
+
+    snprintf(text, sizeof(text), MINIMAL "[server]\r\nnotify_path = %s\r\n", path);
+    if (load(text, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(strlen(c.notify_path), 199 - strlen("notify_path = "));
+    config_finish(&c);
+
+    /* 200 bytes: inih would cut it silently, so it is refused. */
+    snprintf(text, sizeof(text), MINIMAL "[server]\nnotify_path = %sb\n", path);
+    assert_int_equal(load(text, &c, err, sizeof(err)), -1);
+    check_error(err, 6, NULL, "line too long (max 199 bytes)", conf_path);
+
+    /* Comments too: the tail of a long comment would otherwise be read as a line. */
+    memset(path, '#', sizeof(path));
+    path[210] = '\0';
+    snprintf(text, sizeof(text), "%s\n" MINIMAL, path);
+    assert_int_equal(load(text, &c, err, sizeof(err)), -1);
+    check_error(err, 1, NULL, "line too long", conf_path);
+}
+
+static void test_crlf_bom_comments(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    if (load("\xEF\xBB\xBF# a BOM, CRLF line ends and comments\r\n"
+             "[lianlian]\r\n" OID PUB PRIV "; comment\r\n"
+             "[server]\r\n"
+             "  ; an indented comment after a key is still a comment\r\n"
+             "max_body = 1000 ; bytes\r\n"
+             "notify_path = /a;b\r\n",
+             &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.max_body, 1000);
+    /* Only " ;" starts an inline comment. */
+    assert_string_equal(c.notify_path, "/a;b");
+    config_finish(&c);
+}
+
+static void test_relative_paths(void **state)
+{
+    struct config c;
+    char err[512] = "";
+    char cwd[PATH_MAX];
+
+    /* A file in a sub-directory finds its keys relative to itself, whatever the cwd. */
+    write_file("sub/nested.conf",
+               "[lianlian]\n" OID "public_key = ../pub.pem\nmerchant_private_key = ../priv.pem\n"
+               "[database]\npath = db/payments.db\n",
+               0644);
+    if (config_load(path_in("sub/nested.conf"), &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.database_path, path_in("sub/db/payments.db"));
+    assert_string_equal(c.merchant_private_key, path_in("sub/../priv.pem"));
+    config_finish(&c);
+
+    /* A relative configuration file name: still relative to its directory, made absolute. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    int rc = config_load("sub/nested.conf", &c, err, sizeof(err));
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.file, "sub/nested.conf");
+    assert_string_equal(c.database_path, path_in("sub/db/payments.db"));
+    config_finish(&c);
+
+    /* Errors name the file as it was given. */
+    assert_int_equal(chdir(dir), 0);
+    write_file("sub/bad.conf", "[lianlian]\n" OID "public_key = ../nope.pem\n", 0644);
+    rc = config_load("sub/bad.conf", &c, err, sizeof(err));
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, -1);
+    check_error(err, 3, "lianlian.public_key", "nope.pem", "sub/bad.conf");
+}
+
+static void test_missing_file(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    assert_int_equal(config_load(path_in("no-such.conf"), &c, err, sizeof(err)), -1);
+    check_error(err, 0, NULL, "No such file or directory", path_in("no-such.conf"));
+    config_finish(&c);
+}
+
+static void test_no_key_material_in_errors(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    /* A private key where the public key belongs, and the other way round. */
+    assert_int_equal(load("[lianlian]\n" OID "public_key = priv.pem\n" PRIV, &c, err, sizeof(err)),
+                     -1);
+    check_error(err, 3, "lianlian.public_key", "priv.pem", conf_path);
+    assert_null(strstr(err, "MII"));
+    assert_null(strstr(err, "PRIVATE KEY"));
+
+    write_file("pub600.pem", "", 0600);
+    char cmd[3 * PATH_ROOM];
+    snprintf(cmd, sizeof(cmd), "cat '%s' > '%s'", path_in("pub.pem"), path_in("pub600.pem"));
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(
+        load("[lianlian]\n" OID PUB "merchant_private_key = pub600.pem\n", &c, err, sizeof(err)),
+        -1);
+    check_error(err, 4, "lianlian.merchant_private_key", "pub600.pem", conf_path);
+    assert_null(strstr(err, "MII"));
+}
+
+static void test_embedded_string(void **state)
+{
+    struct config c;
+    char err[512] = "";
+    char text[2048];
+    char cwd[PATH_MAX];
+
+    snprintf(text, sizeof(text),
+             "[server]\nlisten = 127.0.0.1:18080\n[lianlian]\n" OID
+             "public_key = %s\nmerchant_private_key = %s\n[database]\npath = dev.db\n"
+             "[log]\nlevel = debug\n",
+             path_in("pub.pem"), path_in("priv.pem"));
+    if (config_load_string(text, "(embedded)", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.file, "(embedded)");
+    assert_int_equal(c.listen_port, 18080);
+    assert_int_equal(c.public_keys.n, 1);
+    assert_non_null(c.merchant_key);
+    /* Relative paths stay relative to the current directory. */
+    assert_string_equal(c.database_path, "dev.db");
+    assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+    config_finish(&c);
+
+    /* Relative key files are found from the current directory. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    int rc = config_load_string(MINIMAL, "dev", &c, err, sizeof(err));
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.merchant_private_key, "priv.pem");
+    config_finish(&c);
+
+    /* Errors use the name given. */
+    assert_int_equal(
+        config_load_string("[server]\nmax_body = abc\n", "(embedded)", &c, err, sizeof(err)), -1);
+    check_error(err, 2, "server.max_body", "not a positive number of bytes: \"abc\"", "(embedded)");
+    assert_int_equal(config_load_string("[lianlian]\n", "dev", &c, err, sizeof(err)), -1);
+    check_error(err, 0, "lianlian.oid_partner", "required", "dev");
+}
+
+static void test_finish_zeroed(void **state)
+{
+    struct config c;
+
+    memset(&c, 0, sizeof(c));
+    config_finish(&c);
+    config_finish(&c);
+    config_finish(NULL);
+    assert_null(c.file);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_booleans_and_levels),
+        cmocka_unit_test(test_bounds_accepted),
+        cmocka_unit_test(test_reconcile_disabled_needs_no_private_key),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_crlf_bom_comments),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_no_key_material_in_errors),
+        cmocka_unit_test(test_embedded_string),
+        cmocka_unit_test(test_finish_zeroed),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
