@@ -1,0 +1,408 @@
+/* msg: strict parsing of LianLian's flat JSON objects, and writing them back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msg.h"
+#include "sign.h"
+
+static int parse(const char *body, struct msg *m, const char **why)
+{
+    return msg_parse(body, strlen(body), m, why);
+}
+
+static void assert_refused_len(const char *body, size_t len, const char *reason)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+
+    if (msg_parse(body, len, &m, &why) == 0)
+        fail_msg("accepted: %.*s", (int)len, body);
+    assert_non_null(why);
+    if (reason != NULL && strcmp(why, reason) != 0)
+        fail_msg("%.*s: refused as \"%s\", expected \"%s\"", (int)len, body, why, reason);
+    assert_null(m.fields);
+    assert_int_equal(m.n, 0);
+}
+
+static void assert_refused(const char *body, const char *reason)
+{
+    assert_refused_len(body, strlen(body), reason);
+}
+
+/* Parses body, which must have one member "v", and checks its type and value. */
+static void assert_value(const char *body, enum msg_type type, const char *value)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+
+    if (parse(body, &m, &why) < 0)
+        fail_msg("%s: refused: %s", body, why);
+    assert_int_equal(m.n, 1);
+    assert_string_equal(m.fields[0].key, "v");
+    assert_int_equal(m.fields[0].type, type);
+    if (value == NULL)
+        assert_null(m.fields[0].value);
+    else
+        assert_string_equal(m.fields[0].value, value);
+    msg_finish(&m);
+}
+
+static char *sign_str(const char *body)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+    char *s = NULL;
+
+    if (parse(body, &m, &why) < 0)
+        fail_msg("%s: refused: %s", body, why);
+    s = sign_string(&m, NULL);
+    assert_non_null(s);
+    msg_finish(&m);
+    return s;
+}
+
+static void test_basic(void **state)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+
+    assert_int_equal(
+        parse(" {\"b\" : \"x\",\n\"a\":1,\t\"t\":true,\"f\":false,\"z\":null}\r\n", &m, &why), 0);
+    assert_int_equal(m.n, 5);
+    /* Document order is kept. */
+    assert_string_equal(m.fields[0].key, "b");
+    assert_string_equal(m.fields[1].key, "a");
+    assert_int_equal(m.fields[1].type, MSG_NUMBER);
+    assert_int_equal(m.fields[2].type, MSG_TRUE);
+    assert_string_equal(m.fields[2].value, "true");
+    assert_int_equal(m.fields[3].type, MSG_FALSE);
+    assert_string_equal(m.fields[3].value, "false");
+    assert_int_equal(m.fields[4].type, MSG_NULL);
+    assert_null(m.fields[4].value);
+    assert_string_equal(msg_get(&m, "b"), "x");
+    assert_string_equal(msg_get(&m, "a"), "1");
+    assert_null(msg_get(&m, "t"));
+    assert_null(msg_get(&m, "z"));
+    assert_null(msg_get(&m, "B"));
+    assert_non_null(msg_find(&m, "z"));
+    assert_null(msg_find(&m, "missing"));
+    msg_finish(&m);
+    assert_int_equal(parse("{}", &m, &why), 0);
+    assert_int_equal(m.n, 0);
+    msg_finish(&m);
+}
+
+static void test_duplicates(void **state)
+{
+    assert_refused("{\"a\":\"1\",\"a\":\"2\"}", "duplicate key");
+    assert_refused("{\"a\":\"1\",\"b\":2,\"a\":\"1\"}", "duplicate key");
+    assert_refused("{\"a\":\"1\",\"\\u0061\":\"2\"}", "duplicate key");
+    assert_refused("{\"sign\":\"1\",\"Sign\":\"2\"}", "duplicate key");
+    assert_refused("{\"sign_type\":\"RSA\",\"SIGN_TYPE\":\"MD5\"}", "duplicate key");
+    assert_refused("{\"money_order\":\"1.00\",\"money_order\":null}", "duplicate key");
+}
+
+static void test_nested(void **state)
+{
+    assert_refused("{\"a\":{}}", "nested value");
+    assert_refused("{\"a\":{\"b\":1}}", "nested value");
+    assert_refused("{\"a\":[1,2]}", "nested value");
+    assert_refused("{\"a\":\"1\",\"b\":[]}", "nested value");
+    /* Deep nesting is refused at the first level, never recursed into. */
+    char deep[20001];
+    memset(deep, '[', sizeof(deep) - 1);
+    deep[sizeof(deep) - 1] = '\0';
+    memcpy(deep, "{\"a\":", 5);
+    assert_refused(deep, "nested value");
+}
+
+static void test_numbers_keep_text(void **state)
+{
+    assert_value("{\"v\":200.10}", MSG_NUMBER, "200.10");
+    assert_value("{\"v\":-0}", MSG_NUMBER, "-0");
+    assert_value("{\"v\":1e5}", MSG_NUMBER, "1e5");
+    assert_value("{\"v\":1E+05}", MSG_NUMBER, "1E+05");
+    assert_value("{\"v\":-1.50e-3}", MSG_NUMBER, "-1.50e-3");
+    assert_value("{\"v\":0}", MSG_NUMBER, "0");
+    assert_value("{\"v\" : 0.0 }", MSG_NUMBER, "0.0");
+    assert_value("{\"v\":123456789012345678901234567890}", MSG_NUMBER,
+                 "123456789012345678901234567890");
+}
+
+static void test_number_grammar(void **state)
+{
+    static const char *const bad[] = {"+1",  "01",  ".5",    "1.", "-",   "1e",    "1e+",
+                                      "-01", "0x1", "1.2.3", "00", "-.5", "1e5.0", "1-2"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[64];
+        snprintf(body, sizeof(body), "{\"v\":%s}", bad[i]);
+        assert_refused(body, "invalid number");
+    }
+    assert_refused("{\"v\":NaN}", NULL);
+    assert_refused("{\"v\":Infinity}", NULL);
+    assert_refused("{\"v\":-Infinity}", NULL);
+}
+
+static void test_escapes(void **state)
+{
+    assert_value("{\"v\":\"\\u4e2d\"}", MSG_STRING, "\xe4\xb8\xad");
+    assert_value("{\"v\":\"\\u4E2D\\u6587\"}", MSG_STRING, "中文");
+    assert_value("{\"v\":\"\\ud83d\\ude00\"}", MSG_STRING, "\xf0\x9f\x98\x80");
+    assert_value("{\"v\":\"http:\\/\\/x\"}", MSG_STRING, "http://x");
+    assert_value("{\"v\":\"a\\\"b\\\\c\\n\\t\\r\\b\\f\"}", MSG_STRING, "a\"b\\c\n\t\r\b\f");
+    assert_value("{\"v\":\"\\u00e9\"}", MSG_STRING, "\xc3\xa9");
+    assert_value("{\"\\u0076\":\"x\"}", MSG_STRING, "x");
+    assert_value("{\"v\":\"中文，全角\"}", MSG_STRING, "中文，全角");
+    assert_refused("{\"v\":\"\\x41\"}", "bad escape in string");
+    assert_refused("{\"v\":\"\\u12\"}", "bad \\u escape");
+    assert_refused("{\"v\":\"\\u12g4\"}", "bad \\u escape");
+}
+
+static void test_invalid_utf8(void **state)
+{
+    static const char *const bad[] = {
+        "{\"v\":\"\xc0\xaf\"}",             /* overlong '/' */
+        "{\"v\":\"\xe0\x80\xaf\"}",         /* overlong, 3 bytes */
+        "{\"v\":\"\xf0\x80\x80\xaf\"}",     /* overlong, 4 bytes */
+        "{\"v\":\"\xed\xa0\x80\"}",         /* U+D800 encoded */
+        "{\"v\":\"\xed\xbf\xbf\"}",         /* U+DFFF encoded */
+        "{\"v\":\"\xf4\x90\x80\x80\"}",     /* U+110000 */
+        "{\"v\":\"\xf8\x88\x80\x80\x80\"}", /* 5-byte form */
+        "{\"v\":\"\x80\"}",                 /* lone continuation */
+        "{\"v\":\"\xe4\xb8\"}",             /* truncated */
+        "{\"v\":\"\xff\"}",
+        "{\"\xc3\":\"x\"}",  /* in a key */
+        "{\"v\":\"x\"}\xc3", /* outside strings */
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_refused(bad[i], "invalid UTF-8");
+    assert_value("{\"v\":\"\xf4\x8f\xbf\xbf\"}", MSG_STRING, "\xf4\x8f\xbf\xbf");
+    assert_value("{\"v\":\"\xef\xbf\xbf\"}", MSG_STRING, "\xef\xbf\xbf");
+}
+
+static void test_nul_and_surrogates(void **state)
+{
+    assert_refused("{\"v\":\"a\\u0000b\"}", "\\u0000 escape");
+    assert_refused("{\"a\\u0000b\":\"x\"}", "\\u0000 escape");
+    assert_refused_len("{\"v\":\"a\0b\"}", 11, "control character in string");
+    assert_refused_len("{\"v\":\"a\"}\0", 10, "trailing garbage");
+    assert_refused("{\"v\":\"\\ud800\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"\\udc00\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"\\ude00\\ud83d\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"\\ud800\\u0041\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"\\ud800\\ud800\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"\\ud800x\"}", "invalid surrogate escape");
+    assert_refused("{\"v\":\"x\ty\"}", "control character in string");
+}
+
+static void test_framing(void **state)
+{
+    assert_refused("", "empty body");
+    assert_refused(" \r\n\t", "empty body");
+    assert_refused("\"a\"", "not a JSON object");
+    assert_refused("1", "not a JSON object");
+    assert_refused("null", "not a JSON object");
+    assert_refused("[{\"a\":\"1\"}]", "not a JSON object");
+    assert_refused("\xef\xbb\xbf{\"a\":\"1\"}", "not a JSON object");
+    assert_refused("{\"a\":\"1\"}x", "trailing garbage");
+    assert_refused("{\"a\":\"1\"}{}", "trailing garbage");
+    assert_refused("{\"a\":\"1\"} ,", "trailing garbage");
+    assert_refused("{\"\":\"1\"}", "empty key");
+    static const char *const malformed[] = {
+        "{",
+        "{\"a\"",
+        "{\"a\":",
+        "{\"a\":\"1\"",
+        "{\"a\":\"1\",}",
+        "{,}",
+        "{\"a\" \"1\"}",
+        "{a:1}",
+        "{\"a\":'1'}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":\"1\"\"b\":2}",
+        "{\"a\":\"unterminated}",
+        "{\"a\":1,,\"b\":2}",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+        assert_refused(malformed[i], "malformed JSON");
+}
+
+/* The body need not be NUL-terminated: only len bytes count. */
+static void test_length_bounded(void **state)
+{
+    const char buf[] = "{\"a\":\"1\"}GARBAGE";
+    struct msg m = {0};
+    const char *why = NULL;
+
+    assert_int_equal(msg_parse(buf, 9, &m, &why), 0);
+    assert_string_equal(msg_get(&m, "a"), "1");
+    msg_finish(&m);
+    assert_refused_len(buf, 8, "malformed JSON");
+    assert_refused_len("{\"a\":12}", 7, "malformed JSON");
+}
+
+static void test_sign_string_values(void **state)
+{
+    char *s = sign_str("{\"b\":\"  \",\"a\":\"\",\"c\":null,\"d\":true,\"e\":false,\"f\":\" x \"}");
+    assert_string_equal(s, "b=  &d=true&e=false&f= x ");
+    free(s);
+    s = sign_str("{\"v\":\"a%20b+c\",\"sign\":\"zzz\",\"w\":200.10,\"u\":\"\\u4e2d\\/\"}");
+    assert_string_equal(s, "u=中/&v=a%20b+c&w=200.10");
+    free(s);
+}
+
+static void test_many_members(void **state)
+{
+    const size_t n = 3000;
+    size_t cap = n * 32 + 16, len = 0;
+    char *body = malloc(cap);
+    struct msg m = {0};
+    const char *why = NULL;
+    struct timespec t0, t1;
+
+    assert_non_null(body);
+    len += (size_t)snprintf(body + len, cap - len, "{");
+    for (size_t i = 0; i < n; i++)
+        len +=
+            (size_t)snprintf(body + len, cap - len, "%s\"key%05zu\":\"v%zu\"", i ? "," : "", i, i);
+    len += (size_t)snprintf(body + len, cap - len, "}");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(msg_parse(body, len, &m, &why), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(m.n, n);
+    assert_string_equal(msg_get(&m, "key02999"), "v2999");
+    msg_finish(&m);
+    /* The same body with its last key made a case-variant of the first. */
+    memcpy(strstr(body, "\"key02999\""), "\"KEY00000\"", 10);
+    assert_refused_len(body, len, "duplicate key");
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 0.5);
+    free(body);
+}
+
+static void assert_same_fields(const struct msg *a, const struct msg *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_string_equal(a->fields[i].key, b->fields[i].key);
+        assert_int_equal(a->fields[i].type, b->fields[i].type);
+        if (a->fields[i].value == NULL)
+            assert_null(b->fields[i].value);
+        else
+            assert_string_equal(a->fields[i].value, b->fields[i].value);
+    }
+}
+
+static void test_to_json_round_trip(void **state)
+{
+    const char *body =
+        "{ \"ret_msg\" : \"中文\\u4e2d \\\"q\\\" back\\\\slash \\/ \\n\\t\\u0001\\u001f\","
+        "\"money_order\":200.10,\"n\":-0,\"e\":1E+5,\"t\":true,\"f\":false,"
+        "\"z\":null,\"emoji\":\"\\ud83d\\ude00\",\"k\\\"ey\":\"\" }";
+    struct msg a = {0}, b = {0};
+    const char *why = NULL;
+    char *json = NULL, *sa = NULL, *sb = NULL;
+
+    assert_int_equal(parse(body, &a, &why), 0);
+    json = msg_to_json(&a);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"money_order\":200.10,"));
+    assert_non_null(strstr(json, "\\u0001\\u001f"));
+    assert_non_null(strstr(json, "\"z\":null"));
+    assert_non_null(strstr(json, "中文中"));
+    assert_int_equal(parse(json, &b, &why), 0);
+    assert_same_fields(&a, &b);
+    sa = sign_string(&a, NULL);
+    sb = sign_string(&b, NULL);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    free(json);
+    msg_finish(&a);
+    msg_finish(&b);
+}
+
+static void test_to_json_exact(void **state)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+    char *json = NULL;
+
+    assert_int_equal(
+        parse("{ \"a\" : \"x\\\"y\", \"n\" : 200.10 , \"t\":true,\"z\":null}", &m, &why), 0);
+    json = msg_to_json(&m);
+    assert_string_equal(json, "{\"a\":\"x\\\"y\",\"n\":200.10,\"t\":true,\"z\":null}");
+    free(json);
+    msg_finish(&m);
+    json = msg_to_json(&m);
+    assert_string_equal(json, "{}");
+    free(json);
+}
+
+static void test_set(void **state)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+    char *json = NULL;
+
+    assert_int_equal(parse("{\"a\":1,\"Sign\":\"old\"}", &m, &why), 0);
+    assert_int_equal(msg_set(&m, "a", "one"), 0);
+    assert_int_equal(m.n, 2);
+    assert_int_equal(m.fields[0].type, MSG_STRING);
+    assert_string_equal(msg_get(&m, "a"), "one");
+    /* A case-variant is replaced, never kept beside the new key. */
+    assert_int_equal(msg_set(&m, "sign", "new"), 0);
+    assert_int_equal(m.n, 2);
+    assert_null(msg_find(&m, "Sign"));
+    assert_string_equal(msg_get(&m, "sign"), "new");
+    assert_int_equal(msg_set(&m, "sign_type", "RSA"), 0);
+    assert_int_equal(m.n, 3);
+    assert_string_equal(m.fields[2].key, "sign_type");
+    assert_int_equal(msg_set(&m, "bad", "\xc0\xaf"), -1);
+    assert_int_equal(msg_set(&m, "", "x"), -1);
+    assert_int_equal(m.n, 3);
+    json = msg_to_json(&m);
+    assert_string_equal(json, "{\"a\":\"one\",\"sign\":\"new\",\"sign_type\":\"RSA\"}");
+    free(json);
+    msg_finish(&m);
+
+    struct msg empty = {0};
+    assert_int_equal(msg_set(&empty, "k", "v"), 0);
+    assert_string_equal(msg_get(&empty, "k"), "v");
+    msg_finish(&empty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_numbers_keep_text),
+        cmocka_unit_test(test_number_grammar),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_nul_and_surrogates),
+        cmocka_unit_test(test_framing),
+        cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_sign_string_values),
+        cmocka_unit_test(test_many_members),
+        cmocka_unit_test(test_to_json_round_trip),
+        cmocka_unit_test(test_to_json_exact),
+        cmocka_unit_test(test_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
