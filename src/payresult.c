@@ -1,2 +1,310 @@
-/* placeholder: implemented in its own change */
+/*
+ * Payout results: turns an authentic LianLian message (notification or queryPayment answer)
+ * into a struct payresult, checking every known field's format.
+ *
+ * The string LianLian signs is ambiguous by construction ("a=1&b=2" can be re-split), so the
+ * signature alone does not pin down what a message means: strict formats do (protocol.md). Hence
+ * no known field may be a boolean, only money_order may be a JSON number, and no value may carry
+ * a control character. Run it only after the signature verified. Pure; safe from any thread.
+ */
 #include "payresult.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "money.h"
+#include "msg.h"
+
+/* What a known field needs; the reasons are static so that callers can log and answer them. */
+struct rule {
+    const char *key;
+    bool number_ok;
+    const char *missing;
+    const char *bad;
+};
+
+static const struct rule r_oid_partner = {"oid_partner", false, "missing oid_partner",
+                                          "bad oid_partner"};
+static const struct rule r_sign_type = {"sign_type", false, "missing sign_type", "bad sign_type"};
+static const struct rule r_no_order = {"no_order", false, "missing no_order", "bad no_order"};
+static const struct rule r_dt_order = {"dt_order", false, "missing dt_order", "bad dt_order"};
+static const struct rule r_money_order = {"money_order", true, "missing money_order",
+                                          "bad money_order"};
+static const struct rule r_oid_paybill = {"oid_paybill", false, "missing oid_paybill",
+                                          "bad oid_paybill"};
+static const struct rule r_result_pay = {"result_pay", false, "missing result_pay",
+                                         "bad result_pay"};
+static const struct rule r_settle_date = {"settle_date", false, "missing settle_date",
+                                          "bad settle_date"};
+static const struct rule r_info_order = {"info_order", false, "missing info_order",
+                                         "bad info_order"};
+static const struct rule r_ret_code = {"ret_code", false, "missing ret_code", "bad ret_code"};
+
+/*
+ * The text of a known field in *text, NULL when it is absent, null or "" (such members are not
+ * signed either). Returns -1 with the rule's reason when its JSON type is wrong.
+ */
+static int field_text(const struct msg *m, const struct rule *r, const char **text,
+                      const char **why)
+{
+    const struct msg_field *f = msg_find(m, r->key);
+
+    *text = NULL;
+    if (f == NULL || f->type == MSG_NULL)
+        return 0;
+    if (f->type == MSG_STRING || (f->type == MSG_NUMBER && r->number_ok)) {
+        *text = f->value[0] != '\0' ? f->value : NULL;
+        return 0;
+    }
+    *why = r->bad;
+    return -1;
+}
+
+/* A field that must be present and non-empty. */
+static const char *required(const struct msg *m, const struct rule *r, const char **why)
+{
+    const char *text = NULL;
+
+    if (field_text(m, r, &text, why) < 0)
+        return NULL;
+    if (text == NULL)
+        *why = r->missing;
+    return text;
+}
+
+static bool all_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    }
+    return true;
+}
+
+/* Two digits at s as a number. The caller has checked they are digits. */
+static int two_digits(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* YYYYMMDDHHMMSS with plausible ranges; days are not checked against the month. */
+static bool valid_dt_order(const char *s)
+{
+    if (!all_digits(s, 14, 14))
+        return false;
+    int month = two_digits(s + 4), day = two_digits(s + 6);
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31 && two_digits(s + 8) < 24 &&
+           two_digits(s + 10) < 60 && two_digits(s + 12) < 60;
+}
+
+/* Printable ASCII without the characters that would make the sign string re-splittable. */
+static bool valid_no_order(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c > '~' || strchr("&=\"", c) != NULL)
+            return false;
+    }
+    return true;
+}
+
+/* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F). */
+static bool has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return true;
+    }
+    return false;
+}
+
+/* Code points in valid UTF-8: every byte but continuation bytes starts one. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+/* Every known field, for the type check that applies to all of them. */
+static const struct rule *const known[] = {
+    &r_oid_partner, &r_sign_type,  &r_no_order,    &r_dt_order,   &r_money_order,
+    &r_oid_paybill, &r_result_pay, &r_settle_date, &r_info_order, &r_ret_code,
+};
+
+static int check_types(const struct msg *m, const char **why)
+{
+    const char *text = NULL;
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (field_text(m, known[i], &text, why) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* dst has room: every caller has checked the length of src against it. */
+static void copy_text(char *dst, const char *src)
+{
+    memcpy(dst, src, strlen(src) + 1);
+}
+
+static int refuse(const char **why, const char *reason)
+{
+    *why = reason;
+    return -1;
+}
+
+static int check_partner(const struct msg *m, const char *ours, struct payresult *out,
+                         const char **why)
+{
+    const char *v = required(m, &r_oid_partner, why);
+
+    if (v == NULL)
+        return -1;
+    if (!all_digits(v, 18, 18))
+        return refuse(why, r_oid_partner.bad);
+    if (ours == NULL || strcmp(v, ours) != 0)
+        return refuse(why, "oid_partner is not ours");
+    copy_text(out->oid_partner, v);
+    v = required(m, &r_sign_type, why);
+    if (v == NULL)
+        return -1;
+    if (strcmp(v, "RSA") != 0)
+        return refuse(why, r_sign_type.bad);
+    return 0;
+}
+
+static int check_ret_code(const struct msg *m, enum payresult_source source, const char **why)
+{
+    const char *v = NULL;
+
+    if (source != PAYRESULT_QUERY)
+        return 0;
+    v = required(m, &r_ret_code, why);
+    if (v == NULL)
+        return -1;
+    if (strcmp(v, "0000") != 0)
+        return refuse(why, "ret_code is not 0000");
+    return 0;
+}
+
+static int check_order(const struct msg *m, struct payresult *out, const char **why)
+{
+    const char *v = required(m, &r_no_order, why);
+
+    if (v == NULL)
+        return -1;
+    if (!valid_no_order(v))
+        return refuse(why, r_no_order.bad);
+    copy_text(out->no_order, v);
+    v = required(m, &r_dt_order, why);
+    if (v == NULL)
+        return -1;
+    if (!valid_dt_order(v))
+        return refuse(why, r_dt_order.bad);
+    copy_text(out->dt_order, v);
+    /* A JSON number counts by its text: "200.10" is fine, "1e2" is not. */
+    v = required(m, &r_money_order, why);
+    if (v == NULL)
+        return -1;
+    if (strlen(v) >= sizeof(out->money_order) || money_parse_fen(v, &out->amount_fen) < 0 ||
+        out->amount_fen <= 0)
+        return refuse(why, r_money_order.bad);
+    copy_text(out->money_order, v);
+    return 0;
+}
+
+/* APPLY, CHECK, WAITING, PROCESSING: LianLian may not have a bill number yet. */
+static bool is_pending(enum result_pay r)
+{
+    return r == RESULT_APPLY || r == RESULT_CHECK || r == RESULT_WAITING || r == RESULT_PROCESSING;
+}
+
+static bool notify_allows(enum result_pay r)
+{
+    return r == RESULT_SUCCESS || r == RESULT_FAILURE || r == RESULT_CANCEL;
+}
+
+static int check_result(const struct msg *m, enum payresult_source source, struct payresult *out,
+                        const char **why)
+{
+    const char *v = required(m, &r_result_pay, why);
+
+    if (v == NULL)
+        return -1;
+    if (state_result_parse(v, &out->result_pay) < 0 ||
+        (source == PAYRESULT_NOTIFY && !notify_allows(out->result_pay)))
+        return refuse(why, r_result_pay.bad);
+    if (field_text(m, &r_oid_paybill, &v, why) < 0)
+        return -1;
+    if (v == NULL) {
+        if (source == PAYRESULT_NOTIFY || !is_pending(out->result_pay))
+            return refuse(why, r_oid_paybill.missing);
+        return 0;
+    }
+    if (!all_digits(v, 1, 32))
+        return refuse(why, r_oid_paybill.bad);
+    copy_text(out->oid_paybill, v);
+    return 0;
+}
+
+static int check_optional(const struct msg *m, struct payresult *out, const char **why)
+{
+    const char *v = NULL;
+
+    if (field_text(m, &r_settle_date, &v, why) < 0)
+        return -1;
+    if (v != NULL && !all_digits(v, 8, 8))
+        return refuse(why, r_settle_date.bad);
+    if (v != NULL)
+        copy_text(out->settle_date, v);
+    if (field_text(m, &r_info_order, &v, why) < 0)
+        return -1;
+    if (v != NULL && (utf8_chars(v) > 255 || has_control(v)))
+        return refuse(why, r_info_order.bad);
+    if (v != NULL)
+        copy_text(out->info_order, v);
+    return 0;
+}
+
+/* Run last, so that a known field's own check names it first. */
+static int check_controls(const struct msg *m, const char **why)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct msg_field *f = &m->fields[i];
+        if (has_control(f->key) || (f->value != NULL && has_control(f->value)))
+            return refuse(why, "control character in a field");
+    }
+    return 0;
+}
+
+int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
+                       struct payresult *out, const char **why)
+{
+    struct payresult r;
+
+    memset(&r, 0, sizeof(r));
+    if (check_types(m, why) < 0 || check_partner(m, oid_partner, &r, why) < 0 ||
+        check_ret_code(m, source, why) < 0 || check_order(m, &r, why) < 0 ||
+        check_result(m, source, &r, why) < 0 || check_optional(m, &r, why) < 0 ||
+        check_controls(m, why) < 0)
+        return -1;
+    *out = r;
+    return 0;
+}
+
+const char *payresult_source_name(enum payresult_source s)
+{
+    return s == PAYRESULT_QUERY ? "query" : "notify";
+}
