@@ -55,6 +55,7 @@ def run():
                 print('# ' + line, flush=True)
         finally:
             Daemon.stop_all()
+            Sim.stop_all()
     sys.exit(1 if failed else 0)
 
 
@@ -288,3 +289,73 @@ def eq(a, b, what=''):
 def ok(cond, what):
     if not cond:
         raise AssertionError(what)
+
+
+class Sim:
+    """lianpay-sim serve as LianLian's queryPayment, answering from a script (a dict)."""
+
+    def __init__(self, tmp, lianlian_private, merchant_public, script=None):
+        self.tmp = tmp
+        self.script_path = tmp.file('script.json')
+        self.set_script(script or {})
+        self.log_path = tmp.file('sim.log')
+        self.log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [SIM, 'serve', '--listen', '127.0.0.1:0', '--private-key', lianlian_private,
+             '--merchant-public-key', merchant_public, '--oid-partner', OID_PARTNER,
+             '--script', self.script_path], stdout=subprocess.DEVNULL, stderr=self.log)
+        Sim.running.append(self)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = re.search(r'event=ready listen=(\S+)', self.logs())
+            if m:
+                self.port = int(m.group(1).rsplit(':', 1)[1])
+                self.url = 'http://127.0.0.1:%d/paymentapi/queryPayment.htm' % self.port
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError('simulator not ready:\n' + self.logs())
+
+    running = []
+
+    def set_script(self, script):
+        tmp_path = self.script_path + '.new'
+        with open(tmp_path, 'w', encoding='utf-8') as f:
+            json.dump(script, f, ensure_ascii=False)
+        os.replace(tmp_path, self.script_path)
+
+    def logs(self):
+        with open(self.log_path, encoding='utf-8', errors='replace') as f:
+            return f.read()
+
+    def queries(self, no_order=None):
+        lines = [l for l in self.logs().splitlines() if 'event=sim_query' in l]
+        if no_order is not None:
+            lines = [l for l in lines if ('no_order=%s ' % no_order) in l + ' ']
+        return lines
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+        if self in Sim.running:
+            Sim.running.remove(self)
+
+    @classmethod
+    def stop_all(cls):
+        for s in list(cls.running):
+            s.stop()
+
+
+def wait_for(cond, what, timeout=15, interval=0.05):
+    """Polls cond() until it returns a true value; returns it, or fails naming what."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for ' + what)
+        time.sleep(interval)
