@@ -419,12 +419,14 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
         {MHD_OPTION_END, 0, NULL},
     };
-    h->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32 * 1024, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    /* The logger first: libmicrohttpd reports problems with the options that follow it. */
+    h->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+                         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused the options");

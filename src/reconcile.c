@@ -141,6 +141,19 @@ static void log_attempt(const struct store_due *d, const struct query_answer *a,
            job->applied.flagged ? job->applied.review_reason : NULL, NULL);
 }
 
+/* "7d 0h", "36m 5s": how long an order has been waiting, for a person to read. */
+static const char *format_age(int64_t secs, char *buf, size_t len)
+{
+    if (secs >= 86400)
+        snprintf(buf, len, "%lldd %lldh", (long long)(secs / 86400),
+                 (long long)(secs % 86400 / 3600));
+    else if (secs >= 3600)
+        snprintf(buf, len, "%lldh %lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
+    else
+        snprintf(buf, len, "%lldm %llds", (long long)(secs / 60), (long long)(secs % 60));
+    return buf;
+}
+
 /* Decides what the answer does and builds the writer job for it. Returns the action's name. */
 static const char *plan(struct reconciler *r, const struct store_due *d,
                         const struct query_answer *a, struct writer_job *job)
@@ -153,7 +166,9 @@ static const char *plan(struct reconciler *r, const struct store_due *d,
 
     memset(job, 0, sizeof(*job));
     copy_str(job->no_order, sizeof(job->no_order), d->no_order);
-    if (a->status == QUERY_RESULT) {
+    bool apply = a->status == QUERY_RESULT;
+    char age[32];
+    if (apply) {
         job->kind = WRITER_APPLY;
         job->result = a->result;
         job->source = PAYRESULT_QUERY;
@@ -164,19 +179,17 @@ static const char *plan(struct reconciler *r, const struct store_due *d,
             return "recorded";
     }
     if (give_up) {
-        if (job->kind == WRITER_APPLY) {
-            /* Record the pending answer, then flag: WRITER_APPLY's reschedule is skipped. */
-            job->next_ms = 0;
-        } else {
+        /* A pending answer is still recorded first (chase() flags the order after it);
+         * anything else only flags. */
+        if (!apply)
             job->kind = WRITER_FLAG_REVIEW;
-        }
         snprintf(job->reason, sizeof(job->reason),
-                 "no final result %lldh after registration; last query answer: %.160s",
-                 (long long)((now - registered) / 3600000),
-                 a->status == QUERY_RESULT ? state_result_name(a->result.result_pay) : a->detail);
+                 "no final result %s after registration; last query answer: %.160s",
+                 format_age((now - registered) / 1000, age, sizeof(age)),
+                 apply ? state_result_name(a->result.result_pay) : a->detail);
         return "gave_up";
     }
-    if (job->kind != WRITER_APPLY)
+    if (!apply)
         job->kind = WRITER_RESCHEDULE;
     job->next_ms =
         now +

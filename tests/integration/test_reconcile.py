@@ -173,7 +173,7 @@ def plain_sql_registration_is_picked_up():
 @test
 def queries_respect_max_rate():
     script = {'*': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]}
-    e = Env(script, reconcile={'max_rate': '2', 'retry_interval': '1h'})
+    e = Env(script, reconcile={'max_rate': '2', 'retry_interval': '1h', 'max_retry_interval': '1h'})
     for i in range(6):
         e.register('R-%d' % i)
     t0 = time.monotonic()
