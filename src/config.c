@@ -60,6 +60,14 @@ enum key_id {
     K_GIVE_UP_AFTER,
     K_MAX_RATE,
     K_LOG_LEVEL,
+    /* Beyond design.md's table: limits, the admin listener, monitoring. */
+    K_MAX_CONNECTIONS,
+    K_MAX_CONNECTIONS_PER_IP,
+    K_CONNECTION_TIMEOUT,
+    K_THREADS,
+    K_ADMIN_LISTEN,
+    K_SUMMARY_INTERVAL,
+    K_PENDING_WARNING_AFTER,
     K_COUNT
 };
 
@@ -92,7 +100,8 @@ struct key_def {
     setter_fn set;
 };
 
-static const char *const sections[] = {"server", "lianlian", "database", "reconcile", "log"};
+static const char *const sections[] = {"server",    "lianlian", "database",
+                                       "reconcile", "log",      "admin"};
 
 /* ---- messages ---- */
 
@@ -295,6 +304,44 @@ static int set_max_body(struct parse_ctx *p, const char *v)
                          v);
     p->cfg->max_body = (size_t)n;
     return 0;
+}
+
+/* A whole number in [min, max] into *out; what names the unit for the message. */
+static int set_count(struct parse_ctx *p, const char *v, uint64_t min, uint64_t max,
+                     const char *what, unsigned *out)
+{
+    uint64_t n;
+    if (parse_uint(v, UINT64_MAX, &n) < 0 || n < min || n > max)
+        return key_error(p, "not a number of %s from %llu to %llu: \"%s\"", what,
+                         (unsigned long long)min, (unsigned long long)max, v);
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int set_max_connections(struct parse_ctx *p, const char *v)
+{
+    return set_count(p, v, 1, 100000, "connections", &p->cfg->max_connections);
+}
+
+static int set_max_connections_per_ip(struct parse_ctx *p, const char *v)
+{
+    return set_count(p, v, 0, 100000, "connections (0: no limit)", &p->cfg->max_connections_per_ip);
+}
+
+static int set_connection_timeout(struct parse_ctx *p, const char *v)
+{
+    int64_t secs = 0;
+    if (parse_duration(p, v, &secs) < 0)
+        return -1;
+    if (secs > 3600)
+        return key_error(p, "at most 1h: \"%s\"", v);
+    p->cfg->connection_timeout = (unsigned)secs;
+    return 0;
+}
+
+static int set_threads(struct parse_ctx *p, const char *v)
+{
+    return set_count(p, v, 0, 256, "threads (0: one per CPU)", &p->cfg->threads);
 }
 
 static int set_list(struct parse_ctx *p, struct netaddr_list *slot, const char *v)
@@ -530,6 +577,51 @@ static int set_log_level(struct parse_ctx *p, const char *v)
     return 0;
 }
 
+/* ---- [admin] and monitoring ---- */
+
+static int set_admin_listen(struct parse_ctx *p, const char *v)
+{
+    struct config *c = p->cfg;
+    char host[sizeof(c->admin_host)];
+    uint16_t port;
+    unsigned char buf[16];
+
+    if (strcmp(v, "off") == 0) {
+        free(c->admin_listen);
+        c->admin_listen = NULL;
+        return 0;
+    }
+    if (netaddr_split_hostport(v, host, sizeof(host), &port) < 0)
+        return key_error(p, "not ADDRESS:PORT or \"off\": \"%s\"", v);
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return key_error(p, "not an IP address: \"%s\"", host);
+    if (replace_string(p, &c->admin_listen, v) < 0)
+        return -1;
+    memcpy(c->admin_host, host, sizeof(host));
+    c->admin_port = port;
+    return 0;
+}
+
+/* A duration that may also be 0 ("off"). */
+static int parse_duration_or_off(struct parse_ctx *p, const char *v, int64_t *out)
+{
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_duration(p, v, out);
+}
+
+static int set_summary_interval(struct parse_ctx *p, const char *v)
+{
+    return parse_duration_or_off(p, v, &p->cfg->summary_interval);
+}
+
+static int set_pending_warning_after(struct parse_ctx *p, const char *v)
+{
+    return parse_duration_or_off(p, v, &p->cfg->pending_warning_after);
+}
+
 /* In the order of design.md's table, which is also the example file's order. */
 static const struct key_def keys[K_COUNT] = {
     [K_LISTEN] = {"server", "listen", set_listen},
@@ -552,6 +644,13 @@ static const struct key_def keys[K_COUNT] = {
     [K_GIVE_UP_AFTER] = {"reconcile", "give_up_after", set_give_up_after},
     [K_MAX_RATE] = {"reconcile", "max_rate", set_max_rate},
     [K_LOG_LEVEL] = {"log", "level", set_log_level},
+    [K_MAX_CONNECTIONS] = {"server", "max_connections", set_max_connections},
+    [K_MAX_CONNECTIONS_PER_IP] = {"server", "max_connections_per_ip", set_max_connections_per_ip},
+    [K_CONNECTION_TIMEOUT] = {"server", "connection_timeout", set_connection_timeout},
+    [K_THREADS] = {"server", "threads", set_threads},
+    [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen},
+    [K_SUMMARY_INTERVAL] = {"log", "summary_interval", set_summary_interval},
+    [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after},
 };
 
 /* ---- parsing ---- */
@@ -680,8 +779,17 @@ static int set_defaults(struct config *c)
     c->give_up_after = 7 * 86400;
     c->max_rate = 5;
     c->log_level = LOG_LEVEL_INFO;
-    if (c->listen == NULL || c->notify_path == NULL || c->query_url == NULL ||
-        c->database_path == NULL)
+    c->max_connections = 1000;
+    c->max_connections_per_ip = 0;
+    c->connection_timeout = 15;
+    c->threads = 0;
+    c->admin_listen = strdup("127.0.0.1:9090");
+    snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
+    c->admin_port = 9090;
+    c->summary_interval = 300;
+    c->pending_warning_after = 3600;
+    if (c->admin_listen == NULL || c->listen == NULL || c->notify_path == NULL ||
+        c->query_url == NULL || c->database_path == NULL)
         return -1;
     return 0;
 }
@@ -865,5 +973,6 @@ void config_finish(struct config *cfg)
     free(cfg->query_url);
     free(cfg->ca_file);
     free(cfg->database_path);
+    free(cfg->admin_listen);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "netaddr.h"
 
-#define CONFIG_DEFAULT_FILE "/etc/lianpay-notifyd/lianpay-notifyd.conf"
+#define CONFIG_DEFAULT_FILE      "/etc/lianpay-notifyd/lianpay-notifyd.conf"
 #define CONFIG_DEFAULT_QUERY_URL "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
 
 /* Everything the configuration file says (design.md, configuration contract), checked and with
@@ -28,6 +28,11 @@ struct config {
     struct netaddr_list trusted_proxies;
     struct netaddr_list allow_from; /* n == 0 and allow_all: everyone */
     bool allow_all;
+    /* Beyond design.md's table (issue "reliability"): limits against hostile clients. */
+    unsigned max_connections;        /* all clients together */
+    unsigned max_connections_per_ip; /* per TCP peer; 0: no limit (a reverse proxy is one peer) */
+    unsigned connection_timeout;     /* seconds of inactivity before a connection is closed */
+    unsigned threads;                /* HTTP threads; 0: one per CPU */
 
     /* [lianlian] */
     char oid_partner[19];
@@ -51,12 +56,19 @@ struct config {
 
     /* [log] */
     enum log_level log_level;
+    int64_t summary_interval;      /* seconds between summary lines; 0: none */
+    int64_t pending_warning_after; /* warn when the oldest pending order is older; 0: never */
+
+    /* [admin]: /livez, /readyz, /metrics */
+    char *admin_listen; /* NULL: off */
+    char admin_host[64];
+    uint16_t admin_port;
 };
 
 /*
  * Reads and checks a configuration file. Unknown sections or keys, bad values, missing required
  * keys, unreadable or unparsable key files are errors: returns -1 with a message naming the file,
- * line and key in err ("FILE:LINE: key section.key: reason"). On success returns 0 and *cfg is
+ * line and key in err ("FILE:LINE: section.key: reason"). On success returns 0 and *cfg is
  * filled (free with config_finish). Key material never appears in err.
  */
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen);

@@ -34,6 +34,9 @@
 
 #define ACK_BODY          "{\"ret_code\":\"0000\",\"ret_msg\":\"交易成功\"}"
 #define CONTENT_TYPE_JSON "application/json;charset=utf-8"
+/* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
+ * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
+#define CONNECTION_MEMORY (32 * 1024)
 
 struct httpd {
     const struct config *cfg;
@@ -410,23 +413,28 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
             goto fail;
         flags |= MHD_USE_TLS;
     }
-    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = cfg->threads;
+    if (threads == 0)
+        threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
 
-    struct MHD_OptionItem tls_opts[] = {
+    /* The logger first: libmicrohttpd reports problems with the options that follow it. */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h},
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
         {MHD_OPTION_END, 0, NULL},
     };
-    /* The logger first: libmicrohttpd reports problems with the options that follow it. */
     h->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-                         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused the options");

@@ -56,12 +56,24 @@ def run():
         finally:
             Daemon.stop_all()
             Sim.stop_all()
+            TempDir.cleanup_all()
     sys.exit(1 if failed else 0)
 
 
 class TempDir:
+    """A temporary directory, removed after the test (kept when LIANPAY_KEEP_TMP is set)."""
+    made = []
+
     def __init__(self):
         self.path = tempfile.mkdtemp(prefix='lianpay-test-')
+        TempDir.made.append(self)
+
+    @classmethod
+    def cleanup_all(cls):
+        if not os.environ.get('LIANPAY_KEEP_TMP'):
+            for t in cls.made:
+                t.cleanup()
+        cls.made = []
 
     def file(self, name, content=None, mode=None):
         p = os.path.join(self.path, name)
