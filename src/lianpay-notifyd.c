@@ -4,9 +4,11 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "devconfig.h"
 #include "log.h"
 #include "service.h"
 
@@ -14,27 +16,30 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: lianpay-notifyd [-c FILE] [-t]\n"
-                 "\n"
-                 "Receives LianLian instant-payment notifications, verifies them and records them\n"
-                 "in SQLite; queries LianLian for payouts whose result never arrived.\n"
-                 "\n"
-                 "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_FILE ")\n"
-                 "  -t, --test         check the configuration and exit (0: valid, 1: not)\n"
-                 "  -V, --version      print the version and exit\n"
-                 "  -h, --help         print this help and exit\n");
+    fprintf(out,
+            "usage: lianpay-notifyd [-c FILE | --dev DIR] [-t]\n"
+            "\n"
+            "Receives LianLian instant-payment notifications, verifies them and records them\n"
+            "in SQLite; queries LianLian for payouts whose result never arrived.\n"
+            "\n"
+            "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_FILE ")\n"
+            "      --dev DIR      development: the embedded configuration, with keys, database\n"
+            "                     in DIR (made if missing), queries to lianpay-sim on :8081\n"
+            "  -t, --test         check the configuration and exit (0: valid, 1: not)\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"test", no_argument, NULL, 't'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"dev", required_argument, NULL, 'D'},    {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *file = CONFIG_DEFAULT_FILE;
+    const char *dev_dir = NULL;
+    char *dev_text = NULL;
     int test_only = 0;
     int c;
 
@@ -45,6 +50,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             test_only = 1;
+            break;
+        case 'D':
+            dev_dir = optarg;
             break;
         case 'V':
             printf("lianpay-notifyd %s\n", LIANPAY_VERSION);
@@ -66,18 +74,35 @@ int main(int argc, char **argv)
     struct config cfg;
     char err[1024];
     memset(&cfg, 0, sizeof(cfg));
-    if (config_load(file, &cfg, err, sizeof(err)) < 0) {
+    if (dev_dir != NULL) {
+        dev_text = devconfig_prepare(dev_dir, err, sizeof(err));
+        if (dev_text == NULL) {
+            fprintf(stderr, "lianpay-notifyd: %s\n", err);
+            return 1;
+        }
+        file = "(development configuration)";
+    }
+    int rc = dev_text ? config_load_string(dev_text, file, &cfg, err, sizeof(err))
+                      : config_load(file, &cfg, err, sizeof(err));
+    if (rc < 0) {
         fprintf(stderr, "lianpay-notifyd: %s\n", err);
         config_finish(&cfg);
+        free(dev_text);
         return 1;
     }
     if (test_only) {
         printf("%s: configuration ok\n", file);
         config_finish(&cfg);
+        free(dev_text);
         return 0;
     }
     log_set_level(cfg.log_level);
-    int status = service_run(&cfg, NULL);
+    if (dev_text != NULL)
+        log_kv(LOG_LEVEL_WARNING, "development", "dir", dev_dir, "note",
+               "embedded development configuration with generated keys: never for production",
+               NULL);
+    int status = service_run(&cfg, dev_text);
     config_finish(&cfg);
+    free(dev_text);
     return status;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "devconfig.h"
 #include "keys.h"
 #include "log.h"
 #include "keyring.h"
@@ -25,6 +26,7 @@
 #define MAX_MESSAGE (1 << 20)
 
 static const char *config_file = CONFIG_DEFAULT_FILE;
+static const char *dev_dir; /* --dev DIR: the daemon's embedded development configuration */
 
 static void usage(FILE *out)
 {
@@ -41,6 +43,7 @@ static void usage(FILE *out)
             "\n"
             "MSG is a file name; without it the message is read from standard input.\n"
             "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+            "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
             "  -V, --version      print the version\n");
 }
 
@@ -83,12 +86,20 @@ static int load_config(struct config *cfg)
 {
     char err[1024];
     memset(cfg, 0, sizeof(*cfg));
-    if (config_load(config_file, cfg, err, sizeof(err)) < 0) {
-        fail("%s", err);
-        config_finish(cfg);
-        return -1;
+    if (dev_dir != NULL) {
+        char *text = devconfig_prepare(dev_dir, err, sizeof(err));
+        int rc =
+            text ? config_load_string(text, "(development configuration)", cfg, err, sizeof(err))
+                 : -1;
+        free(text);
+        if (rc == 0)
+            return 0;
+    } else if (config_load(config_file, cfg, err, sizeof(err)) == 0) {
+        return 0;
     }
-    return 0;
+    fail("%s", err);
+    config_finish(cfg);
+    return -1;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -380,6 +391,7 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"dev", required_argument, NULL, 'D'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -399,6 +411,9 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c':
             config_file = optarg;
+            break;
+        case 'D':
+            dev_dir = optarg;
             break;
         case 'V':
             printf("lianpayctl %s\n", LIANPAY_VERSION);
