@@ -68,6 +68,8 @@ enum key_id {
     K_ADMIN_LISTEN,
     K_SUMMARY_INTERVAL,
     K_PENDING_WARNING_AFTER,
+    K_QUERY_TIMEOUT,
+    K_CONNECT_TIMEOUT,
     K_COUNT
 };
 
@@ -577,6 +579,27 @@ static int set_log_level(struct parse_ctx *p, const char *v)
     return 0;
 }
 
+static int set_timeout_ms(struct parse_ctx *p, const char *v, long *out)
+{
+    int64_t secs = 0;
+    if (parse_duration(p, v, &secs) < 0)
+        return -1;
+    if (secs > 300)
+        return key_error(p, "at most 5m: \"%s\"", v);
+    *out = (long)secs * 1000;
+    return 0;
+}
+
+static int set_query_timeout(struct parse_ctx *p, const char *v)
+{
+    return set_timeout_ms(p, v, &p->cfg->query_timeout_ms);
+}
+
+static int set_connect_timeout(struct parse_ctx *p, const char *v)
+{
+    return set_timeout_ms(p, v, &p->cfg->connect_timeout_ms);
+}
+
 /* ---- [admin] and monitoring ---- */
 
 static int set_admin_listen(struct parse_ctx *p, const char *v)
@@ -651,6 +674,8 @@ static const struct key_def keys[K_COUNT] = {
     [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen},
     [K_SUMMARY_INTERVAL] = {"log", "summary_interval", set_summary_interval},
     [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after},
+    [K_QUERY_TIMEOUT] = {"lianlian", "query_timeout", set_query_timeout},
+    [K_CONNECT_TIMEOUT] = {"lianlian", "connect_timeout", set_connect_timeout},
 };
 
 /* ---- parsing ---- */
@@ -787,6 +812,8 @@ static int set_defaults(struct config *c)
     snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
     c->admin_port = 9090;
     c->summary_interval = 300;
+    c->query_timeout_ms = 15000;
+    c->connect_timeout_ms = 5000;
     c->pending_warning_after = 3600;
     if (c->admin_listen == NULL || c->listen == NULL || c->notify_path == NULL ||
         c->query_url == NULL || c->database_path == NULL)

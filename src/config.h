@@ -41,7 +41,9 @@ struct config {
     char *merchant_private_key; /* file name; NULL when unset */
     EVP_PKEY *merchant_key;     /* loaded; NULL when unset */
     char *query_url;
-    char *ca_file; /* NULL: system store */
+    char *ca_file;           /* NULL: system store */
+    long query_timeout_ms;   /* a whole query, connection included (beyond design.md's table) */
+    long connect_timeout_ms; /* the TCP and TLS connection */
 
     /* [database] */
     char *database_path;

@@ -365,6 +365,8 @@ static int cmd_query(int argc, char **argv)
         .ca_file = cfg.ca_file,
         .merchant_key = cfg.merchant_key,
         .oid_partner = cfg.oid_partner,
+        .connect_timeout_ms = cfg.connect_timeout_ms,
+        .timeout_ms = cfg.query_timeout_ms,
     };
     kr = keyring_create(&cfg.public_keys);
     qc = kr ? query_client_create(&qo, err, sizeof(err)) : NULL;

@@ -301,6 +301,8 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
         .ca_file = cfg->ca_file,
         .merchant_key = cfg->merchant_key,
         .oid_partner = cfg->oid_partner,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .timeout_ms = cfg->query_timeout_ms,
     };
     r->qc = query_client_create(&qo, err, errlen);
     if (r->qc == NULL)

@@ -149,6 +149,21 @@ def network_error_is_not_an_answer():
 
 
 @test
+def timeout_is_not_an_answer():
+    e = Env({'T-1': [dict(answer('SUCCESS'), delay_ms=3000)]},
+            reconcile={'retry_interval': '1h', 'max_retry_interval': '1h'})
+    e.d.stop()
+    text = open(e.d.config).read().replace('[lianlian]\n', '[lianlian]\nquery_timeout = 1s\n')
+    open(e.d.config, 'w').write(text)
+    e.d.start()
+    e.register('T-1')
+    e.d.wait_log(r'event=query no_order=T-1 answer=transport_error .*detail="Timeout was reached"')
+    row = e.d.row('T-1')
+    eq((row['result_pay'], row['needs_review'], row['query_count']), (None, 0, 1), 'unchanged')
+    eq(e.d.events('T-1'), [], 'nothing journalled')
+
+
+@test
 def wrong_merchant_key_gets_1001_and_changes_nothing():
     tmp = TempDir()
     other_priv, _ = keypair(tmp, 'other')
