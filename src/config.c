@@ -255,18 +255,26 @@ static int parse_duration(struct parse_ctx *p, const char *value, int64_t *out)
 
 /* ---- [server] ---- */
 
+/* "ADDRESS:PORT" with an IP address (IPv6 in brackets) into host and port. */
+static int parse_listen(struct parse_ctx *p, const char *v, char *host, size_t hostlen,
+                        uint16_t *port)
+{
+    unsigned char buf[16];
+
+    if (netaddr_split_hostport(v, host, hostlen, port) < 0)
+        return key_error(p, "not ADDRESS:PORT (IPv6 in brackets, port 0-65535): \"%s\"", v);
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return key_error(p, "not an IP address: \"%s\"", host);
+    return 0;
+}
+
 static int set_listen(struct parse_ctx *p, const char *v)
 {
     struct config *c = p->cfg;
     char host[sizeof(c->listen_host)];
     uint16_t port;
-    unsigned char buf[16];
 
-    if (netaddr_split_hostport(v, host, sizeof(host), &port) < 0)
-        return key_error(p, "not ADDRESS:PORT (IPv6 in brackets, port 0-65535): \"%s\"", v);
-    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
-        return key_error(p, "not an IP address: \"%s\"", host);
-    if (replace_string(p, &c->listen, v) < 0)
+    if (parse_listen(p, v, host, sizeof(host), &port) < 0 || replace_string(p, &c->listen, v) < 0)
         return -1;
     memcpy(c->listen_host, host, sizeof(host));
     c->listen_port = port;
@@ -607,18 +615,14 @@ static int set_admin_listen(struct parse_ctx *p, const char *v)
     struct config *c = p->cfg;
     char host[sizeof(c->admin_host)];
     uint16_t port;
-    unsigned char buf[16];
 
     if (strcmp(v, "off") == 0) {
         free(c->admin_listen);
         c->admin_listen = NULL;
         return 0;
     }
-    if (netaddr_split_hostport(v, host, sizeof(host), &port) < 0)
-        return key_error(p, "not ADDRESS:PORT or \"off\": \"%s\"", v);
-    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
-        return key_error(p, "not an IP address: \"%s\"", host);
-    if (replace_string(p, &c->admin_listen, v) < 0)
+    if (parse_listen(p, v, host, sizeof(host), &port) < 0 ||
+        replace_string(p, &c->admin_listen, v) < 0)
         return -1;
     memcpy(c->admin_host, host, sizeof(host));
     c->admin_port = port;
