@@ -140,6 +140,48 @@ static void test_minimal_defaults(void **state)
     assert_null(c.merchant_key);
 }
 
+static void test_extension_keys(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    assert_int_equal(load(MINIMAL, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.max_connections, 1000);
+    assert_int_equal(c.max_connections_per_ip, 0);
+    assert_int_equal(c.connection_timeout, 15);
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.query_timeout_ms, 15000);
+    assert_int_equal(c.connect_timeout_ms, 5000);
+    assert_string_equal(c.admin_listen, "127.0.0.1:9090");
+    assert_int_equal(c.admin_port, 9090);
+    assert_int_equal(c.summary_interval, 300);
+    assert_int_equal(c.pending_warning_after, 3600);
+    config_finish(&c);
+
+    assert_int_equal(load(MINIMAL "query_timeout = 30s\nconnect_timeout = 2s\n"
+                                  "[server]\nmax_connections = 64\nmax_connections_per_ip = 8\n"
+                                  "connection_timeout = 5s\nthreads = 3\n"
+                                  "[admin]\nlisten = [::1]:0\n"
+                                  "[log]\nsummary_interval = off\npending_warning_after = 2h\n",
+                          &c, err, sizeof(err)),
+                     0);
+    assert_int_equal(c.query_timeout_ms, 30000);
+    assert_int_equal(c.connect_timeout_ms, 2000);
+    assert_int_equal(c.max_connections, 64);
+    assert_int_equal(c.max_connections_per_ip, 8);
+    assert_int_equal(c.connection_timeout, 5);
+    assert_int_equal(c.threads, 3);
+    assert_string_equal(c.admin_host, "::1");
+    assert_int_equal(c.admin_port, 0);
+    assert_int_equal(c.summary_interval, 0);
+    assert_int_equal(c.pending_warning_after, 7200);
+    config_finish(&c);
+
+    assert_int_equal(load(MINIMAL "[admin]\nlisten = off\n", &c, err, sizeof(err)), 0);
+    assert_null(c.admin_listen);
+    config_finish(&c);
+}
+
 static void test_every_key(void **state)
 {
     struct config c;
@@ -392,6 +434,17 @@ static const struct bad_case bad_cases[] = {
     /* missing required keys: the file and the key, no line */
     {"[lianlian]\n" PUB PRIV, 0, "lianlian.oid_partner", "required"},
     {"[lianlian]\n" OID PRIV, 0, "lianlian.public_key", "required"},
+    /* keys beyond design.md's table */
+    {MINIMAL "[server]\nmax_connections = 0\n", 6, "server.max_connections", "from 1 to"},
+    {MINIMAL "[server]\nmax_connections_per_ip = x\n", 6, "server.max_connections_per_ip", "\"x\""},
+    {MINIMAL "[server]\nconnection_timeout = 2h\n", 6, "server.connection_timeout", "at most 1h"},
+    {MINIMAL "[server]\nthreads = 999\n", 6, "server.threads", "0 to 256"},
+    {MINIMAL "query_timeout = 0s\n", 5, "lianlian.query_timeout", "greater than zero"},
+    {MINIMAL "connect_timeout = 10m\n", 5, "lianlian.connect_timeout", "at most 5m"},
+    {MINIMAL "[admin]\nlisten = nowhere\n", 6, "admin.listen", "\"nowhere\""},
+    {MINIMAL "[log]\nsummary_interval = soon\n", 6, "log.summary_interval", "not a duration"},
+    {MINIMAL "[log]\npending_warning_after = -1h\n", 6, "log.pending_warning_after",
+     "not a duration"},
     {"[lianlian]\n" OID PUB, 0, "lianlian.merchant_private_key",
      "required when reconcile.enabled is true"},
     {"", 0, "lianlian.oid_partner", "required"},
@@ -629,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_extension_keys),
         cmocka_unit_test(test_booleans_and_levels),
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_reconcile_disabled_needs_no_private_key),
