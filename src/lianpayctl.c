@@ -59,27 +59,31 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
     return 2;
 }
 
-/* Reads a whole message from path, or stdin when path is NULL or "-". */
-static char *read_message(const char *path, size_t *len)
+/* Reads a whole message from path (stdin when path is NULL or "-") and parses it into *m.
+ * Returns 0, or -1 after printing why. */
+static int load_message(const char *path, struct msg *m)
 {
     FILE *f = (path == NULL || strcmp(path, "-") == 0) ? stdin : fopen(path, "rb");
+    const char *name = f == stdin ? "stdin" : path;
+    const char *why = NULL;
     if (f == NULL) {
         fail("%s: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
     char *buf = malloc(MAX_MESSAGE + 1);
     size_t n = buf ? fread(buf, 1, MAX_MESSAGE + 1, f) : 0;
     int bad = buf == NULL || ferror(f) || n > MAX_MESSAGE;
     if (f != stdin)
         fclose(f);
-    if (bad) {
-        fail("%s: cannot read the message (at most 1 MiB)", path ? path : "stdin");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    int rc = -1;
+    if (bad)
+        fail("%s: cannot read the message (at most 1 MiB)", name);
+    else if (msg_parse(buf, n, m, &why) < 0)
+        fail("%s: not a usable message: %s", name, why);
+    else
+        rc = 0;
+    free(buf);
+    return rc;
 }
 
 static int load_config(struct config *cfg)
@@ -114,9 +118,8 @@ static int cmd_verify(int argc, char **argv)
     struct keyset keys = {0};
     struct config cfg = {0};
     struct msg m = {0};
-    char *body = NULL, *signed_str = NULL;
+    char *signed_str = NULL;
     char err[1024];
-    size_t len;
 
     while ((c = getopt_long(argc, argv, "+k:v", opts, NULL)) != -1) {
         if (c == 'k')
@@ -137,14 +140,8 @@ static int cmd_verify(int argc, char **argv)
         keys = cfg.public_keys;
         cfg.public_keys = (struct keyset){0};
     }
-    body = read_message(optind < argc ? argv[optind] : NULL, &len);
-    if (body == NULL)
+    if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
-    const char *why = NULL;
-    if (msg_parse(body, len, &m, &why) < 0) {
-        fail("not a usable message: %s", why);
-        goto out;
-    }
     if (msg_find(&m, "sign") == NULL) {
         fail("not a usable message: no sign member");
         goto out;
@@ -163,7 +160,6 @@ static int cmd_verify(int argc, char **argv)
     }
 out:
     free(signed_str);
-    free(body);
     msg_finish(&m);
     keys_set_finish(&keys);
     config_finish(&cfg);
@@ -180,9 +176,8 @@ static int cmd_sign(int argc, char **argv)
     int c, status = 2;
     EVP_PKEY *key = NULL;
     struct msg m = {0};
-    char *body = NULL, *out = NULL;
+    char *out = NULL;
     char err[1024];
-    size_t len;
 
     while ((c = getopt_long(argc, argv, "+k:", opts, NULL)) != -1) {
         if (c != 'k')
@@ -194,14 +189,8 @@ static int cmd_sign(int argc, char **argv)
     key = keys_load_private(key_file, err, sizeof(err));
     if (key == NULL)
         return fail("%s", err);
-    body = read_message(optind < argc ? argv[optind] : NULL, &len);
-    if (body == NULL)
+    if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
-    const char *why = NULL;
-    if (msg_parse(body, len, &m, &why) < 0) {
-        fail("not a usable message: %s", why);
-        goto out;
-    }
     if (sign_msg(&m, key) < 0 || (out = msg_to_json(&m)) == NULL) {
         fail("cannot sign the message");
         goto out;
@@ -210,7 +199,6 @@ static int cmd_sign(int argc, char **argv)
     status = 0;
 out:
     free(out);
-    free(body);
     msg_finish(&m);
     EVP_PKEY_free(key);
     return status;
