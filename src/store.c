@@ -14,12 +14,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migrations.h"
 #include "money.h"
@@ -123,7 +125,8 @@ struct store {
     enum store_mode mode;
     char *path;
     sqlite3_stmt *stmt[Q_COUNT];
-    int errcode; /* extended SQLite code of the last failure, or SQLITE_OK */
+    int errcode;    /* extended SQLite code of the last failure, or SQLITE_OK */
+    int unwritable; /* with an I/O error: errno saying why the files cannot be written, or 0 */
     char errmsg[512];
 };
 
@@ -138,10 +141,28 @@ struct order {
     char source[8]; /* "" when NULL */
 };
 
+/* SQLite reports a database that became read-only under it (a read-only remount, chattr +i) as a
+ * plain "disk I/O error"; the file system can say which fault it is. Returns 0 or the errno of
+ * the first of the database and its WAL that cannot be written. */
+static int unwritable(const char *path)
+{
+    char wal[PATH_MAX];
+
+    if (access(path, W_OK) < 0)
+        return errno;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    if (access(wal, W_OK) < 0 && errno != ENOENT)
+        return errno;
+    return 0;
+}
+
 static void set_error(struct store *st, int rc)
 {
     st->errcode = rc;
-    snprintf(st->errmsg, sizeof(st->errmsg), "%s", sqlite3_errmsg(st->db));
+    st->unwritable = (rc & 0xff) == SQLITE_IOERR ? unwritable(st->path) : 0;
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s%s%s", sqlite3_errmsg(st->db),
+             st->unwritable ? ": cannot write: " : "",
+             st->unwritable ? strerror(st->unwritable) : "");
 }
 
 __attribute__((format(printf, 3, 4))) static void set_errorf(struct store *st, int rc,
@@ -412,6 +433,12 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
         goto fail;
     }
+    /* SQLite quietly falls back to read-only when the file cannot be opened for writing; such a
+     * connection would stay read-only after the fault is repaired, so refuse it now. */
+    if (mode == STORE_WRITE && sqlite3_db_readonly(st->db, "main") == 1) {
+        snprintf(err, errlen, "%s: the database file is read-only", path);
+        goto fail;
+    }
     if ((mode == STORE_WRITE ? open_writer(st, err, errlen) : open_reader(st, err, errlen)) < 0)
         goto fail;
     st->errcode = SQLITE_OK;
@@ -477,7 +504,7 @@ const char *store_errkind(struct store *st)
     case SQLITE_CANTOPEN:
         return st->mode == STORE_WRITE ? "readonly" : "sql";
     case SQLITE_IOERR:
-        return "ioerr";
+        return st->unwritable != 0 ? "readonly" : "ioerr";
     default:
         return "sql";
     }

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Storage faults while the daemon runs: the disk is full, another process holds the write lock,
+the database or its directory becomes read-only. Each must give LianLian a retryable answer (503,
+ret_code other than 0000), one clear storage_error line per failed batch, nothing half-written,
+and recovery without a restart once the fault is gone (the resend is answered 0000).
+
+How the faults are made, honestly and without a special build:
+- full: the database lives on a small tmpfs mounted for the test, filled up with a file
+  (ENOSPC is what a full disk gives; SQLite reports SQLITE_FULL);
+- locked: a Python sqlite3 connection holds BEGIN EXCLUSIVE, as a careless internal tool would;
+- read-only: `chattr +i` (immutable) on the file or directory. Tests run as root, and root
+  ignores permission bits, but not the immutable flag: writes to already open files then fail
+  with EPERM, as they fail with EROFS after a read-only remount.
+Mounting and chattr need root (CAP_SYS_ADMIN, CAP_LINUX_IMMUTABLE) and a file system that
+supports them; where they are missing the test is reported as skipped, with the reason.
+"""
+import contextlib
+import gc
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Daemon, Skip, TempDir, eq, keypair, notification, ok, run, sign,  # noqa: E402
+                     test)
+
+ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
+
+
+class Env:
+    def __init__(self, db_dir=None):
+        self.tmp = TempDir()
+        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
+        sections = {}
+        if db_dir is not None:
+            sections['database'] = {'path': os.path.join(db_dir, 'payments.db')}
+        self.d = Daemon(self.tmp, self.ll_pub, sections=sections)
+        if db_dir is not None:
+            self.d.db_path = os.path.join(db_dir, 'payments.db')
+        self.pid = self.d.proc.pid
+
+    def body(self, no_order, result='SUCCESS'):
+        return sign(notification(no_order, result), self.ll_priv)
+
+
+def refused_503(d, body):
+    status, answer = d.post(body, timeout=30)
+    eq(status, 503, 'status')
+    ok(answer is not None and answer['ret_code'] != '0000', 'retryable answer: %r' % answer)
+
+
+def storage_errors(d, kind):
+    lines = d.log_lines('storage_error')
+    ok(all(('kind=%s ' % kind) in l for l in lines), 'kind=%s in %r' % (kind, lines))
+    return lines
+
+
+def nothing_half_written(d, no_order):
+    with d.db() as c:
+        eq(c.execute('PRAGMA integrity_check').fetchone()[0], 'ok', 'integrity_check')
+        eq(c.execute('SELECT count(*) FROM payments WHERE no_order = ?', (no_order,)).fetchone()[0],
+           0, 'payments row of ' + no_order)
+        eq(c.execute('SELECT count(*) FROM payment_events WHERE no_order = ?',
+                     (no_order,)).fetchone()[0], 0, 'journal rows of ' + no_order)
+        orphans = c.execute('SELECT count(*) FROM payment_events e LEFT JOIN payments p '
+                            'ON p.no_order = e.no_order WHERE p.no_order IS NULL').fetchone()[0]
+        eq(orphans, 0, 'journal rows without their order')
+
+
+def recovered(e, no_order, body):
+    """The resend is acknowledged by the same process and the row is there."""
+    eq(e.d.post(body), (200, ACK), 'resend after the fault')
+    eq(e.d.proc.pid, e.pid, 'same daemon process (no restart)')
+    eq(e.d.row(no_order)['result_pay'], 'SUCCESS', 'row after recovery')
+    eq(len(e.d.events(no_order)), 1, 'one journal row')
+
+
+@contextlib.contextmanager
+def small_tmpfs(tmp, size='2m'):
+    path = os.path.join(tmp.path, 'small-fs')
+    os.mkdir(path)
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + size, 'tmpfs', path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Skip('cannot mount a tmpfs here (needs root): ' + r.stderr.strip())
+    try:
+        yield path
+    finally:
+        Daemon.stop_all()
+        subprocess.run(['umount', '-l', path], check=False)
+
+
+def fill(path):
+    """Writes a file until the file system is full; returns its name."""
+    filler = os.path.join(path, 'filler')
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b'\0' * 65536)
+    except OSError as err:
+        eq(err.errno, 28, 'ENOSPC when filling')
+    finally:
+        os.close(fd)
+    return filler
+
+
+@contextlib.contextmanager
+def immutable(*paths):
+    r = subprocess.run(['chattr', '+i'] + list(paths), capture_output=True, text=True)
+    if r.returncode != 0:
+        subprocess.run(['chattr', '-i'] + list(paths), capture_output=True)
+        raise Skip('chattr +i not possible here (needs root and ext4/xfs/btrfs): ' +
+                   r.stderr.strip())
+    try:
+        yield
+    finally:
+        subprocess.run(['chattr', '-i'] + list(paths), check=True)
+
+
+# ---- disk full ----------------------------------------------------------------------------
+
+@test
+def disk_full_is_retryable_and_recovers():
+    tmp = TempDir()
+    with small_tmpfs(tmp) as fs:
+        e = Env(db_dir=fs)
+        eq(e.d.post(e.body('FULL-0')), (200, ACK), 'before the fault')
+        filler = fill(fs)
+        body = e.body('FULL-1')
+        refused_503(e.d, body)
+        eq(len(storage_errors(e.d, 'full')), 1, 'one storage_error line')
+        ok('error="database or disk is full"' in e.d.log_lines('storage_error')[0],
+           'clear reason')
+        eq(len([l for l in e.d.log_lines('notify') if 'status=503' in l]), 1, 'one 503 line')
+        nothing_half_written(e.d, 'FULL-1')
+        os.unlink(filler)
+        recovered(e, 'FULL-1', body)
+        eq(e.d.row('FULL-0')['result_pay'], 'SUCCESS', 'earlier row intact')
+
+
+# ---- locked by another process ------------------------------------------------------------
+
+@test
+def locked_database_is_retryable_and_recovers():
+    e = Env()
+    other = sqlite3.connect(e.d.db_path, isolation_level=None, timeout=1)
+    other.execute('BEGIN EXCLUSIVE')
+    body = e.body('LOCK-1')
+    try:
+        refused_503(e.d, body)
+        lines = storage_errors(e.d, 'busy')
+        eq(len(lines), 1, 'one storage_error line')
+        ok('error="database is locked"' in lines[0], lines[0])
+    finally:
+        other.execute('COMMIT')
+        other.close()
+    nothing_half_written(e.d, 'LOCK-1')
+    recovered(e, 'LOCK-1', body)
+
+
+@test
+def lock_under_concurrent_load_fails_each_batch_once():
+    # Before the fix in writer.c, a failed batch of n was retried job by job, each retry waiting
+    # out the busy timeout again: the n-th message was answered after n seconds and the log got
+    # n + 1 lines for one fault.
+    e = Env()
+    n = 12
+    bodies = [e.body('LOAD-%d' % i) for i in range(n)]
+    other = sqlite3.connect(e.d.db_path, isolation_level=None, timeout=1)
+    other.execute('BEGIN EXCLUSIVE')
+    answers = [None] * n
+
+    def send(i):
+        answers[i] = e.d.post(bodies[i], timeout=60)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.execute('COMMIT')
+        other.close()
+    ok(all(a is not None and a[0] == 503 for a in answers), 'all 503: %r' % answers)
+    lines = storage_errors(e.d, 'busy')
+    batched = sum(int(l.rsplit('batch=', 1)[1].split()[0]) for l in lines)
+    eq(batched, n, 'each message in exactly one failed batch (%d lines)' % len(lines))
+    for i in range(n):
+        eq(e.d.post(bodies[i]), (200, ACK), 'resend %d' % i)
+    with e.d.db() as c:
+        eq(c.execute("SELECT count(*) FROM payments WHERE no_order LIKE 'LOAD-%'").fetchone()[0],
+           n, 'rows after recovery')
+
+
+# ---- read-only ----------------------------------------------------------------------------
+
+@test
+def readonly_database_is_retryable_and_recovers():
+    e = Env()
+    eq(e.d.post(e.body('RO-0')), (200, ACK), 'before the fault')
+    body = e.body('RO-1')
+    with immutable(e.d.db_path, e.d.db_path + '-wal'):
+        refused_503(e.d, body)
+        lines = storage_errors(e.d, 'readonly')
+        eq(len(lines), 1, 'one storage_error line')
+        ok('cannot write: Operation not permitted' in lines[0], 'clear reason: ' + lines[0])
+    nothing_half_written(e.d, 'RO-1')
+    recovered(e, 'RO-1', body)
+
+
+@test
+def readonly_database_at_startup_is_refused_clearly():
+    # SQLite would quietly open such a file read-only, and stay so after the repair: the daemon
+    # refuses to start instead (systemd restarts it until the file is writable again).
+    e = Env()
+    eq(e.d.stop(), 0, 'clean stop')
+    with immutable(e.d.db_path):
+        try:
+            e.d.start()
+            raise AssertionError('daemon started on a read-only database')
+        except AssertionError as err:
+            ok('the database file is read-only' in str(err) and e.d.db_path in str(err),
+               'clear start-up error: %s' % err)
+        e.d.stop()
+    e.d.start()
+    eq(e.d.post(e.body('ROS-1')), (200, ACK), 'serving once writable')
+
+
+@test
+def readonly_directory_does_not_stop_a_running_daemon():
+    # The WAL and shared-memory files exist while the daemon runs: nothing needs creating, so
+    # notifications are still stored. At start-up (after a clean stop removed them) the WAL
+    # cannot be created and the daemon says so and exits.
+    tmp = TempDir()
+    db_dir = os.path.join(tmp.path, 'db')
+    os.mkdir(db_dir)
+    e = Env(db_dir=db_dir)
+    with immutable(db_dir):
+        eq(e.d.post(e.body('DIR-1')), (200, ACK), 'stored while the directory is read-only')
+        eq(e.d.row('DIR-1')['result_pay'], 'SUCCESS', 'row')
+    gc.collect()  # closes our sqlite3 connections: the last one to close removes the WAL
+    eq(e.d.stop(), 0, 'clean stop')
+    eq(sorted(os.listdir(db_dir)), ['payments.db'], 'WAL removed at clean stop')
+    with immutable(db_dir):
+        try:
+            e.d.start()
+            raise AssertionError('daemon started without a WAL file')
+        except AssertionError as err:
+            ok('event=start status=failed' in str(err) and db_dir in str(err),
+               'clear start-up error: %s' % err)
+        e.d.stop()
+    e.d.start()
+    eq(e.d.post(e.body('DIR-2')), (200, ACK), 'serving once writable')
+
+
+if __name__ == '__main__':
+    run()
