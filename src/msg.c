@@ -160,12 +160,13 @@ static long scan_u_hex(struct scanner *sc)
 /* A \u escape, pos just after the 'u'. Surrogates must come as a high-low pair. */
 static int scan_u_escape(struct scanner *sc)
 {
+    /* Reasons end up inside the JSON answer as they are: no quote or backslash in them. */
     long u = scan_u_hex(sc);
 
     if (u < 0)
-        return fail(sc, "bad \\u escape");
+        return fail(sc, "bad unicode escape");
     if (u == 0)
-        return fail(sc, "\\u0000 escape");
+        return fail(sc, "escaped NUL character");
     if (u >= 0xdc00 && u <= 0xdfff)
         return fail(sc, "invalid surrogate escape");
     if (u < 0xd800 || u > 0xdbff)
