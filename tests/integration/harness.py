@@ -120,6 +120,16 @@ def sign(fields, private_key):
     return r.stdout.strip()
 
 
+def sign_batch(private_key, messages):
+    """Signs many dicts in one process (lianpay-sim sign-batch); returns the signed JSON texts."""
+    text = ''.join(json.dumps(m, ensure_ascii=False) + '\n' for m in messages)
+    r = sh([SIM, 'sign-batch', '--private-key', private_key], input=text)
+    lines = r.stdout.splitlines()
+    if len(lines) != len(messages):
+        raise AssertionError('sign-batch: %d messages in, %d out' % (len(messages), len(lines)))
+    return lines
+
+
 def notification(no_order, result='SUCCESS', money='49.65', dt='20261122083000', **extra):
     n = {
         'oid_partner': OID_PARTNER,
@@ -154,8 +164,10 @@ class Daemon:
         lianlian.update(sections.get('lianlian', {}))
         reconcile = {'enabled': 'true' if merchant_private else 'false'}
         reconcile.update(sections.get('reconcile', {}))
+        # admin on a free port too: parallel test runs must not fight over 127.0.0.1:9090
         cfg = {'server': server, 'lianlian': lianlian, 'database': {'path': self.db_path},
-               'reconcile': reconcile, 'log': {'level': 'debug'}}
+               'reconcile': reconcile, 'log': {'level': 'debug'},
+               'admin': {'listen': '127.0.0.1:0'}}
         for sec, kv in sections.items():
             cfg.setdefault(sec, {}).update(kv)
         text = ''
@@ -180,6 +192,9 @@ class Daemon:
             if m:
                 self.port = int(m.group(1).rsplit(':', 1)[1])
                 self.host = m.group(1).rsplit(':', 1)[0].strip('[]')
+                a = re.search(r'event=ready .* admin=(\S+)', self.logs())
+                self.admin_port = int(a.group(1).rsplit(':', 1)[1]) if a and a.group(1) != 'off' \
+                    else None
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError('daemon exited %d:\n%s' % (self.proc.returncode, self.logs()))

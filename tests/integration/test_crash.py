@@ -20,27 +20,15 @@ import json
 import os
 import random
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SIM, Daemon, TempDir, eq, keypair, notification, ok, run, test  # noqa: E402
+from harness import (Daemon, TempDir, eq, keypair, notification, ok, run, sign_batch,  # noqa: E402
+                     test)
 
 RESULTS = ('SUCCESS', 'FAILURE', 'CANCEL')
-
-
-def sign_batch(private_key, messages):
-    """Signs many messages in one process (lianpay-sim sign-batch); returns the JSON texts."""
-    text = ''.join(json.dumps(m, ensure_ascii=False) + '\n' for m in messages)
-    r = subprocess.run([SIM, 'sign-batch', '--private-key', private_key], input=text,
-                       capture_output=True, text=True, timeout=300, check=False)
-    if r.returncode != 0:
-        raise AssertionError('sign-batch failed: ' + r.stderr)
-    lines = r.stdout.splitlines()
-    eq(len(lines), len(messages), 'signed messages')
-    return lines
 
 
 class Stream:
