@@ -12,6 +12,11 @@ packages=(
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+# `deps.sh fuzz`: the fuzzing stage of scripts/test.sh needs clang with its libFuzzer and
+# sanitizer runtimes (the other stages build with gcc).
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

@@ -152,7 +152,7 @@ static void copy_field(const struct msg *m, const char *key, char *dst, size_t l
 }
 
 /* Classifies a parsed answer. Nothing of it is trusted before keyring_verify. */
-static void classify(struct query_client *qc, struct keyring *keys, const char *no_order,
+static void classify(const char *oid_partner, struct keyring *keys, const char *no_order,
                      const struct msg *m, struct query_answer *out)
 {
     const char *why = NULL;
@@ -178,7 +178,7 @@ static void classify(struct query_client *qc, struct keyring *keys, const char *
         snprintf(out->detail, sizeof(out->detail), "LianLian answered %s", out->ret_code);
         return;
     }
-    if (payresult_from_msg(m, PAYRESULT_QUERY, qc->oid_partner, &out->result, &why) < 0) {
+    if (payresult_from_msg(m, PAYRESULT_QUERY, oid_partner, &out->result, &why) < 0) {
         out->status = QUERY_INVALID;
         snprintf(out->detail, sizeof(out->detail), "%s", why);
         return;
@@ -192,12 +192,25 @@ static void classify(struct query_client *qc, struct keyring *keys, const char *
     out->status = QUERY_RESULT;
 }
 
+void query_classify_answer(const char *oid_partner, struct keyring *keys, const char *no_order,
+                           const char *body, size_t len, struct query_answer *out)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+
+    if (msg_parse(body, len, &m, &why) < 0) {
+        out->status = QUERY_TRANSPORT;
+        snprintf(out->detail, sizeof(out->detail), "answer is not a usable message: %s", why);
+        return;
+    }
+    classify(oid_partner, keys, no_order, &m, out);
+    msg_finish(&m);
+}
+
 int query_payment(struct query_client *qc, struct keyring *keys, const char *no_order,
                   struct query_answer *out)
 {
     struct buffer b = {0};
-    struct msg m = {0};
-    const char *why = NULL;
 
     memset(out, 0, sizeof(*out));
     out->status = QUERY_TRANSPORT;
@@ -206,15 +219,10 @@ int query_payment(struct query_client *qc, struct keyring *keys, const char *no_
         snprintf(out->detail, sizeof(out->detail), "cannot sign the request");
         return -1;
     }
-    if (post(qc, req, &b, out) == 0) {
-        if (msg_parse(b.data ? b.data : "", b.len, &m, &why) < 0)
-            snprintf(out->detail, sizeof(out->detail), "answer is not a usable message: %s", why);
-        else
-            classify(qc, keys, no_order, &m, out);
-    }
+    if (post(qc, req, &b, out) == 0)
+        query_classify_answer(qc->oid_partner, keys, no_order, b.data ? b.data : "", b.len, out);
     out->body = b.data;
     out->body_len = b.len;
-    msg_finish(&m);
     free(req);
     return 0;
 }

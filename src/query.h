@@ -55,6 +55,12 @@ int query_payment(struct query_client *qc, struct keyring *keys, const char *no_
                   struct query_answer *out);
 void query_answer_finish(struct query_answer *a);
 
+/* What query_payment does with an answer's body (len bytes): parse, verify with keys, validate
+ * as the answer about no_order. Fills status, result, ret_code, ret_msg, signed_ok and detail of
+ * *out; leaves http_status and body alone. Exposed for the fuzzer. */
+void query_classify_answer(const char *oid_partner, struct keyring *keys, const char *no_order,
+                           const char *body, size_t len, struct query_answer *out);
+
 const char *query_status_name(enum query_status s);
 
 #endif
