@@ -224,6 +224,20 @@ def malformed_chunk_size():
 
 
 @test
+def chunked_body_far_over_max_body():
+    # regression (found by the sanitizer build): refusing it hashed max_body bytes read from an
+    # empty string literal for the log line
+    e = Env()
+    chunk = b'x' * 8000
+    data = CHUNKED_HEAD + (b'%x\r\n' % len(chunk) + chunk + b'\r\n') * 8 + b'0\r\n\r\n'
+    eq(status_of(e.raw(data)), 413, 'status')
+    lines = e.d.log_lines('reject')
+    ok(len(lines) == 1 and 'status=413' in lines[0], lines)
+    ok('body_sha256=e3b0c44298fc1c14' in lines[0], 'the hash of nothing: %s' % lines[0])
+    e.alive()
+
+
+@test
 def chunked_body_cut_off():
     e = Env(connection_timeout='1s')
     no, body = fresh()
