@@ -5,9 +5,17 @@
  * Base64 is decoded here by hand because OpenSSL's decoders are lenient (white space, line
  * breaks, missing padding, non-zero pad bits): a signature has exactly one accepted spelling.
  * Pure functions over caller-owned keys; safe from any thread (EVP_PKEY is read-only here).
+ *
+ * Verification is on every notification's path. Setting up an OpenSSL 3 verification context
+ * (fetching MD5 and RSA by name, creating the key context) costs as much as the RSA-1024 check
+ * itself, so each thread keeps its contexts for the last few keys it saw and only hashes and
+ * checks per message. A cached context holds a reference to its key: the key cannot be freed
+ * while cached, so its address cannot come back as another key's (a reloaded key ring simply
+ * misses the cache). The contexts go with their thread (pthread key destructor).
  */
 #include "sign.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,9 +178,104 @@ static EVP_MD_CTX *md5_rsa_ctx(EVP_PKEY *key, bool sign)
     return ctx;
 }
 
+/* ---- the per-thread verification cache ---- */
+
+#define VERIFY_CACHE_KEYS 4
+
+struct verify_cache {
+    EVP_PKEY_CTX *ctx[VERIFY_CACHE_KEYS]; /* each holds a reference to its key */
+    unsigned next;                        /* slot to replace next */
+};
+
+static pthread_once_t verify_once = PTHREAD_ONCE_INIT;
+static pthread_key_t verify_key;
+static bool verify_key_ok;
+static EVP_MD *verify_md5; /* fetched once, kept for the life of the process */
+
+static void verify_cache_free(void *p)
+{
+    struct verify_cache *c = p;
+    for (int i = 0; i < VERIFY_CACHE_KEYS; i++)
+        EVP_PKEY_CTX_free(c->ctx[i]);
+    free(c);
+}
+
+static void verify_init_once(void)
+{
+    verify_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    verify_key_ok = pthread_key_create(&verify_key, verify_cache_free) == 0;
+}
+
+static EVP_PKEY_CTX *verify_ctx_new(EVP_PKEY *key)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx, verify_md5) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* This thread's verification context for key, or NULL when none can be made (the caller then
+ * takes the uncached way). */
+static EVP_PKEY_CTX *verify_ctx(EVP_PKEY *key)
+{
+    struct verify_cache *c = NULL;
+
+    if (pthread_once(&verify_once, verify_init_once) != 0 || !verify_key_ok || verify_md5 == NULL)
+        return NULL;
+    c = pthread_getspecific(verify_key);
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || pthread_setspecific(verify_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < VERIFY_CACHE_KEYS; i++) {
+        if (c->ctx[i] != NULL && EVP_PKEY_CTX_get0_pkey(c->ctx[i]) == key)
+            return c->ctx[i];
+    }
+    EVP_PKEY_CTX *ctx = verify_ctx_new(key);
+    if (ctx == NULL)
+        return NULL;
+    unsigned slot = c->next++ % VERIFY_CACHE_KEYS;
+    EVP_PKEY_CTX_free(c->ctx[slot]);
+    c->ctx[slot] = ctx;
+    return ctx;
+}
+
+/* MD5withRSA check with a cached context: 1 valid, 0 invalid, -1 when no context could be made. */
+static int verify_cached(EVP_PKEY *key, const char *data, size_t len, const unsigned char *sig,
+                         size_t siglen)
+{
+    EVP_PKEY_CTX *ctx = verify_ctx(key);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (ctx == NULL)
+        return -1;
+    if (EVP_Digest(data, len, md, &mdlen, verify_md5, NULL) != 1)
+        return 0;
+    return EVP_PKEY_verify(ctx, sig, siglen, md, mdlen) == 1;
+}
+
+static int verify_uncached(EVP_PKEY *key, const char *data, size_t len, const unsigned char *sig,
+                           size_t siglen)
+{
+    EVP_MD_CTX *ctx = md5_rsa_ctx(key, false);
+    int ok =
+        ctx != NULL && EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 int sign_verify(EVP_PKEY *key, const char *data, size_t len, const char *b64sig)
 {
-    EVP_MD_CTX *ctx = NULL;
     unsigned char *sig = NULL;
     size_t siglen = 0;
     int rc = -1;
@@ -182,15 +285,14 @@ int sign_verify(EVP_PKEY *key, const char *data, size_t len, const char *b64sig)
     sig = b64_decode(b64sig, &siglen);
     if (sig == NULL)
         goto out;
-    ctx = md5_rsa_ctx(key, false);
-    if (ctx == NULL)
-        goto out;
-    if (EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1)
+    int ok = verify_cached(key, data, len, sig, siglen);
+    if (ok < 0)
+        ok = verify_uncached(key, data, len, sig, siglen);
+    if (ok == 1)
         rc = 0;
 out:
     /* A failed check is an answer, not an error: keep the thread's error queue clean. */
     ERR_clear_error();
-    EVP_MD_CTX_free(ctx);
     free(sig);
     return rc;
 }
