@@ -11,6 +11,7 @@
  */
 #include "httpd.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <arpa/inet.h>
@@ -20,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "config.h"
 #include "keyring.h"
@@ -37,6 +41,9 @@
 /* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
  * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
 #define CONNECTION_MEMORY (32 * 1024)
+/* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
+#define PROBE_HEADER "X-Lianpay-Probe"
+#define OUTCOMES     5
 
 struct httpd {
     const struct config *cfg;
@@ -48,6 +55,12 @@ struct httpd {
 
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
+    atomic_ullong outcomes[OUTCOMES];
+    atomic_ullong rejections[HTTPD_REJECT_COUNT];
+
+    char probe_token[33];
+    CURL *probe; /* the prober's handle, made on first use (one thread only) */
+    struct curl_slist *probe_headers;
 };
 
 enum request_state {
@@ -64,6 +77,7 @@ struct request {
     char *body;
     size_t len;
     bool too_big;
+    bool logged; /* the message's one "notify" line is written */
     struct writer_job job;
 };
 
@@ -93,15 +107,34 @@ static void body_hash(const char *body, size_t len, char out[17])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     out[0] = '\0';
-    if (EVP_Digest(body ? body : "", len, md, &mdlen, EVP_sha256(), NULL) != 1)
+    /* No body kept (refused before it, or it grew too large): the hash of nothing, not len bytes
+     * of "" (a chunked body over max_body made this read past a string literal). */
+    if (EVP_Digest(body ? body : "", body ? len : 0, md, &mdlen, EVP_sha256(), NULL) != 1)
         return;
     for (int i = 0; i < 8; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+const char *httpd_reject_name(enum httpd_reject r)
+{
+    static const char *const names[HTTPD_REJECT_COUNT] = {
+        [HTTPD_REJECT_MALFORMED] = "malformed",
+        [HTTPD_REJECT_BAD_SIGNATURE] = "bad_signature",
+        [HTTPD_REJECT_WRONG_PARTNER] = "wrong_partner",
+        [HTTPD_REJECT_INVALID_FIELD] = "invalid_field",
+        [HTTPD_REJECT_SOURCE_NOT_ALLOWED] = "source_not_allowed",
+        [HTTPD_REJECT_BAD_FORWARDED_FOR] = "bad_forwarded_for",
+        [HTTPD_REJECT_BODY_TOO_LARGE] = "body_too_large",
+        [HTTPD_REJECT_NOT_FOUND] = "not_found",
+        [HTTPD_REJECT_METHOD_NOT_ALLOWED] = "method_not_allowed",
+    };
+    return (unsigned)r < HTTPD_REJECT_COUNT ? names[r] : "unknown";
+}
+
+/* Logs and answers a refusal; `kind` is the counter's label, `reason` the words for people. */
 static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, const char *client,
-                              unsigned status, const char *reason, const char *body, size_t len,
-                              const char *claimed_order)
+                              enum httpd_reject kind, unsigned status, const char *reason,
+                              const char *body, size_t len, const char *claimed_order)
 {
     char hash[17];
     char st[8];
@@ -109,6 +142,7 @@ static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, cons
     body_hash(body, len, hash);
     snprintf(st, sizeof(st), "%u", status);
     atomic_fetch_add(&h->rejected, 1);
+    atomic_fetch_add(&h->rejections[kind], 1);
     log_kv(LOG_LEVEL_WARNING, "reject", "status", st, "reason", reason, "remote", client,
            "claimed_no_order", claimed_order, "bytes", log_int((long long)len), "body_sha256", hash,
            NULL);
@@ -117,9 +151,12 @@ static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, cons
 
 /* ---- the writer's side ------------------------------------------------------------------ */
 
+/* Called on the HTTP thread, not in job_done: the writer thread is the daemon's one serial
+ * stage, and a write(2) per message there was a measurable share of its time (bench/). */
 static void log_stored(struct request *req)
 {
     const struct writer_job *j = &req->job;
+    req->logged = true;
     if (j->status != 0) {
         log_kv(LOG_LEVEL_ERROR, "notify", "status", "503", "no_order", j->result.no_order,
                "result_pay", state_result_name(j->result.result_pay), "remote", req->client,
@@ -138,10 +175,14 @@ static void log_stored(struct request *req)
 static void job_done(struct writer_job *job)
 {
     struct request *req = job->ctx;
-    log_stored(req);
     req->state = REQ_ANSWERED;
     MHD_resume_connection(req->conn);
 }
+
+struct header_count {
+    const char *name;
+    unsigned n;
+};
 
 /* ---- the request ------------------------------------------------------------------------ */
 
@@ -154,18 +195,22 @@ static enum MHD_Result process(struct request *req)
     enum MHD_Result ret;
 
     if (msg_parse(req->body, req->len, &m, &why) < 0)
-        return reject(h, req->conn, req->client, MHD_HTTP_BAD_REQUEST, why, req->body, req->len,
-                      NULL);
+        return reject(h, req->conn, req->client, HTTPD_REJECT_MALFORMED, MHD_HTTP_BAD_REQUEST, why,
+                      req->body, req->len, NULL);
 
     const char *claimed = msg_get(&m, "no_order");
     if (keyring_verify(h->keys, &m) < 0) {
-        ret = reject(h, req->conn, req->client, MHD_HTTP_BAD_REQUEST, "bad signature", req->body,
-                     req->len, claimed);
+        ret = reject(h, req->conn, req->client, HTTPD_REJECT_BAD_SIGNATURE, MHD_HTTP_BAD_REQUEST,
+                     "bad signature", req->body, req->len, claimed);
         goto out;
     }
     if (payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->job.result, &why) < 0) {
-        ret = reject(h, req->conn, req->client, MHD_HTTP_BAD_REQUEST, why, req->body, req->len,
-                     claimed);
+        const char *partner = msg_get(&m, "oid_partner");
+        enum httpd_reject kind = partner != NULL && strcmp(partner, h->cfg->oid_partner) != 0
+                                     ? HTTPD_REJECT_WRONG_PARTNER
+                                     : HTTPD_REJECT_INVALID_FIELD;
+        ret = reject(h, req->conn, req->client, kind, MHD_HTTP_BAD_REQUEST, why, req->body,
+                     req->len, claimed);
         goto out;
     }
 
@@ -197,12 +242,50 @@ out:
 static enum MHD_Result answer_done(struct request *req)
 {
     struct httpd *h = req->h;
+    log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
+        if ((unsigned)req->job.applied.outcome < OUTCOMES)
+            atomic_fetch_add(&h->outcomes[req->job.applied.outcome], 1);
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
     atomic_fetch_add(&h->failed, 1);
     return send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "9999", "storage unavailable");
+}
+
+/* The watchdog's own request (httpd_probe): the header holds this process's secret. */
+static bool is_probe(struct httpd *h, struct MHD_Connection *conn)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PROBE_HEADER);
+    size_t n = sizeof(h->probe_token) - 1;
+    return v != NULL && strlen(v) == n && CRYPTO_memcmp(v, h->probe_token, n) == 0;
+}
+
+static enum MHD_Result answer_probe(struct MHD_Connection *conn)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct header_count *c = cls;
+    if (strcasecmp(key, c->name) == 0)
+        c->n++;
+    return MHD_YES;
+}
+
+/* How many lines of the header there are (libmicrohttpd's lookup only gives the first). */
+static unsigned header_count(struct MHD_Connection *conn, const char *name)
+{
+    struct header_count c = {name, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &c);
+    return c.n;
 }
 
 /* The client address to believe, or -1 when a trusted proxy sent a malformed X-Forwarded-For. */
@@ -214,7 +297,10 @@ static int client_address(struct httpd *h, struct MHD_Connection *conn, char *ou
     if (ci != NULL && ci->client_addr != NULL)
         netaddr_format(ci->client_addr, peer, sizeof(peer));
     const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (netaddr_client(peer, xff, &h->cfg->trusted_proxies, out, len) < 0) {
+    /* libmicrohttpd gives the first of several lines, the one a client can forge (HAProxy adds
+     * its own line after the client's): several lines are refused, not half-read. */
+    if (header_count(conn, "X-Forwarded-For") > 1 ||
+        netaddr_client(peer, xff, &h->cfg->trusted_proxies, out, len) < 0) {
         snprintf(out, len, "%s", peer);
         return -1;
     }
@@ -228,26 +314,41 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
 {
     char client[46];
 
+    if (is_probe(h, conn))
+        return answer_probe(conn);
     if (client_address(h, conn, client, sizeof(client)) < 0)
-        return reject(h, conn, client, MHD_HTTP_BAD_REQUEST, "malformed X-Forwarded-For", NULL, 0,
-                      NULL);
+        return reject(h, conn, client, HTTPD_REJECT_BAD_FORWARDED_FOR, MHD_HTTP_BAD_REQUEST,
+                      "malformed X-Forwarded-For", NULL, 0, NULL);
     if (!h->cfg->allow_all && !netaddr_list_contains(&h->cfg->allow_from, client))
-        return reject(h, conn, client, MHD_HTTP_FORBIDDEN, "source not allowed", NULL, 0, NULL);
+        return reject(h, conn, client, HTTPD_REJECT_SOURCE_NOT_ALLOWED, MHD_HTTP_FORBIDDEN,
+                      "source not allowed", NULL, 0, NULL);
     if (strcmp(url, h->cfg->notify_path) != 0)
-        return reject(h, conn, client, MHD_HTTP_NOT_FOUND, "not found", NULL, 0, NULL);
+        return reject(h, conn, client, HTTPD_REJECT_NOT_FOUND, MHD_HTTP_NOT_FOUND, "not found",
+                      NULL, 0, NULL);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return reject(h, conn, client, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL, 0,
-                      NULL);
+        return reject(h, conn, client, HTTPD_REJECT_METHOD_NOT_ALLOWED, MHD_HTTP_METHOD_NOT_ALLOWED,
+                      "method not allowed", NULL, 0, NULL);
 
+    /* Framing LianLian never sends and a proxy in front might read differently from
+     * libmicrohttpd (request smuggling): refused before the body is read. */
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te != NULL && strcasecmp(te, "chunked") != 0)
+        return reject(h, conn, client, HTTPD_REJECT_MALFORMED, MHD_HTTP_NOT_IMPLEMENTED,
+                      "unsupported Transfer-Encoding", NULL, 0, NULL);
+    if ((te != NULL && cl != NULL) || header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
+        header_count(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING) > 1)
+        return reject(h, conn, client, HTTPD_REJECT_MALFORMED, MHD_HTTP_BAD_REQUEST,
+                      "ambiguous message framing", NULL, 0, NULL);
     if (cl != NULL) {
         char *end = NULL;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
         if (errno != 0 || end == cl || *end != '\0' || n > h->cfg->max_body)
-            return reject(h, conn, client, MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL, 0,
-                          NULL);
+            return reject(h, conn, client, HTTPD_REJECT_BODY_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "body too large", NULL, 0, NULL);
     }
 
     struct request *req = calloc(1, sizeof(*req));
@@ -298,8 +399,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
             return MHD_YES;
         }
         if (req->too_big)
-            return reject(h, conn, req->client, MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL,
-                          req->len, NULL);
+            return reject(h, conn, req->client, HTTPD_REJECT_BODY_TOO_LARGE,
+                          MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL, req->len, NULL);
         return process(req);
     case REQ_WAITING:
         return MHD_YES; /* not reached: a suspended connection is not called */
@@ -316,13 +417,17 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *req = *con_cls;
     if (req == NULL)
         return;
+    /* A client that left while its message was with the writer never got to answer_done. */
+    if (req->state == REQ_ANSWERED && !req->logged)
+        log_stored(req);
     atomic_fetch_sub(&h->in_flight, 1);
     free(req->body);
     free(req);
     *con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd passes printf-style messages. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -360,6 +465,18 @@ fail:
     return NULL;
 }
 
+static int make_probe_token(struct httpd *h, char *err, size_t errlen)
+{
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        snprintf(err, errlen, "no randomness for the probe secret");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(h->probe_token + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 static int listen_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
                           size_t errlen)
 {
@@ -394,7 +511,7 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
     h->cfg = cfg;
     h->keys = keys;
     h->writer = w;
-    if (listen_address(cfg, &ss, err, errlen) < 0)
+    if (make_probe_token(h, err, errlen) < 0 || listen_address(cfg, &ss, err, errlen) < 0)
         goto fail;
     h->ack =
         MHD_create_response_from_buffer(strlen(ACK_BODY), (void *)ACK_BODY, MHD_RESPMEM_PERSISTENT);
@@ -477,6 +594,10 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
     out->acknowledged = atomic_load(&h->acknowledged);
     out->rejected = atomic_load(&h->rejected);
     out->failed = atomic_load(&h->failed);
+    for (int i = 0; i < OUTCOMES; i++)
+        out->outcomes[i] = atomic_load(&h->outcomes[i]);
+    for (int i = 0; i < HTTPD_REJECT_COUNT; i++)
+        out->rejections[i] = atomic_load(&h->rejections[i]);
 }
 
 void httpd_destroy(struct httpd *h)
@@ -485,5 +606,66 @@ void httpd_destroy(struct httpd *h)
         return;
     MHD_stop_daemon(h->mhd);
     MHD_destroy_response(h->ack);
+    if (h->probe != NULL)
+        curl_easy_cleanup(h->probe);
+    curl_slist_free_all(h->probe_headers);
     free(h);
+}
+
+/* Where the probe connects: the listening address, or loopback when it listens on all. */
+static void probe_url(struct httpd *h, char *url, size_t len)
+{
+    const char *host = h->cfg->listen_host;
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(url, len, "%s://%s%s%s:%u%s", h->cfg->tls_cert ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", (unsigned)h->port, h->cfg->notify_path);
+}
+
+static int probe_setup(struct httpd *h)
+{
+    char header[64];
+    char url[160];
+
+    snprintf(header, sizeof(header), "%s: %s", PROBE_HEADER, h->probe_token);
+    h->probe_headers = curl_slist_append(NULL, header);
+    h->probe = curl_easy_init();
+    if (h->probe_headers == NULL || h->probe == NULL)
+        return -1;
+    probe_url(h, url, sizeof(url));
+    CURL *c = h->probe;
+    /* Our own listener: no proxy from the environment, and its certificate need not name a
+     * loopback address (only the secret travels, and it proves nothing to anyone else). */
+    if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->probe_headers) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK)
+        return -1;
+    return 0;
+}
+
+int httpd_probe(struct httpd *h, long timeout_ms)
+{
+    long code = 0;
+
+    if (h->probe == NULL && probe_setup(h) < 0) {
+        if (h->probe != NULL)
+            curl_easy_cleanup(h->probe);
+        curl_slist_free_all(h->probe_headers);
+        h->probe = NULL;
+        h->probe_headers = NULL;
+        return -1;
+    }
+    /* A fresh connection each time (FORBID_REUSE): accepting is part of what is checked. */
+    if (curl_easy_setopt(h->probe, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_perform(h->probe) != CURLE_OK ||
+        curl_easy_getinfo(h->probe, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+        return -1;
+    return code == MHD_HTTP_NO_CONTENT ? 0 : -1;
 }

@@ -29,13 +29,40 @@ void httpd_quiesce(struct httpd *h);
 /* Requests received and not yet answered. */
 unsigned httpd_in_flight(struct httpd *h);
 
+/* Why a request was refused: a small fixed set, the label values of the rejection counter. */
+enum httpd_reject {
+    HTTPD_REJECT_MALFORMED,          /* not strict flat JSON (duplicate key, bad UTF-8, ...) */
+    HTTPD_REJECT_BAD_SIGNATURE,      /* no trusted key verifies it */
+    HTTPD_REJECT_WRONG_PARTNER,      /* authentic, but oid_partner is not ours */
+    HTTPD_REJECT_INVALID_FIELD,      /* authentic, but a field is missing or invalid */
+    HTTPD_REJECT_SOURCE_NOT_ALLOWED, /* 403: not in server.allow_from */
+    HTTPD_REJECT_BAD_FORWARDED_FOR,  /* a trusted proxy sent a malformed X-Forwarded-For */
+    HTTPD_REJECT_BODY_TOO_LARGE,     /* 413 */
+    HTTPD_REJECT_NOT_FOUND,          /* 404: not notify_path */
+    HTTPD_REJECT_METHOD_NOT_ALLOWED, /* 405: not POST */
+    HTTPD_REJECT_COUNT
+};
+
+/* "bad_signature", ...: the label value. */
+const char *httpd_reject_name(enum httpd_reject r);
+
 /* Counters since start, for the periodic summary and metrics. */
 struct httpd_stats {
     uint64_t acknowledged; /* answered 0000 */
     uint64_t rejected;     /* 4xx */
     uint64_t failed;       /* 503 */
+    uint64_t outcomes[5];  /* acknowledged, by enum outcome (applied ... mismatch) */
+    uint64_t rejections[HTTPD_REJECT_COUNT];
 };
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out);
+
+/*
+ * The liveness probe behind the watchdog: makes a real request to the notification listener over
+ * loopback (HTTPS when it serves HTTPS) and returns 0 when one of its threads answered within
+ * timeout_ms, -1 otherwise. The request carries a secret made at start, so it is answered 204
+ * without a log line and cannot be told apart by anyone else. Call from one thread only.
+ */
+int httpd_probe(struct httpd *h, long timeout_ms);
 
 /* Stops the server. Every suspended request must have been resumed (the writer drained). */
 void httpd_destroy(struct httpd *h);

@@ -53,7 +53,10 @@ struct reconciler {
 
     atomic_llong heartbeat;
     atomic_ullong queries, results, no_record, errors, gave_up;
+    atomic_ullong by_answer[RECONCILE_ANSWER_KINDS];
 };
+
+_Static_assert(QUERY_TRANSPORT + 1 == RECONCILE_ANSWER_KINDS, "one counter per query_status");
 
 int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count)
 {
@@ -200,6 +203,8 @@ static const char *plan(struct reconciler *r, const struct store_due *d,
 static void count(struct reconciler *r, const struct query_answer *a, const char *action)
 {
     atomic_fetch_add(&r->queries, 1);
+    if ((unsigned)a->status < RECONCILE_ANSWER_KINDS)
+        atomic_fetch_add(&r->by_answer[a->status], 1);
     if (a->status == QUERY_RESULT)
         atomic_fetch_add(&r->results, 1);
     else if (a->status == QUERY_NO_RECORD)
@@ -256,6 +261,7 @@ static void *reconcile_main(void *arg)
     struct reconciler *r = arg;
     struct store_due due[DUE_BATCH];
 
+    pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
         atomic_store(&r->heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS;
@@ -330,6 +336,13 @@ fail:
     return NULL;
 }
 
+int64_t reconcile_stall_ms(const struct config *cfg)
+{
+    /* 20 s for the rest: the writer's answer (its busy timeout is 1 s), a read (5 s) and the
+     * rate limiter's wait (1 s at most), with room to spare. */
+    return cfg->query_timeout_ms + 20000;
+}
+
 int64_t reconcile_heartbeat(struct reconciler *r)
 {
     return atomic_load(&r->heartbeat);
@@ -342,6 +355,8 @@ void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out)
     out->no_record = atomic_load(&r->no_record);
     out->errors = atomic_load(&r->errors);
     out->gave_up = atomic_load(&r->gave_up);
+    for (int i = 0; i < RECONCILE_ANSWER_KINDS; i++)
+        out->by_answer[i] = atomic_load(&r->by_answer[i]);
 }
 
 void reconcile_stop(struct reconciler *r)

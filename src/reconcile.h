@@ -21,6 +21,11 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
 
 /* Monotonic ms of the loop's last turn (for readiness and the watchdog). */
 int64_t reconcile_heartbeat(struct reconciler *r);
+/* A heartbeat older than this (ms) means the thread is stuck: a turn is at most one query
+ * (lianlian.query_timeout), the writer's answer and a database read, each bounded. */
+int64_t reconcile_stall_ms(const struct config *cfg);
+
+#define RECONCILE_ANSWER_KINDS 6
 
 struct reconcile_stats {
     uint64_t queries;   /* attempts */
@@ -28,6 +33,8 @@ struct reconcile_stats {
     uint64_t no_record; /* 8901 */
     uint64_t errors;    /* transport, unsigned, invalid, refused */
     uint64_t gave_up;
+    /* attempts by enum query_status (query_status_name() gives the label) */
+    uint64_t by_answer[RECONCILE_ANSWER_KINDS];
 };
 void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out);
 

@@ -1021,3 +1021,40 @@ out:
     (void)sqlite3_finalize(s);
     return ret;
 }
+
+/* ---- monitoring ---------------------------------------------------------------------------- */
+
+#define SQL_PENDING "registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+
+int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
+{
+    /* The WHEREs repeat those of the partial indexes payments_pending and payments_review. */
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM payments WHERE " SQL_PENDING "), "
+        "(SELECT no_order FROM payments WHERE " SQL_PENDING " ORDER BY registered_at LIMIT 1), "
+        "(SELECT min(registered_at) FROM payments WHERE " SQL_PENDING "), "
+        "(SELECT count(*) FROM payments WHERE needs_review = 1)";
+    sqlite3_stmt *s = NULL;
+    int64_t registered = 0;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(st, rc);
+        goto out;
+    }
+    if (step_row(st, s) != 1)
+        goto out;
+    out->count = sqlite3_column_int64(s, 0);
+    column_copy(s, 1, out->oldest_no_order, sizeof(out->oldest_no_order));
+    const unsigned char *oldest = sqlite3_column_text(s, 2);
+    if (oldest != NULL && time_parse_iso((const char *)oldest, &registered) == 0 &&
+        now_ms > registered)
+        out->oldest_age_s = (now_ms - registered) / 1000;
+    out->review = sqlite3_column_int64(s, 3);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}

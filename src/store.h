@@ -124,4 +124,16 @@ int store_flag_review(struct store *st, const char *no_order, const char *reason
  */
 int store_print_status(struct store *st, const char *no_order, FILE *out);
 
+/* The orders still being chased, for /metrics and the periodic summary. */
+struct store_pending {
+    int64_t count;            /* rows of the pending_payments view */
+    int64_t oldest_age_s;     /* seconds since the oldest of them was registered; 0 when none */
+    char oldest_no_order[33]; /* "" when none */
+    int64_t review;           /* rows of the review_queue view */
+};
+
+/* Fills *out at now_ms from the partial indexes (cheap with millions of final orders). Read-only;
+ * runs on any connection. Returns 0, or -1. */
+int store_pending(struct store *st, int64_t now_ms, struct store_pending *out);
+
 #endif

@@ -11,20 +11,31 @@
  * When a batch fails, it is rolled back and, if it held more than one job, each job is retried
  * alone: a job that fails for a reason of its own (a constraint) must not take the messages it
  * happened to be batched with down with it again and again. A storage fault (disk full, lock,
- * read-only, I/O) fails the retries too, and every job gets status -1: nothing was written, the
- * caller answers "try again".
+ * read-only, I/O) is not retried: it would fail every retry too. Every job of the batch gets
+ * status -1: nothing was written, the caller answers "try again".
  *
- * Locks: `lock` guards the queue and the flags; the store is touched only by the thread.
+ * Health: the loop stamps `heartbeat` on every turn (at least once a second, and after every
+ * transaction attempt), which the watchdog and /readyz read. When nothing was written for
+ * PROBE_IDLE_MS, the loop takes and releases the write lock (an empty BEGIN IMMEDIATE) so that
+ * "writable" stays true to the file even without traffic.
+ *
+ * Locks: `lock` guards the queue, the flags and last_error; the store is touched only by the
+ * thread.
  */
 #include "writer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
+
+/* How long the writer may stay without a transaction before it checks the write lock itself. */
+#define PROBE_IDLE_MS 5000
 
 struct writer {
     struct store *store;
@@ -35,10 +46,20 @@ struct writer {
     pthread_cond_t wake;
     struct writer_job *head, *tail;
     bool stopping;
+    bool stopped; /* writer_stop() has joined the thread */
 
     atomic_llong heartbeat;
     atomic_ullong batches, jobs, failed_batches, max_batch;
+    struct metrics_histogram batch_sizes, commit_seconds;
+
+    int64_t last_attempt; /* monotonic ms of the last transaction attempt (thread only) */
+    atomic_bool writable; /* the last attempt committed (or the idle check took the lock) */
+    char last_error[160]; /* why not, under lock */
 };
+
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 /* Runs one job inside the current transaction. Returns 0, or -1 on an SQL error. */
 static int run_job(struct writer *w, struct writer_job *job)
@@ -69,6 +90,21 @@ static int run_job(struct writer *w, struct writer_job *job)
     return -1;
 }
 
+/* Records the outcome of a transaction attempt for writer_writable() and the heartbeat. */
+static void note_attempt(struct writer *w, bool ok)
+{
+    int64_t now = time_mono_ms();
+    w->last_attempt = now;
+    atomic_store(&w->heartbeat, now);
+    if (!ok) {
+        pthread_mutex_lock(&w->lock);
+        snprintf(w->last_error, sizeof(w->last_error), "%s: %s", store_errkind(w->store),
+                 store_errmsg(w->store));
+        pthread_mutex_unlock(&w->lock);
+    }
+    atomic_store(&w->writable, ok);
+}
+
 static void log_storage_error(struct writer *w, const char *what, size_t batch)
 {
     log_kv(LOG_LEVEL_ERROR, "storage_error", "op", what, "kind", store_errkind(w->store), "error",
@@ -78,24 +114,31 @@ static void log_storage_error(struct writer *w, const char *what, size_t batch)
 /* Runs jobs [first, end) in one transaction. Returns 0 when committed, -1 when rolled back. */
 static int run_batch(struct writer *w, struct writer_job *first, struct writer_job *end, size_t n)
 {
-    if (store_begin(w->store) < 0) {
-        log_storage_error(w, "begin", n);
-        return -1;
-    }
+    struct timespec t0, t1;
+    const char *op = "begin";
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (store_begin(w->store) < 0)
+        goto fail;
+    op = "apply";
     for (struct writer_job *j = first; j != end; j = j->next) {
         memset(&j->applied, 0, sizeof(j->applied));
-        if (run_job(w, j) < 0) {
-            log_storage_error(w, "apply", n);
-            store_rollback(w->store);
-            return -1;
-        }
+        if (run_job(w, j) < 0)
+            goto fail;
     }
-    if (store_commit(w->store) < 0) {
-        log_storage_error(w, "commit", n);
-        store_rollback(w->store);
-        return -1;
-    }
+    op = "commit";
+    if (store_commit(w->store) < 0)
+        goto fail;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics_histogram_observe(&w->commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
+                                                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    note_attempt(w, true);
     return 0;
+fail:
+    log_storage_error(w, op, n);
+    note_attempt(w, false);
+    store_rollback(w->store);
+    return -1;
 }
 
 static void finish(struct writer_job *job, int status)
@@ -112,8 +155,12 @@ static void process(struct writer *w, struct writer_job *list, size_t n)
     atomic_fetch_add(&w->jobs, n);
     if (n > atomic_load(&w->max_batch))
         atomic_store(&w->max_batch, n);
+    metrics_histogram_observe(&w->batch_sizes, (double)n);
 
-    if (status < 0 && n > 1) {
+    /* A storage fault (lock, full, read-only, I/O) would fail each retry too, after its own busy
+     * timeout: a locked database would hold the last of a batch of n for n seconds. Only an error
+     * of the job's own (kind "sql") is worth retrying alone. */
+    if (status < 0 && n > 1 && strcmp(store_errkind(w->store), "sql") == 0) {
         atomic_fetch_add(&w->failed_batches, 1);
         /* Alone, each job either commits or fails on its own account. */
         while (list != NULL) {
@@ -133,16 +180,40 @@ static void process(struct writer *w, struct writer_job *list, size_t n)
     }
 }
 
+/* With nothing to write for a while: can we still take the write lock? */
+static void idle_check(struct writer *w)
+{
+    bool was = atomic_load(&w->writable);
+    bool ok = store_begin(w->store) == 0;
+    /* Said once when it changes: a batch failure is logged by itself, an idle lock is not. */
+    if (was && !ok)
+        log_kv(LOG_LEVEL_WARNING, "storage_error", "op", "check", "kind", store_errkind(w->store),
+               "error", store_errmsg(w->store), NULL);
+    else if (!was && ok)
+        log_kv(LOG_LEVEL_INFO, "storage_ok", NULL);
+    note_attempt(w, ok);
+    if (ok)
+        store_rollback(w->store);
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
 
+    /* Named for operators (top -H, /proc/PID/task/TID/comm) and for the watchdog's tests. */
+    pthread_setname_np(pthread_self(), "writer");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         atomic_store(&w->heartbeat, time_mono_ms());
         if (w->head == NULL) {
             if (w->stopping)
                 break;
+            if (time_mono_ms() - w->last_attempt >= PROBE_IDLE_MS) {
+                pthread_mutex_unlock(&w->lock);
+                idle_check(w);
+                pthread_mutex_lock(&w->lock);
+                continue;
+            }
             /* Wake up every second even when idle, so that the heartbeat shows a live loop. */
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
@@ -175,6 +246,12 @@ struct writer *writer_create(struct store *st, int64_t notify_window_s)
     w->store = st;
     w->notify_window = notify_window_s;
     atomic_store(&w->heartbeat, time_mono_ms());
+    w->last_attempt = time_mono_ms();
+    atomic_store(&w->writable, true); /* store_open has just migrated it */
+    metrics_histogram_init(&w->batch_sizes, batch_bounds,
+                           sizeof(batch_bounds) / sizeof(batch_bounds[0]));
+    metrics_histogram_init(&w->commit_seconds, commit_bounds,
+                           sizeof(commit_bounds) / sizeof(commit_bounds[0]));
     pthread_mutex_init(&w->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -212,6 +289,26 @@ int64_t writer_heartbeat(struct writer *w)
     return atomic_load(&w->heartbeat);
 }
 
+bool writer_writable(struct writer *w, char *why, size_t len)
+{
+    if (atomic_load(&w->writable))
+        return true;
+    pthread_mutex_lock(&w->lock);
+    snprintf(why, len, "%s", w->last_error);
+    pthread_mutex_unlock(&w->lock);
+    return false;
+}
+
+const struct metrics_histogram *writer_batch_sizes(struct writer *w)
+{
+    return &w->batch_sizes;
+}
+
+const struct metrics_histogram *writer_commit_seconds(struct writer *w)
+{
+    return &w->commit_seconds;
+}
+
 void writer_get_stats(struct writer *w, struct writer_stats *out)
 {
     out->batches = atomic_load(&w->batches);
@@ -220,17 +317,25 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     out->max_batch = atomic_load(&w->max_batch);
 }
 
-void writer_destroy(struct writer *w)
+void writer_stop(struct writer *w)
 {
-    if (w == NULL)
+    if (w == NULL || w->stopped)
         return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
-
+    w->stopped = true;
     store_close(w->store);
+    w->store = NULL;
+}
+
+void writer_destroy(struct writer *w)
+{
+    if (w == NULL)
+        return;
+    writer_stop(w);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
     free(w);

@@ -1,11 +1,14 @@
 #ifndef LIANPAY_WRITER_H
 #define LIANPAY_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "payresult.h"
 #include "store.h"
 #include "timeutil.h"
+
+struct metrics_histogram;
 
 /*
  * The writer thread: the owner of the daemon's only writable database connection. Jobs are
@@ -56,8 +59,19 @@ struct writer *writer_create(struct store *st, int64_t notify_window_s);
  * returns -1 and done() is not called. */
 int writer_submit(struct writer *w, struct writer_job *job);
 
-/* Monotonic time (ms) of the writer loop's last turn, for the watchdog and readiness. */
+/* Monotonic time (ms) of the writer loop's last turn, for the watchdog and readiness. The loop
+ * turns at least once a second when idle and after every transaction attempt, so an age of
+ * several seconds means the thread is stuck (in the kernel, on a dead disk). */
 int64_t writer_heartbeat(struct writer *w);
+#define WRITER_STALL_MS 10000 /* a heartbeat older than this: the writer is stuck */
+
+/*
+ * Whether the database took the writer's last transaction. When idle, the writer checks every few
+ * seconds that it can still take the write lock (an empty BEGIN IMMEDIATE), so this also notices
+ * another process holding the database locked. Returns true when writable; otherwise false with
+ * the reason ("busy: database is locked") in why.
+ */
+bool writer_writable(struct writer *w, char *why, size_t len);
 
 /* Statistics since start (for logs and metrics). */
 struct writer_stats {
@@ -68,7 +82,17 @@ struct writer_stats {
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 
-/* Commits what is queued, stops the thread, checkpoints the WAL and closes the store. */
+/* Jobs per transaction, and seconds from BEGIN to the end of COMMIT of committed transactions.
+ * Valid as long as the writer. */
+const struct metrics_histogram *writer_batch_sizes(struct writer *w);
+const struct metrics_histogram *writer_commit_seconds(struct writer *w);
+
+/* Commits and answers everything queued, refuses later jobs (writer_submit returns -1), stops
+ * the thread and closes the store; when it held the last connection to the file, SQLite
+ * checkpoints the WAL into the database and removes it. Idempotent. */
+void writer_stop(struct writer *w);
+
+/* writer_stop(), then frees the writer. */
 void writer_destroy(struct writer *w);
 
 #endif
