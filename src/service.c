@@ -1,21 +1,34 @@
 /*
- * The daemon's life cycle. The main thread owns it: it starts the writer, the HTTP server and
- * the reconciler, then waits for signals (all threads block them; only this one receives them
- * through sigtimedwait). It never touches a request itself.
+ * The daemon's life cycle. The main thread owns it: it starts the writer, the HTTP server, the
+ * reconciler and the admin listener, then waits for signals (all threads block them; only this
+ * one receives them through sigtimedwait). It never touches a request itself.
+ *
+ * Between signals the main thread is the daemon's supervisor. Every check interval (half the
+ * systemd watchdog interval, or CHECK_MS without a watchdog) it asks whether the daemon really
+ * works: the writer's heartbeat must be fresh and the notification listener must answer a real
+ * request over loopback (httpd_probe). Only then does it send WATCHDOG=1, so a stuck writer or a
+ * wedged HTTP thread pool stops the pings and systemd restarts the service. The verdict also
+ * feeds /livez and STATUS=. Every log.summary_interval it logs a summary line and, when the oldest
+ * pending order is older than log.pending_warning_after, a warning.
  *
  * Shutdown order matters for the promise "0000 means on disk": stop accepting connections, let
- * requests already received reach the writer (bounded wait), stop the writer (it commits and
- * answers everything queued), then stop the HTTP server and close the database (SQLite
- * checkpoints the WAL when the last connection closes).
+ * the reconciler finish its query and requests already received reach the writer (bounded
+ * wait), stop the writer (it commits and answers everything queued) and close the database last
+ * (SQLite checkpoints the WAL when the last connection closes), then stop the HTTP server.
  */
 #include "service.h"
 
+#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include "admin.h"
 #include "config.h"
 #include "httpd.h"
 #include "keyring.h"
@@ -29,6 +42,10 @@
 
 /* How long requests already received may take to reach the writer at shutdown. */
 #define DRAIN_TIMEOUT_MS 10000
+/* Liveness checks without a systemd watchdog (for /livez and STATUS=). */
+#define CHECK_MS 5000
+/* The overdue-order check when log.summary_interval is off. */
+#define OVERDUE_CHECK_S 300
 
 struct service {
     struct config *cfg;
@@ -37,7 +54,23 @@ struct service {
     struct writer *writer;
     struct httpd *httpd;
     struct reconciler *reconciler;
+    struct admin *admin;
+    char addr[96];
+
+    /* supervision (main thread only) */
+    int64_t check_ms;    /* interval between liveness checks */
+    bool watchdog;       /* WATCHDOG_USEC set: ping after each passing check */
+    int64_t next_check;  /* monotonic ms */
+    bool live;           /* last verdict */
+    char why[160];       /* why not */
+    int64_t monitor_s;   /* summary / overdue check interval; 0: none */
+    int64_t next_report; /* monotonic ms */
+    struct store *monitor;
+    struct httpd_stats last_http;
+    uint64_t last_queries;
 };
+
+/* ---- reload ------------------------------------------------------------------------------ */
 
 static void reload(struct service *s)
 {
@@ -45,6 +78,7 @@ static void reload(struct service *s)
     char err[1024];
     int rc;
 
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading keys and log level");
     memset(&next, 0, sizeof(next));
     if (s->config_text != NULL)
         rc = config_load_string(s->config_text, s->cfg->file, &next, err, sizeof(err));
@@ -53,30 +87,169 @@ static void reload(struct service *s)
     if (rc < 0) {
         log_kv(LOG_LEVEL_ERROR, "reload", "status", "failed", "error", err, "keys", "unchanged",
                NULL);
-        config_finish(&next);
-        return;
+        admin_count_reload(s->admin, false);
+    } else {
+        size_t n = next.public_keys.n;
+        keyring_replace(s->keys, &next.public_keys);
+        log_set_level(next.log_level);
+        log_kv(LOG_LEVEL_INFO, "reload", "status", "ok", "public_keys", log_int((long long)n),
+               "log_level", log_level_name(next.log_level), NULL);
+        admin_count_reload(s->admin, true);
     }
-    size_t n = next.public_keys.n;
-    keyring_replace(s->keys, &next.public_keys);
-    log_set_level(next.log_level);
-    log_kv(LOG_LEVEL_INFO, "reload", "status", "ok", "public_keys", log_int((long long)n),
-           "log_level", log_level_name(next.log_level), NULL);
     config_finish(&next);
+    sd_notifyf(0, "READY=1\nSTATUS=%s on %s%s%s", s->live ? "serving" : "degraded", s->addr,
+               s->live ? "" : ": ", s->live ? "" : s->why);
 }
 
-static void drain(struct service *s)
+/* ---- supervision ------------------------------------------------------------------------- */
+
+/* Is the daemon doing its job? The writer's loop turns, and an HTTP thread answers. */
+static bool alive(struct service *s, char *why, size_t len)
 {
-    int64_t until = time_mono_ms() + DRAIN_TIMEOUT_MS;
-    httpd_quiesce(s->httpd);
-    /* Requests still receiving their body get the time to finish and reach the writer. */
-    while (httpd_in_flight(s->httpd) > 0 && time_mono_ms() < until) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    int64_t age = time_mono_ms() - writer_heartbeat(s->writer);
+    if (age > WRITER_STALL_MS) {
+        snprintf(why, len, "writer stalled for %lld s", (long long)(age / 1000));
+        return false;
     }
+    /* Half the interval at most, so that a slow answer still leaves time for the ping. */
+    long timeout = (long)(s->check_ms / 2);
+    if (timeout > 5000)
+        timeout = 5000;
+    if (timeout < 250)
+        timeout = 250;
+    if (httpd_probe(s->httpd, timeout) < 0) {
+        snprintf(why, len, "notification listener did not answer within %ld ms", timeout);
+        return false;
+    }
+    return true;
+}
+
+static void supervise(struct service *s)
+{
+    char why[sizeof(s->why)];
+    bool live = alive(s, why, sizeof(why));
+
+    /* A verdict older than three intervals means this loop itself stopped. */
+    admin_set_live(s->admin, live, why, 3 * s->check_ms + 5000);
+    if (live && s->watchdog)
+        sd_notify(0, "WATCHDOG=1");
+    if (live == s->live && (live || strcmp(why, s->why) == 0))
+        return;
+    if (live) {
+        log_kv(LOG_LEVEL_INFO, "liveness", "status", "ok", NULL);
+        sd_notifyf(0, "STATUS=serving on %s", s->addr);
+    } else {
+        log_kv(LOG_LEVEL_ERROR, "liveness", "status", "failed", "reason", why, "watchdog",
+               s->watchdog ? "not fed" : NULL, NULL);
+        sd_notifyf(0, "STATUS=degraded: %s", why);
+    }
+    s->live = live;
+    snprintf(s->why, sizeof(s->why), "%s", live ? "" : why);
+}
+
+/* The summary line and the overdue warning, every monitor_s seconds. */
+static void report(struct service *s)
+{
+    char err[512];
+    struct httpd_stats h;
+    struct reconcile_stats r;
+    struct store_pending p;
+    bool have_pending = false;
+
+    httpd_get_stats(s->httpd, &h);
+    memset(&r, 0, sizeof(r));
+    if (s->reconciler != NULL)
+        reconcile_get_stats(s->reconciler, &r);
+    if (s->monitor == NULL) {
+        s->monitor = store_open(s->cfg->database_path, STORE_READ, err, sizeof(err));
+        if (s->monitor == NULL)
+            log_kv(LOG_LEVEL_WARNING, "summary", "error", err, NULL);
+    }
+    if (s->monitor != NULL) {
+        have_pending = store_pending(s->monitor, time_now_ms(), &p) == 0;
+        if (!have_pending)
+            log_kv(LOG_LEVEL_WARNING, "summary", "error", store_errmsg(s->monitor), NULL);
+    }
+    if (s->cfg->summary_interval > 0)
+        log_kv(LOG_LEVEL_INFO, "summary", "notifications",
+               log_int((long long)(h.acknowledged - s->last_http.acknowledged)), "rejected",
+               log_int((long long)(h.rejected - s->last_http.rejected)), "failed",
+               log_int((long long)(h.failed - s->last_http.failed)), "queries",
+               log_int((long long)(r.queries - s->last_queries)), "pending",
+               have_pending ? log_int(p.count) : NULL, "oldest_pending_age",
+               have_pending ? log_int(p.oldest_age_s) : NULL, "review",
+               have_pending ? log_int(p.review) : NULL, NULL);
+    s->last_http = h;
+    s->last_queries = r.queries;
+    if (have_pending && s->cfg->pending_warning_after > 0 && p.count > 0 &&
+        p.oldest_age_s >= s->cfg->pending_warning_after)
+        log_kv(LOG_LEVEL_WARNING, "pending_overdue", "pending", log_int(p.count),
+               "oldest_pending_age", log_int(p.oldest_age_s), "oldest_no_order", p.oldest_no_order,
+               "threshold", log_int(s->cfg->pending_warning_after), NULL);
+}
+
+static void supervision_init(struct service *s)
+{
+    uint64_t usec = 0;
+
+    s->watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
+    s->check_ms = s->watchdog ? (int64_t)(usec / 2000) : CHECK_MS;
+    if (s->check_ms < 100)
+        s->check_ms = 100;
+    s->live = true;
+    s->next_check = time_mono_ms(); /* at once: the first ping follows READY=1 */
+    s->monitor_s = s->cfg->summary_interval;
+    if (s->monitor_s == 0 && s->cfg->pending_warning_after > 0)
+        s->monitor_s = OVERDUE_CHECK_S;
+    s->next_report = time_mono_ms() + s->monitor_s * 1000;
+    httpd_get_stats(s->httpd, &s->last_http);
+}
+
+/* Runs what is due; returns how long the signal wait may last (ms). */
+static int64_t tick(struct service *s)
+{
+    int64_t now = time_mono_ms();
+    if (now >= s->next_check) {
+        supervise(s);
+        s->next_check = now + s->check_ms;
+    }
+    if (s->monitor_s > 0 && now >= s->next_report) {
+        report(s);
+        s->next_report = now + s->monitor_s * 1000;
+    }
+    now = time_mono_ms();
+    int64_t wait = s->next_check - now;
+    if (s->monitor_s > 0 && s->next_report - now < wait)
+        wait = s->next_report - now;
+    return wait < 0 ? 0 : wait > 1000 ? 1000 : wait;
+}
+
+/* ---- start and stop ---------------------------------------------------------------------- */
+
+/* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
+ * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
+ * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read). */
+static int create_database_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+    if (fd >= 0)
+        return close(fd);
+    if (errno == EEXIST)
+        return 0;
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
 }
 
 static int start(struct service *s, char *err, size_t errlen)
 {
+    /* libcurl's global state, before any thread that uses it exists (the reconciler, the
+     * probe); query.c's own call then only counts a reference. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return -1;
+    }
+    if (create_database_file(s->cfg->database_path, err, errlen) < 0)
+        return -1;
     struct store *st = store_open(s->cfg->database_path, STORE_WRITE, err, errlen);
     if (st == NULL)
         return -1;
@@ -99,17 +272,75 @@ static int start(struct service *s, char *err, size_t errlen)
         if (s->reconciler == NULL)
             return -1;
     }
+    if (s->cfg->admin_listen != NULL) {
+        struct admin_sources src = {
+            .cfg = s->cfg,
+            .httpd = s->httpd,
+            .writer = s->writer,
+            .reconciler = s->reconciler,
+            .keys = s->keys,
+        };
+        s->admin = admin_create(&src, err, errlen);
+        if (s->admin == NULL)
+            return -1;
+    }
     return 0;
+}
+
+/* Waits (bounded) until every request already received has been answered. */
+static void drain(struct service *s, int64_t until)
+{
+    while (httpd_in_flight(s->httpd) > 0 && time_mono_ms() < until) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    unsigned left = httpd_in_flight(s->httpd);
+    if (left > 0)
+        log_kv(LOG_LEVEL_WARNING, "drain", "status", "timeout", "unanswered",
+               log_int((long long)left), NULL);
 }
 
 static void stop(struct service *s)
 {
-    reconcile_stop(s->reconciler);
+    int64_t until = time_mono_ms() + DRAIN_TIMEOUT_MS;
+
     if (s->httpd != NULL)
-        drain(s);
-    writer_destroy(s->writer); /* answers every queued message, then closes the database */
+        httpd_quiesce(s->httpd); /* no new connection from here on */
+    admin_set_live(s->admin, false, "stopping", DRAIN_TIMEOUT_MS);
+    reconcile_stop(s->reconciler); /* its query under way finishes or times out first */
+    if (s->httpd != NULL)
+        drain(s, until);
+    admin_destroy(s->admin);
+    store_close(s->monitor);
+    /* Commits and answers what is queued; the writer's connection is the last one open, so
+     * closing it checkpoints the WAL into the database file. */
+    writer_stop(s->writer);
     httpd_destroy(s->httpd);
+    writer_destroy(s->writer);
     keyring_destroy(s->keys);
+    curl_global_cleanup();
+}
+
+static void announce(struct service *s)
+{
+    const struct config *cfg = s->cfg;
+    bool v6 = strchr(cfg->listen_host, ':') != NULL;
+    char admin[96] = "off";
+
+    snprintf(s->addr, sizeof(s->addr), "%s%s%s:%u", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
+             (unsigned)httpd_port(s->httpd));
+    if (s->admin != NULL) {
+        bool a6 = strchr(cfg->admin_host, ':') != NULL;
+        snprintf(admin, sizeof(admin), "%s%s%s:%u", a6 ? "[" : "", cfg->admin_host, a6 ? "]" : "",
+                 (unsigned)admin_port(s->admin));
+    }
+    log_kv(LOG_LEVEL_INFO, "ready", "version", LIANPAY_VERSION, "listen", s->addr, "tls",
+           cfg->tls_cert ? "on" : "off", "notify_path", cfg->notify_path, "database",
+           cfg->database_path, "public_keys", log_int((long long)keyring_count(s->keys)),
+           "reconcile", cfg->reconcile_enabled ? cfg->query_url : "off", "admin", admin, "watchdog",
+           s->watchdog ? log_int(s->check_ms * 2) : "off", NULL);
+    /* Everything is open, migrated and bound: connections are accepted from here on. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", s->addr);
 }
 
 int service_run(struct config *cfg, const char *config_text)
@@ -127,23 +358,17 @@ int service_run(struct config *cfg, const char *config_text)
 
     if (start(&s, err, sizeof(err)) < 0) {
         log_kv(LOG_LEVEL_ERROR, "start", "status", "failed", "error", err, NULL);
+        sd_notifyf(0, "STATUS=failed to start: %s", err);
         stop(&s);
         return 1;
     }
-
-    char addr[96];
-    snprintf(addr, sizeof(addr), "%s%s%s:%u", strchr(cfg->listen_host, ':') ? "[" : "",
-             cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "",
-             (unsigned)httpd_port(s.httpd));
-    log_kv(LOG_LEVEL_INFO, "ready", "version", LIANPAY_VERSION, "listen", addr, "tls",
-           cfg->tls_cert ? "on" : "off", "notify_path", cfg->notify_path, "database",
-           cfg->database_path, "public_keys", log_int((long long)keyring_count(s.keys)),
-           "reconcile", cfg->reconcile_enabled ? cfg->query_url : "off", NULL);
-    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", addr);
+    supervision_init(&s);
+    announce(&s);
 
     for (;;) {
-        struct timespec tick = {1, 0};
-        int sig = sigtimedwait(&set, NULL, &tick);
+        int64_t wait = tick(&s);
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGHUP) {
             reload(&s);
         } else if (sig == SIGTERM || sig == SIGINT) {
@@ -154,7 +379,7 @@ int service_run(struct config *cfg, const char *config_text)
         }
     }
 
-    sd_notify(0, "STOPPING=1");
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering what was received");
     stop(&s);
     log_kv(LOG_LEVEL_INFO, "stopped", NULL);
     return 0;

@@ -1,0 +1,491 @@
+/*
+ * The admin listener: /livez, /readyz, /metrics (admin.h says what each means).
+ *
+ * One libmicrohttpd thread serves every request in turn, so its read-only database connection
+ * (opened on first use, for the pending-order gauges) is only ever used by that thread. The
+ * figures come from the other modules' atomics and getters; the only lock here guards the main
+ * loop's liveness verdict. Nothing served here names an order: no order number in a label, a
+ * body or a log line, whoever asks.
+ */
+#include "admin.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "httpd.h"
+#include "keyring.h"
+#include "log.h"
+#include "metrics.h"
+#include "query.h"
+#include "reconcile.h"
+#include "state.h"
+#include "store.h"
+#include "timeutil.h"
+#include "writer.h"
+
+#include "lianpay-config.h"
+
+/* The pending gauges are a query; scrapes closer together than this share one. */
+#define PENDING_CACHE_MS 2000
+#define METRICS_TYPE     "text/plain; version=0.0.4; charset=utf-8"
+
+struct admin {
+    struct admin_sources src;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    double start_time; /* Unix seconds */
+
+    pthread_mutex_t lock; /* the verdict below */
+    bool live;
+    char live_why[160];
+    int64_t live_at; /* monotonic ms of the verdict */
+    int64_t live_stale_ms;
+
+    atomic_ullong reloads_ok, reloads_failed;
+
+    /* The admin thread's own. */
+    struct store *store;
+    struct store_pending pending;
+    int64_t pending_at; /* monotonic ms; 0: never */
+    bool pending_ok;
+};
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+/* The main loop's verdict, or false when it is missing or too old. */
+static bool is_live(struct admin *a, char *why, size_t len)
+{
+    pthread_mutex_lock(&a->lock);
+    bool live = a->live;
+    int64_t age = time_mono_ms() - a->live_at;
+    if (a->live_at == 0)
+        snprintf(why, len, "not checked yet");
+    else if (age > a->live_stale_ms) {
+        live = false;
+        snprintf(why, len, "no liveness check for %lld s", (long long)(age / 1000));
+    } else if (!live)
+        snprintf(why, len, "%s", a->live_why);
+    pthread_mutex_unlock(&a->lock);
+    return live && a->live_at != 0;
+}
+
+/* "stalled for N s" when the heartbeat is older than limit_ms. */
+static bool heartbeat_ok(int64_t beat, int64_t limit_ms, char *why, size_t len)
+{
+    int64_t age = time_mono_ms() - beat;
+    if (age <= limit_ms)
+        return true;
+    snprintf(why, len, "stalled for %lld s", (long long)(age / 1000));
+    return false;
+}
+
+/* Adds one check to the JSON object; returns ok. */
+static bool check(cJSON *checks, const char *name, bool ok, const char *why)
+{
+    cJSON_AddStringToObject(checks, name, ok ? "ok" : why);
+    return ok;
+}
+
+/* The /readyz body; *ready says whether every check passed. NULL when out of memory. */
+static char *readiness(struct admin *a, bool *ready)
+{
+    char why[256];
+    cJSON *root = cJSON_CreateObject();
+    cJSON *checks = cJSON_CreateObject();
+    bool ok = true;
+    char *text = NULL;
+
+    if (root == NULL || checks == NULL) {
+        cJSON_Delete(checks);
+        goto out;
+    }
+    cJSON_AddItemToObject(root, "checks", checks);
+    why[0] = '\0';
+    ok &= check(checks, "database", writer_writable(a->src.writer, why, sizeof(why)), why);
+    ok &= check(checks, "writer",
+                heartbeat_ok(writer_heartbeat(a->src.writer), WRITER_STALL_MS, why, sizeof(why)),
+                why);
+    if (a->src.reconciler == NULL)
+        cJSON_AddStringToObject(checks, "reconciler", "off");
+    else
+        ok &= check(checks, "reconciler",
+                    heartbeat_ok(reconcile_heartbeat(a->src.reconciler),
+                                 reconcile_stall_ms(a->src.cfg), why, sizeof(why)),
+                    why);
+    ok &= check(checks, "live", is_live(a, why, sizeof(why)), why);
+    cJSON_AddBoolToObject(root, "ready", ok);
+    text = cJSON_PrintUnformatted(root);
+    *ready = ok;
+out:
+    cJSON_Delete(root);
+    return text;
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+/* The pending-order gauges, from a query at most every PENDING_CACHE_MS. */
+static bool pending(struct admin *a)
+{
+    char err[512];
+    int64_t now = time_mono_ms();
+
+    if (a->pending_at != 0 && now - a->pending_at < PENDING_CACHE_MS)
+        return a->pending_ok;
+    a->pending_at = now;
+    if (a->store == NULL)
+        a->store = store_open(a->src.cfg->database_path, STORE_READ, err, sizeof(err));
+    if (a->store == NULL) {
+        log_kv(LOG_LEVEL_WARNING, "metrics", "error", err, NULL);
+        a->pending_ok = false;
+        return false;
+    }
+    a->pending_ok = store_pending(a->store, time_now_ms(), &a->pending) == 0;
+    if (!a->pending_ok)
+        log_kv(LOG_LEVEL_WARNING, "metrics", "op", "pending", "error", store_errmsg(a->store),
+               NULL);
+    return a->pending_ok;
+}
+
+static void labelled(struct metrics_text *t, const char *name, const char *key, const char *value,
+                     uint64_t v)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "%s=\"%s\"", key, value);
+    metrics_sample_u64(t, name, labels, v);
+}
+
+static void render_http(struct admin *a, struct metrics_text *t)
+{
+    struct httpd_stats hs;
+
+    httpd_get_stats(a->src.httpd, &hs);
+    metrics_family(t, "lianpay_notifications_total", "counter",
+                   "Authentic notifications by what they did to the order; failed: not stored "
+                   "(answered 503, LianLian resends).");
+    for (int o = OUTCOME_APPLIED; o <= OUTCOME_MISMATCH; o++)
+        labelled(t, "lianpay_notifications_total", "outcome", state_outcome_name(o),
+                 hs.outcomes[o]);
+    labelled(t, "lianpay_notifications_total", "outcome", "failed", hs.failed);
+    metrics_family(t, "lianpay_rejections_total", "counter",
+                   "Requests refused before anything was stored, by reason.");
+    for (int r = 0; r < HTTPD_REJECT_COUNT; r++)
+        labelled(t, "lianpay_rejections_total", "reason", httpd_reject_name(r), hs.rejections[r]);
+    metrics_family(t, "lianpay_http_requests_in_flight", "gauge",
+                   "Notification requests received and not yet answered.");
+    metrics_sample_u64(t, "lianpay_http_requests_in_flight", NULL, httpd_in_flight(a->src.httpd));
+}
+
+static void render_queries(struct admin *a, struct metrics_text *t)
+{
+    struct reconcile_stats rs;
+
+    memset(&rs, 0, sizeof(rs));
+    if (a->src.reconciler != NULL)
+        reconcile_get_stats(a->src.reconciler, &rs);
+    metrics_family(t, "lianpay_queries_total", "counter",
+                   "queryPayment attempts by the reconciler, by what the answer was.");
+    for (int q = QUERY_RESULT; q <= QUERY_TRANSPORT; q++)
+        labelled(t, "lianpay_queries_total", "result", query_status_name(q), rs.by_answer[q]);
+    metrics_family(t, "lianpay_reconcile_gave_up_total", "counter",
+                   "Orders flagged for review because no final result came within give_up_after.");
+    metrics_sample_u64(t, "lianpay_reconcile_gave_up_total", NULL, rs.gave_up);
+}
+
+static void render_writer(struct admin *a, struct metrics_text *t)
+{
+    struct writer_stats ws;
+
+    writer_get_stats(a->src.writer, &ws);
+    metrics_histogram_render(t, "lianpay_writer_batch_size",
+                             "Messages per database transaction (group commit).",
+                             writer_batch_sizes(a->src.writer));
+    metrics_histogram_render(t, "lianpay_writer_commit_seconds",
+                             "Time from BEGIN to the end of COMMIT of committed transactions.",
+                             writer_commit_seconds(a->src.writer));
+    metrics_family(t, "lianpay_writer_failed_transactions_total", "counter",
+                   "Transactions rolled back (storage errors); their messages were not stored.");
+    metrics_sample_u64(t, "lianpay_writer_failed_transactions_total", NULL, ws.failed_batches);
+    metrics_family(t, "lianpay_writer_heartbeat_age_seconds", "gauge",
+                   "Seconds since the writer loop last turned.");
+    metrics_sample(t, "lianpay_writer_heartbeat_age_seconds", NULL,
+                   (double)(time_mono_ms() - writer_heartbeat(a->src.writer)) / 1000.0);
+    char why[8];
+    metrics_family(t, "lianpay_database_writable", "gauge",
+                   "1 when the database took the writer's last transaction or lock check.");
+    metrics_sample_u64(t, "lianpay_database_writable", NULL,
+                       writer_writable(a->src.writer, why, sizeof(why)) ? 1 : 0);
+}
+
+static void render_orders(struct admin *a, struct metrics_text *t)
+{
+    if (!pending(a))
+        return; /* absent rather than a wrong zero */
+    metrics_family(t, "lianpay_pending_orders", "gauge",
+                   "Registered orders without a final result, not in review (pending_payments).");
+    metrics_sample_u64(t, "lianpay_pending_orders", NULL, (uint64_t)a->pending.count);
+    metrics_family(t, "lianpay_oldest_pending_age_seconds", "gauge",
+                   "Seconds since the oldest pending order was registered; 0 when none.");
+    metrics_sample_u64(t, "lianpay_oldest_pending_age_seconds", NULL,
+                       (uint64_t)a->pending.oldest_age_s);
+    metrics_family(t, "lianpay_review_orders", "gauge",
+                   "Orders waiting for a person (review_queue).");
+    metrics_sample_u64(t, "lianpay_review_orders", NULL, (uint64_t)a->pending.review);
+}
+
+static void render_service(struct admin *a, struct metrics_text *t)
+{
+    metrics_family(t, "lianpay_build_info", "gauge", "The running version; always 1.");
+    metrics_sample_u64(t, "lianpay_build_info", "version=\"" LIANPAY_VERSION "\"", 1);
+    metrics_family(t, "lianpay_public_keys", "gauge", "LianLian public keys trusted now.");
+    metrics_sample_u64(t, "lianpay_public_keys", NULL, keyring_count(a->src.keys));
+    metrics_family(t, "lianpay_reloads_total", "counter",
+                   "SIGHUP reloads; failed ones kept the previous keys and log level.");
+    labelled(t, "lianpay_reloads_total", "result", "ok", atomic_load(&a->reloads_ok));
+    labelled(t, "lianpay_reloads_total", "result", "failed", atomic_load(&a->reloads_failed));
+    char why[8];
+    metrics_family(t, "lianpay_live", "gauge", "1 while /livez answers 200.");
+    metrics_sample_u64(t, "lianpay_live", NULL, is_live(a, why, sizeof(why)) ? 1 : 0);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+/* The conventional process_* metrics, from what is cheap to read. */
+static void render_process(struct admin *a, struct metrics_text *t)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    long pages = 0, resident = 0;
+
+    metrics_family(t, "process_start_time_seconds", "gauge", "Start time, Unix seconds.");
+    metrics_sample(t, "process_start_time_seconds", NULL, a->start_time);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        metrics_family(t, "process_cpu_seconds_total", "counter", "User and system CPU time.");
+        metrics_sample(t, "process_cpu_seconds_total", NULL,
+                       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+    }
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) == 2) {
+            metrics_family(t, "process_resident_memory_bytes", "gauge", "Resident memory size.");
+            metrics_sample_u64(t, "process_resident_memory_bytes", NULL,
+                               (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE));
+        }
+        fclose(f);
+    }
+    int fds = count_fds();
+    if (fds >= 0) {
+        metrics_family(t, "process_open_fds", "gauge", "Open file descriptors.");
+        metrics_sample_u64(t, "process_open_fds", NULL, (uint64_t)fds);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        metrics_family(t, "process_max_fds", "gauge", "Limit on open file descriptors.");
+        metrics_sample_u64(t, "process_max_fds", NULL, (uint64_t)rl.rlim_cur);
+    }
+}
+
+/* ---- HTTP -------------------------------------------------------------------------------- */
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *type,
+                                 const char *body, size_t len)
+{
+    /* MUST_COPY only reads the buffer; the library's prototype predates const. */
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result serve_livez(struct admin *a, struct MHD_Connection *conn)
+{
+    char why[200], body[256];
+    if (is_live(a, why, sizeof(why)))
+        return send_text(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3);
+    int n = snprintf(body, sizeof(body), "not live: %s\n", why);
+    return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", body, (size_t)n);
+}
+
+static enum MHD_Result serve_readyz(struct admin *a, struct MHD_Connection *conn)
+{
+    bool ready = false;
+    char *body = readiness(a, &ready);
+    if (body == NULL)
+        return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);
+    enum MHD_Result ret = send_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                                    "application/json", body, strlen(body));
+    cJSON_free(body);
+    return ret;
+}
+
+static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *conn)
+{
+    struct metrics_text t;
+    enum MHD_Result ret;
+
+    metrics_text_init(&t);
+    render_service(a, &t);
+    render_http(a, &t);
+    render_queries(a, &t);
+    render_writer(a, &t);
+    render_orders(a, &t);
+    render_process(a, &t);
+    if (t.failed)
+        ret = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);
+    else
+        ret = send_text(conn, MHD_HTTP_OK, METRICS_TYPE, t.data, t.len);
+    metrics_text_finish(&t);
+    return ret;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    struct admin *a = cls;
+
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
+                         19);
+    /* A GET with a body: answer without reading it (libmicrohttpd discards it). */
+    *upload_data_size = 0;
+    if (strcmp(url, "/livez") == 0)
+        return serve_livez(a, conn);
+    if (strcmp(url, "/readyz") == 0)
+        return serve_readyz(a, conn);
+    if (strcmp(url, "/metrics") == 0)
+        return serve_metrics(a, conn);
+    return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10);
+}
+
+/* libmicrohttpd passes printf-style messages. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_kv(LOG_LEVEL_DEBUG, "admin_http_library", "message", buf, NULL);
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+static int admin_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
+                         size_t errlen)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, cfg->admin_host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(cfg->admin_port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->admin_host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(cfg->admin_port);
+        return 0;
+    }
+    snprintf(err, errlen, "admin.listen: %s is not an IP address", cfg->admin_host);
+    return -1;
+}
+
+struct admin *admin_create(const struct admin_sources *src, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    struct admin *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->src = *src;
+    a->start_time = (double)time_now_ms() / 1000.0;
+    pthread_mutex_init(&a->lock, NULL);
+    if (admin_address(src->cfg, &ss, err, errlen) < 0)
+        goto fail;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, answer, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+                         MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_END);
+    if (a->mhd == NULL) {
+        snprintf(err, errlen, "admin.listen: cannot listen on %s: %s", src->cfg->admin_listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused the options");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    a->port = di ? di->port : src->cfg->admin_port;
+    return a;
+fail:
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+    return NULL;
+}
+
+uint16_t admin_port(struct admin *a)
+{
+    return a->port;
+}
+
+void admin_set_live(struct admin *a, bool live, const char *why, int64_t stale_ms)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->live = live;
+    snprintf(a->live_why, sizeof(a->live_why), "%s", live || why == NULL ? "" : why);
+    a->live_at = time_mono_ms();
+    a->live_stale_ms = stale_ms;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void admin_count_reload(struct admin *a, bool ok)
+{
+    if (a == NULL)
+        return;
+    atomic_fetch_add(ok ? &a->reloads_ok : &a->reloads_failed, 1);
+}
+
+void admin_destroy(struct admin *a)
+{
+    if (a == NULL)
+        return;
+    MHD_stop_daemon(a->mhd);
+    store_close(a->store);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
