@@ -2,21 +2,25 @@
 # Installs what lianpay-notifyd needs to build, test and run, from Debian's packages only.
 set -euo pipefail
 
+# scdoc builds the man pages; procps has the /bin/kill of the unit's ExecReload; systemd
+# (systemd-analyze, systemd-sysusers, systemd-tmpfiles) and strace are for the tests of the unit
+# and its sandbox.
 packages=(
   build-essential meson ninja-build pkg-config python3
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
   libsystemd-dev libssl-dev libcmocka-dev
   sqlite3 openssl curl ca-certificates
+  scdoc systemd strace procps
 )
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 # `deps.sh fuzz`: the fuzzing stage of scripts/test.sh needs clang with its libFuzzer and
 # sanitizer runtimes (the other stages build with gcc).
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
