@@ -124,14 +124,15 @@ static bool alive(struct service *s, char *why, size_t len)
     return true;
 }
 
-static void supervise(struct service *s)
+/* Checks liveness; feeds the watchdog only when it passed and ping is set. */
+static void supervise(struct service *s, bool ping)
 {
     char why[sizeof(s->why)];
     bool live = alive(s, why, sizeof(why));
 
     /* A verdict older than three intervals means this loop itself stopped. */
     admin_set_live(s->admin, live, why, 3 * s->check_ms + 5000);
-    if (live && s->watchdog)
+    if (live && ping && s->watchdog)
         sd_notify(0, "WATCHDOG=1");
     if (live == s->live && (live || strcmp(why, s->why) == 0))
         return;
@@ -188,16 +189,28 @@ static void report(struct service *s)
                "threshold", log_int(s->cfg->pending_warning_after), NULL);
 }
 
+/* "host:port", IPv6 in brackets. */
+static void format_address(char *out, size_t len, const char *host, uint16_t port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(out, len, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port);
+}
+
 static void supervision_init(struct service *s)
 {
     uint64_t usec = 0;
+
+    format_address(s->addr, sizeof(s->addr), s->cfg->listen_host, httpd_port(s->httpd));
 
     s->watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
     s->check_ms = s->watchdog ? (int64_t)(usec / 2000) : CHECK_MS;
     if (s->check_ms < 100)
         s->check_ms = 100;
     s->live = true;
-    s->next_check = time_mono_ms(); /* at once: the first ping follows READY=1 */
+    /* The first check before READY=1, so that /livez holds from then on; the first ping
+     * follows READY=1 at once. */
+    supervise(s, false);
+    s->next_check = time_mono_ms();
     s->monitor_s = s->cfg->summary_interval;
     if (s->monitor_s == 0 && s->cfg->pending_warning_after > 0)
         s->monitor_s = OVERDUE_CHECK_S;
@@ -210,7 +223,7 @@ static int64_t tick(struct service *s)
 {
     int64_t now = time_mono_ms();
     if (now >= s->next_check) {
-        supervise(s);
+        supervise(s, true);
         s->next_check = now + s->check_ms;
     }
     if (s->monitor_s > 0 && now >= s->next_report) {
@@ -324,23 +337,19 @@ static void stop(struct service *s)
 static void announce(struct service *s)
 {
     const struct config *cfg = s->cfg;
-    bool v6 = strchr(cfg->listen_host, ':') != NULL;
     char admin[96] = "off";
 
-    snprintf(s->addr, sizeof(s->addr), "%s%s%s:%u", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
-             (unsigned)httpd_port(s->httpd));
-    if (s->admin != NULL) {
-        bool a6 = strchr(cfg->admin_host, ':') != NULL;
-        snprintf(admin, sizeof(admin), "%s%s%s:%u", a6 ? "[" : "", cfg->admin_host, a6 ? "]" : "",
-                 (unsigned)admin_port(s->admin));
-    }
+    if (s->admin != NULL)
+        format_address(admin, sizeof(admin), cfg->admin_host, admin_port(s->admin));
     log_kv(LOG_LEVEL_INFO, "ready", "version", LIANPAY_VERSION, "listen", s->addr, "tls",
            cfg->tls_cert ? "on" : "off", "notify_path", cfg->notify_path, "database",
            cfg->database_path, "public_keys", log_int((long long)keyring_count(s->keys)),
            "reconcile", cfg->reconcile_enabled ? cfg->query_url : "off", "admin", admin, "watchdog",
            s->watchdog ? log_int(s->check_ms * 2) : "off", NULL);
-    /* Everything is open, migrated and bound: connections are accepted from here on. */
-    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", s->addr);
+    /* Everything is open, migrated and bound, and an HTTP thread has answered: connections are
+     * accepted from here on. */
+    sd_notifyf(0, "READY=1\nSTATUS=%s on %s%s%s", s->live ? "serving" : "degraded", s->addr,
+               s->live ? "" : ": ", s->live ? "" : s->why);
 }
 
 int service_run(struct config *cfg, const char *config_text)

@@ -350,9 +350,9 @@ def sigterm_while_a_query_is_under_way_exits_promptly():
     ll_priv, ll_pub = keypair(tmp, 'll')
     m_priv, m_pub = keypair(tmp, 'merchant')
     os.chmod(m_priv, 0o600)
-    sim = Sim(tmp, ll_priv, m_pub, {'SLOW-1': [{'delay_ms': 25000, 'ret_code': '8901'}]})
+    sim = Sim(tmp, ll_priv, m_pub, {'SLOW-1': [{'delay_ms': 15000, 'ret_code': '8901'}]})
     d = Daemon(tmp, ll_pub, m_priv, sections={
-        'lianlian': {'query_url': sim.url},
+        'lianlian': {'query_url': sim.url, 'query_timeout': '4s'},
         'reconcile': {'notify_window': '1s', 'retry_interval': '1m'}})
     sh([os.path.join(os.path.dirname(NOTIFYD), 'lianpayctl'), '-c', d.config, 'register',
         'SLOW-1', '1.00', '20261122083000'])
@@ -361,9 +361,10 @@ def sigterm_while_a_query_is_under_way_exits_promptly():
     t0 = time.monotonic()
     eq(d.stop(timeout=30), 0, 'exit status')
     took = time.monotonic() - t0
-    # the query's own timeout (15 s) bounds it; nothing waits for LianLian's 25 s
-    ok(took < 20, 'stopped in %.1f s' % took)
-    sim.proc.kill()  # still asleep in its 25 s answer
+    # the query's own timeout (query_timeout) bounds it; nothing waits for LianLian's 15 s
+    ok(took < 6, 'stopped in %.1f s' % took)
+    d.wait_log(r'event=query no_order=SLOW-1 answer=transport_error', timeout=1)
+    sim.proc.kill()  # still asleep in its 15 s answer
     sim.proc.wait()
 
 
