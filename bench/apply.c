@@ -5,10 +5,17 @@
  * messages per second and the CPU time per message, which bound what the daemon's single writer
  * thread can do. Used to profile store.c (perf record bench-apply ...).
  *
- * Usage: bench-apply [--batch B] [--count N] [--pending M --start S] DBFILE
+ * With --reader, a second thread keeps a read connection open and asks for due orders every
+ * second, as the daemon's reconciler does: SQLite then runs in two threads, which changes how the
+ * C library's heap behaves under the writer (see configure_sqlite in store.c).
+ *
+ * Usage: bench-apply [--batch B] [--count N] [--pending M --start S] [--reader] DBFILE
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +30,32 @@
 
 struct options {
     uint64_t count, batch, pending, start;
+    bool reader;
     const char *path;
 };
+
+static atomic_bool finished;
+
+/* The reconciler's pattern: its own read connection, a due-order query now and then. */
+static void *reader_main(void *arg)
+{
+    const struct options *opt = arg;
+    struct store_due due[32];
+    char err[512];
+    struct store *st = store_open(opt->path, STORE_READ, err, sizeof(err));
+
+    if (st == NULL) {
+        fprintf(stderr, "bench-apply: reader: %s\n", err);
+        return NULL;
+    }
+    while (!atomic_load(&finished)) {
+        (void)store_due(st, time_now_ms(), due, 32);
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    store_close(st);
+    return NULL;
+}
 
 static double seconds(clockid_t clock)
 {
@@ -58,16 +89,18 @@ static void make_result(const struct options *opt, uint64_t i, struct payresult 
 static int parse_args(int argc, char **argv, struct options *opt)
 {
     static const struct option longopts[] = {
-        {"count", required_argument, NULL, 'n'},
-        {"batch", required_argument, NULL, 'b'},
-        {"pending", required_argument, NULL, 'P'},
-        {"start", required_argument, NULL, 's'},
-        {NULL, 0, NULL, 0},
+        {"count", required_argument, NULL, 'n'},   {"batch", required_argument, NULL, 'b'},
+        {"pending", required_argument, NULL, 'P'}, {"start", required_argument, NULL, 's'},
+        {"reader", no_argument, NULL, 'R'},        {NULL, 0, NULL, 0},
     };
     int c;
 
     *opt = (struct options){.count = 200000, .batch = 64};
-    while ((c = getopt_long(argc, argv, "n:b:P:s:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:b:P:s:R", longopts, NULL)) != -1) {
+        if (c == 'R') {
+            opt->reader = true;
+            continue;
+        }
         uint64_t v = strtoull(optarg, NULL, 10);
         if (c == 'n')
             opt->count = v;
@@ -156,7 +189,9 @@ int main(int argc, char **argv)
     char err[512];
 
     if (parse_args(argc, argv, &opt) < 0) {
-        fprintf(stderr, "usage: bench-apply [--batch B] [--count N] [--pending M --start S] DB\n");
+        fprintf(stderr,
+                "usage: bench-apply [--batch B] [--count N] [--pending M --start S] [--reader] "
+                "DB\n");
         return 2;
     }
     struct store *st = store_open(opt.path, STORE_WRITE, err, sizeof(err));
@@ -164,9 +199,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-apply: %s\n", err);
         return 1;
     }
-    double t0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    pthread_t reader;
+    if (opt.reader && pthread_create(&reader, NULL, reader_main, &opt) != 0)
+        opt.reader = false;
+    double t0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_THREAD_CPUTIME_ID);
     int rc = run(st, &opt);
-    double t1 = seconds(CLOCK_MONOTONIC), c1 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    double t1 = seconds(CLOCK_MONOTONIC), c1 = seconds(CLOCK_THREAD_CPUTIME_ID);
+    atomic_store(&finished, true);
+    if (opt.reader)
+        pthread_join(reader, NULL);
     if (rc < 0)
         fprintf(stderr, "bench-apply: %s\n", store_errmsg(st));
     else
