@@ -289,15 +289,20 @@ class Daemon:
 
 
 def raw_http(port, data, host='127.0.0.1', timeout=5, read_all=True):
-    """Sends raw bytes on a fresh TCP connection and returns what came back (bytes)."""
+    """Sends raw bytes on a fresh TCP connection and returns what came back (bytes). A server
+    that answers and closes before reading everything makes the kernel reset the connection:
+    that ends the answer, it is not an error."""
     s = socket.create_connection((host, port), timeout=timeout)
     try:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         out = b''
         while True:
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except (socket.timeout, ConnectionResetError):
                 break
             if not chunk:
                 break
