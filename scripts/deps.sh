@@ -4,13 +4,13 @@ set -euo pipefail
 
 # scdoc builds the man pages; procps has the /bin/kill of the unit's ExecReload; systemd
 # (systemd-analyze, systemd-sysusers, systemd-tmpfiles) and strace are for the tests of the unit
-# and its sandbox.
+# and its sandbox; nginx for the test of the reverse-proxy example.
 packages=(
   build-essential meson ninja-build pkg-config python3
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
   libsystemd-dev libssl-dev libcmocka-dev
   sqlite3 openssl curl ca-certificates
-  scdoc systemd strace procps
+  scdoc systemd strace procps nginx
 )
 # `deps.sh fuzz`: the fuzzing stage of scripts/test.sh needs clang with its libFuzzer and
 # sanitizer runtimes (the other stages build with gcc).
@@ -29,4 +29,16 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packages with services (nginx) must not start them here: the tests run their own instances on
+# free loopback ports, and a failed start on a busy port 80 would fail the installation.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  made_policy=1
+fi
+status=0
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+[ -z "$made_policy" ] || $SUDO rm -f "$policy"
+exit $status
