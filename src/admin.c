@@ -402,20 +402,8 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static int admin_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
                          size_t errlen)
 {
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, cfg->admin_host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(cfg->admin_port);
+    if (netaddr_sockaddr(cfg->admin_host, cfg->admin_port, ss) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, cfg->admin_host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(cfg->admin_port);
-        return 0;
-    }
     snprintf(err, errlen, "admin.listen: %s is not an IP address", cfg->admin_host);
     return -1;
 }

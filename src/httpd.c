@@ -480,19 +480,8 @@ static int make_probe_token(struct httpd *h, char *err, size_t errlen)
 static int listen_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
                           size_t errlen)
 {
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(cfg->listen_port);
+    if (netaddr_sockaddr(cfg->listen_host, cfg->listen_port, ss) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(cfg->listen_port);
-        return 0;
-    }
     snprintf(err, errlen, "server.listen: %s is not an IP address", cfg->listen_host);
     return -1;
 }

@@ -370,20 +370,13 @@ int sim_serve(const struct sim_serve_options *opt)
         fprintf(stderr, "lianpay-sim: serve: bad --listen %s\n", opt->listen);
         return 2;
     }
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(port);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        flags |= MHD_USE_IPv6;
-    } else {
+    if (netaddr_sockaddr(host, port, &ss) < 0) {
         fprintf(stderr, "lianpay-sim: serve: %s is not an IP address\n", host);
         return 2;
     }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -380,9 +380,26 @@ static void test_split_hostport_errors(void **state)
     assert_int_equal(netaddr_split_hostport("127.0.0.1:80", tiny, sizeof(tiny), &port), -1);
 }
 
+static void test_sockaddr(void **state)
+{
+    struct sockaddr_storage ss;
+    char buf[46];
+
+    assert_int_equal(netaddr_sockaddr("127.0.0.1", 8080, &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 8080);
+    assert_int_equal(netaddr_format((struct sockaddr *)&ss, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "127.0.0.1");
+    assert_int_equal(netaddr_sockaddr("::1", 0, &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(netaddr_sockaddr("localhost", 80, &ss), -1);
+    assert_int_equal(netaddr_sockaddr("[::1]", 80, &ss), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sockaddr),
         cmocka_unit_test(test_parse_v4),
         cmocka_unit_test(test_parse_v6),
         cmocka_unit_test(test_parse_mapped),
