@@ -31,8 +31,10 @@
 #define STORE_WRITE_BUSY_MS 1000
 #define STORE_READ_BUSY_MS  5000
 
+/* Written without IN: see sql/0002_check_without_in.sql. */
 #define SQL_NOT_FINAL                                                                              \
-    "(result_pay IS NULL OR result_pay IN ('APPLY', 'CHECK', 'WAITING', 'PROCESSING'))"
+    "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                          \
+    "OR result_pay = 'WAITING' OR result_pay = 'PROCESSING')"
 /* Must repeat the WHERE of the payments_unscheduled partial index for the planner to use it. The
  * queries that must stay fast name their index (INDEXED BY): should a later migration make the
  * index unusable, preparing them fails loudly instead of scanning millions of rows. */

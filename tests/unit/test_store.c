@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "migrations.h"
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
@@ -32,6 +33,12 @@ struct fx {
     sqlite3 *raw;
     char text[1024]; /* last value read by q_text */
 };
+
+#define NOT_FINAL                                                                                  \
+    "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                          \
+    "OR result_pay = 'WAITING' OR result_pay = 'PROCESSING')"
+#define UNSCHEDULED                                                                                \
+    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND " NOT_FINAL
 
 /* ---- fixture and helpers ------------------------------------------------------------------- */
 
@@ -319,6 +326,75 @@ static void test_reader_refuses_old_schema(void **state)
     snprintf(other, sizeof(other), "%s/missing/x.db", fx->dir);
     assert_null(store_open(other, STORE_WRITE, err, sizeof(err)));
     assert_non_null(strstr(err, other));
+}
+
+/* A database made by 0001 alone, with orders in every kind of state, migrated by store_open. */
+static void test_migration_0002(void **state)
+{
+    struct fx *fx = *state;
+    char err[512];
+
+    store_close(fx->st);
+    sqlite3_close(fx->raw);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char p[320];
+        snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
+        unlink(p);
+    }
+    assert_int_equal(sqlite3_open(fx->path, &fx->raw), SQLITE_OK);
+    assert_true(store_migrations_count >= 2);
+    raw_exec(fx, "PRAGMA journal_mode=WAL");
+    raw_exec(fx, store_migrations[0].sql);
+    raw_exec(fx, "PRAGMA user_version = 1");
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, dt_order, registered_at) VALUES "
+                 "('P1', '49.65', '20261122083000', '2026-11-22T08:30:00.000Z'), "
+                 "('P2', '1.00', '20261122083000', '2026-11-22T08:31:00.000Z')");
+    raw_exec(fx, "UPDATE payments SET result_pay = 'PROCESSING', next_query_at = "
+                 "'2026-11-22T09:06:00.000Z' WHERE no_order = 'P2'");
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, result_pay, source, final_at) "
+                 "VALUES ('F1', '2', 'SUCCESS', 'notify', '2026-11-22T08:32:00.000Z')");
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, outcome, "
+                 "body, received_at) VALUES ('F1', 'notify', 'SUCCESS', '2', 'applied', '{}', "
+                 "'2026-11-22T08:32:00.000Z')");
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, registered_at, needs_review, "
+                 "review_reason) VALUES ('R1', '3', '2026-11-22T08:33:00.000Z', 1, 'x')");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"),
+                         "P1,P2");
+
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
+    assert_string_equal(q_sql(fx, "PRAGMA integrity_check"), "ok");
+    /* Nothing the tables or indexes check per row builds a table any more. */
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_schema WHERE type IN "
+                               "('table', 'index') AND (sql LIKE '%result_pay IN%' OR "
+                               "sql LIKE '%outcome IN%')"),
+                     0);
+    /* The same rows, the same answers. */
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"),
+                         "P1,P2");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM review_queue"), "R1");
+    assert_string_equal(q_sql(fx, "SELECT amount_fen || ' ' || count FROM daily_totals"), "200 1");
+    assert_string_equal(col(fx, "P1", "amount_fen"), "4965");
+    assert_int_equal(events(fx, "F1"), 1);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM payments INDEXED BY payments_pending "
+                               "WHERE registered_at IS NOT NULL AND needs_review = 0 AND " NOT_FINAL),
+                     2);
+    /* The constraints still hold, for tools and for the daemon's own connection. */
+    assert_non_null(raw_try(fx, "UPDATE payments SET result_pay = 'PAID' WHERE no_order = 'P1'"));
+    assert_non_null(strstr(fx->text, "CHECK"));
+    assert_non_null(raw_try(fx, "INSERT INTO payment_events(no_order, source, result_pay, "
+                                "money_order, outcome, body, received_at) VALUES ('F1', "
+                                "'notify', 'SUCCESS', '2', 'ignored', '{}', "
+                                "'2026-11-22T08:32:00.000Z')"));
+    assert_non_null(strstr(fx->text, "CHECK"));
+    struct store_applied out = notify(fx, "P1", "49.65", 4965, RESULT_SUCCESS, T0 + MIN);
+    assert_int_equal(out.outcome, OUTCOME_APPLIED);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P2");
+    assert_int_equal(reg(fx, "N1", "5", "20261122083000", T0), STORE_REGISTERED);
+    assert_string_equal(q_sql(fx, "PRAGMA integrity_check"), "ok");
 }
 
 static void test_plain_sql_insert(void **state)
@@ -833,11 +909,6 @@ static void assert_plan_uses(struct fx *fx, const char *sql, const char *index)
         fail_msg("%s: does not use %s", sql, index);
 }
 
-#define NOT_FINAL                                                                                  \
-    "(result_pay IS NULL OR result_pay IN ('APPLY', 'CHECK', 'WAITING', 'PROCESSING'))"
-#define UNSCHEDULED                                                                                \
-    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND " NOT_FINAL
-
 static void test_query_plans(void **state)
 {
     struct fx *fx = *state;
@@ -1013,6 +1084,7 @@ int main(void)
         T(test_reopen_keeps_data),
         T(test_newer_schema_refused),
         T(test_reader_refuses_old_schema),
+        T(test_migration_0002),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_same_result_other_bytes),
