@@ -254,7 +254,7 @@ static void render_service(struct admin *a, struct metrics_text *t)
                    "SIGHUP reloads; failed ones kept the previous keys and log level.");
     labelled(t, "lianpay_reloads_total", "result", "ok", atomic_load(&a->reloads_ok));
     labelled(t, "lianpay_reloads_total", "result", "failed", atomic_load(&a->reloads_failed));
-    char why[8];
+    char why[200];
     metrics_family(t, "lianpay_live", "gauge", "1 while /livez answers 200.");
     metrics_sample_u64(t, "lianpay_live", NULL, is_live(a, why, sizeof(why)) ? 1 : 0);
 }
