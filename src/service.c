@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,7 +69,18 @@ struct service {
     struct store *monitor;
     struct httpd_stats last_http;
     uint64_t last_queries;
+    int64_t next_trim; /* monotonic ms */
 };
+
+/*
+ * How often the heap's free pages are handed back to the kernel. Every request allocates and frees
+ * on its HTTP thread, and each thread has its own glibc arena; an arena keeps the pages its
+ * busiest moment touched, so the resident size creeps up by steps as rarer peaks come by
+ * (bench/: +0.7 MiB in ten minutes at 5,000/s while the memory in use stayed flat). malloc_trim
+ * releases the free pages of every arena, so that the resident size follows what is in use and
+ * a real leak stands out. It takes each arena's lock for well under a millisecond.
+ */
+#define TRIM_INTERVAL_MS 60000
 
 /* ---- reload ------------------------------------------------------------------------------ */
 
@@ -199,6 +211,7 @@ static void format_address(char *out, size_t len, const char *host, uint16_t por
 static void supervision_init(struct service *s)
 {
     uint64_t usec = 0;
+    char err[512];
 
     format_address(s->addr, sizeof(s->addr), s->cfg->listen_host, httpd_port(s->httpd));
 
@@ -215,6 +228,11 @@ static void supervision_init(struct service *s)
     if (s->monitor_s == 0 && s->cfg->pending_warning_after > 0)
         s->monitor_s = OVERDUE_CHECK_S;
     s->next_report = time_mono_ms() + s->monitor_s * 1000;
+    /* Opened now rather than at the first report, so that what it holds is there from the start
+     * (a report that finds it missing tries again and says why). */
+    if (s->monitor_s > 0)
+        s->monitor = store_open(s->cfg->database_path, STORE_READ, err, sizeof(err));
+    s->next_trim = time_mono_ms() + TRIM_INTERVAL_MS;
     httpd_get_stats(s->httpd, &s->last_http);
 }
 
@@ -225,6 +243,10 @@ static int64_t tick(struct service *s)
     if (now >= s->next_check) {
         supervise(s, true);
         s->next_check = now + s->check_ms;
+    }
+    if (now >= s->next_trim) {
+        malloc_trim(0);
+        s->next_trim = now + TRIM_INTERVAL_MS;
     }
     if (s->monitor_s > 0 && now >= s->next_report) {
         report(s);
