@@ -297,11 +297,15 @@ static void render_process(struct admin *a, struct metrics_text *t)
         fclose(f);
     }
     /* What the program holds, as opposed to what the allocator keeps resident: a leak shows
-     * here first. mallinfo2 walks every arena under its lock: cheap for a scrape. */
+     * here first. mallinfo2 walks every arena under its lock: cheap for a scrape. Under another
+     * allocator (a sanitizer build) it reports nothing, and so does this. */
     struct mallinfo2 mi = mallinfo2();
-    metrics_family(t, "lianpay_heap_in_use_bytes", "gauge",
-                   "Heap memory allocated and not yet freed (glibc mallinfo2).");
-    metrics_sample_u64(t, "lianpay_heap_in_use_bytes", NULL, (uint64_t)(mi.uordblks + mi.hblkhd));
+    if (mi.arena > 0) {
+        metrics_family(t, "lianpay_heap_in_use_bytes", "gauge",
+                       "Heap memory allocated and not yet freed (glibc mallinfo2).");
+        metrics_sample_u64(t, "lianpay_heap_in_use_bytes", NULL,
+                           (uint64_t)(mi.uordblks + mi.hblkhd));
+    }
     int fds = count_fds();
     if (fds >= 0) {
         metrics_family(t, "process_open_fds", "gauge", "Open file descriptors.");
