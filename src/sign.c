@@ -2,9 +2,9 @@
  * LianLian's signature: the string to sign (protocol.md) and MD5withRSA over it, i.e. RSA
  * PKCS#1 v1.5 with MD5 through OpenSSL's EVP interface, signatures in standard base64 on one line.
  *
- * Base64 is decoded here by hand because OpenSSL's decoders are lenient (white space, line
- * breaks, missing padding, non-zero pad bits): a signature has exactly one accepted spelling.
- * Pure functions over caller-owned keys; safe from any thread (EVP_PKEY is read-only here).
+ * Signatures are decoded with b64.c's strict decoder: a signature has exactly one accepted
+ * spelling. Pure functions over caller-owned keys; safe from any thread (EVP_PKEY is read-only
+ * here).
  *
  * Verification is on every notification's path. Setting up an OpenSSL 3 verification context
  * (fetching MD5 and RSA by name, creating the key context) costs as much as the RSA-1024 check
@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "b64.h"
 #include "msg.h"
 
 /* Members that go into the string to sign: not "sign", not null, not "". */
@@ -97,65 +98,6 @@ char *sign_string(const struct msg *m, size_t *len)
     s = join_pairs(f, n, len);
     free(f);
     return s;
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* One group of 4 characters; the last group may end in "=" or "==" with zero pad bits. */
-static int b64_group(const char *in, bool last, unsigned char *out, size_t *outlen)
-{
-    int pad = last ? (in[3] == '=') + (in[2] == '=' && in[3] == '=') : 0;
-    unsigned long v = 0;
-
-    for (int i = 0; i < 4 - pad; i++) {
-        int d = b64_value((unsigned char)in[i]);
-        if (d < 0)
-            return -1;
-        v = (v << 6) | (unsigned long)d;
-    }
-    v <<= 6 * pad;
-    if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0))
-        return -1;
-    out[0] = (unsigned char)(v >> 16);
-    out[1] = (unsigned char)(v >> 8);
-    out[2] = (unsigned char)v;
-    *outlen = 3 - (size_t)pad;
-    return 0;
-}
-
-/* Strict standard base64. Returns a malloc'd buffer with its length in *outlen, or NULL. */
-static unsigned char *b64_decode(const char *in, size_t *outlen)
-{
-    size_t n = strlen(in), o = 0, k = 0;
-    unsigned char *out = NULL;
-
-    if (n == 0 || n % 4 != 0)
-        return NULL;
-    out = malloc(n / 4 * 3);
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i += 4) {
-        if (b64_group(in + i, i + 4 == n, out + o, &k) < 0) {
-            free(out);
-            return NULL;
-        }
-        o += k;
-    }
-    *outlen = o;
-    return out;
 }
 
 /* A digest context set up for MD5withRSA (PKCS#1 v1.5) with key, for signing or verifying. */
@@ -282,8 +224,8 @@ int sign_verify(EVP_PKEY *key, const char *data, size_t len, const char *b64sig)
 
     if (key == NULL || b64sig == NULL)
         goto out;
-    sig = b64_decode(b64sig, &siglen);
-    if (sig == NULL)
+    sig = b64_decode(b64sig, strlen(b64sig), 0, &siglen);
+    if (sig == NULL || siglen == 0)
         goto out;
     int ok = verify_cached(key, data, len, sig, siglen);
     if (ok < 0)
@@ -315,19 +257,6 @@ int sign_verify_msg(const struct msg *m, EVP_PKEY *const *keys, size_t nkeys)
     }
     free(data);
     return found;
-}
-
-static char *b64_encode(const unsigned char *in, size_t n)
-{
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-
-    if (out == NULL)
-        return NULL;
-    if (EVP_EncodeBlock((unsigned char *)out, in, (int)n) < 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
 }
 
 char *sign_data(EVP_PKEY *key, const char *data, size_t len)
