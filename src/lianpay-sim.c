@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "log.h"
 #include "msg.h"
+#include "payload.h"
 #include "sign.h"
 #include "sim.h"
 #include "timeutil.h"
@@ -35,6 +37,9 @@ static void usage(FILE *out)
             "      make an RSA key pair (PKCS#8 and SubjectPublicKeyInfo PEM)\n"
             "  sign-batch --private-key FILE\n"
             "      sign each JSON message of stdin (one a line); print them signed, one a line\n"
+            "  decrypt --private-key FILE [PAYLOAD]\n"
+            "      print the plaintext of a pay_load (a file, or stdin); exit 1 when its HMAC\n"
+            "      does not check, 2 when it is unusable\n"
             "  -V, --version   print the version\n");
 }
 
@@ -137,6 +142,96 @@ static int cmd_sign_batch(int argc, char **argv)
     status = fflush(stdout) == 0 && !ferror(stdin) ? 0 : 2;
 out:
     free(line);
+    EVP_PKEY_free(key);
+    return status;
+}
+
+#define PAYLOAD_INPUT_MAX (8 << 20)
+
+/* All of path ("-": stdin), up to PAYLOAD_INPUT_MAX bytes, in a malloc'd buffer. */
+static char *read_input(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "lianpay-sim: %s: cannot open\n", path);
+        return NULL;
+    }
+    buf = malloc(PAYLOAD_INPUT_MAX + 1);
+    if (buf != NULL)
+        n = fread(buf, 1, PAYLOAD_INPUT_MAX + 1, f);
+    if (buf == NULL || ferror(f) || n > PAYLOAD_INPUT_MAX) {
+        fprintf(stderr, "lianpay-sim: %s: %s\n", path,
+                buf == NULL ? "out of memory"
+                : ferror(f) ? "read error"
+                            : "too large");
+        free(buf);
+        buf = NULL;
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The plaintext came from outside: exactly its bytes into a pipe or file, but on a terminal
+ * with control characters (C0, DEL, UTF-8 C1) escaped so that it cannot drive the terminal. */
+static void print_untrusted(const unsigned char *p, size_t n)
+{
+    if (!isatty(STDOUT_FILENO)) {
+        fwrite(p, 1, n, stdout);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            printf("\\x%02x", p[i]);
+        else if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] < 0xa0)
+            printf("\\u%04x", p[++i]);
+        else
+            putchar(p[i]);
+    }
+    putchar('\n');
+}
+
+static int cmd_decrypt(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"private-key", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key_file = NULL, *why = NULL;
+    char *text = NULL, *plain = NULL;
+    size_t len = 0, plain_len = 0;
+    int c, status = 2;
+
+    while ((c = getopt_long(argc, argv, "+k:", opts, NULL)) != -1) {
+        if (c != 'k')
+            return 2;
+        key_file = optarg;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "lianpay-sim: usage: decrypt --private-key FILE [PAYLOAD]\n");
+        return 2;
+    }
+    EVP_PKEY *key = load_private(key_file);
+    if (key == NULL)
+        return 2;
+    text = read_input(optind < argc ? argv[optind] : "-", &len);
+    if (text == NULL)
+        goto out;
+    status = (int)payload_decrypt(key, text, len, &plain, &plain_len, &why);
+    if (status != PAYLOAD_OK) {
+        fprintf(stderr, "lianpay-sim: decrypt: %s\n", why);
+        goto out;
+    }
+    print_untrusted((const unsigned char *)plain, plain_len);
+    if (fflush(stdout) != 0)
+        status = 2;
+out:
+    free(text);
+    free(plain);
     EVP_PKEY_free(key);
     return status;
 }
@@ -301,10 +396,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"notify", cmd_notify},
-        {"serve", cmd_serve},
-        {"keygen", cmd_keygen},
-        {"sign-batch", cmd_sign_batch},
+        {"notify", cmd_notify},         {"serve", cmd_serve},     {"keygen", cmd_keygen},
+        {"sign-batch", cmd_sign_batch}, {"decrypt", cmd_decrypt},
     };
 
     log_init();
