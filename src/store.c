@@ -488,6 +488,36 @@ int store_rollback(struct store *st)
     return run_cached(st, Q_ROLLBACK);
 }
 
+int store_probe_write(struct store *st)
+{
+    sqlite3_stmt *s = NULL;
+    char sql[48];
+
+    if (store_begin(st) < 0)
+        return -1;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", sqlite3_column_int(s, 0));
+        rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    }
+    (void)sqlite3_finalize(s);
+    if (rc != SQLITE_OK) {
+        set_error(st, rc);
+        store_rollback(st);
+        return -1;
+    }
+    if (store_commit(st) < 0) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t store_changes(struct store *st)
+{
+    return (int64_t)sqlite3_total_changes64(st->db);
+}
+
 const char *store_errmsg(struct store *st)
 {
     return st->errmsg[0] != '\0' ? st->errmsg : "no error";
