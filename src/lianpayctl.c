@@ -106,6 +106,19 @@ static int load_config(struct config *cfg)
     return -1;
 }
 
+/* One line: label, then text (len bytes) escaped, for text that came from outside. */
+static void show(const char *label, const char *text, size_t len)
+{
+    fputs(label, stdout);
+    log_print_escaped(stdout, text, len);
+    fputc('\n', stdout);
+}
+
+static void show_str(const char *label, const char *text)
+{
+    show(label, text, strlen(text));
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -148,7 +161,7 @@ static int cmd_verify(int argc, char **argv)
     }
     signed_str = sign_string(&m, NULL);
     if (verbose && signed_str != NULL)
-        printf("signed string: %s\n", signed_str);
+        show("signed string: ", signed_str, strlen(signed_str));
     int idx = sign_verify_msg(&m, keys.keys, keys.n);
     if (idx >= 0) {
         printf("valid: signed by key %d of %zu\n", idx + 1, keys.n);
@@ -264,25 +277,33 @@ static int cmd_status(int argc, char **argv)
     return rc < 0 ? 2 : rc;
 }
 
+/* Every value of an answer came from whoever answered, signed or not. */
 static void print_answer(const char *no_order, const struct query_answer *a)
 {
-    printf("order:      %s\n", no_order);
-    printf("answer:     %s%s%s\n", query_status_name(a->status), a->detail[0] ? ": " : "",
-           a->status == QUERY_RESULT ? "" : a->detail);
+    char line[512];
+
+    show_str("order:      ", no_order);
+    snprintf(line, sizeof(line), "%s%s%s", query_status_name(a->status), a->detail[0] ? ": " : "",
+             a->status == QUERY_RESULT ? "" : a->detail);
+    show_str("answer:     ", line);
     printf("signature:  %s\n", a->signed_ok ? "valid" : "missing or invalid");
-    if (a->ret_code[0])
-        printf("ret_code:   %s %s\n", a->ret_code, a->ret_msg);
+    if (a->ret_code[0]) {
+        snprintf(line, sizeof(line), "%s %s", a->ret_code, a->ret_msg);
+        show_str("ret_code:   ", line);
+    }
     if (a->status == QUERY_RESULT) {
         const struct payresult *r = &a->result;
-        printf("result_pay: %s\nmoney:      %s\ndt_order:   %s\noid_paybill: %s\n",
-               state_result_name(r->result_pay), r->money_order, r->dt_order, r->oid_paybill);
+        show_str("result_pay: ", state_result_name(r->result_pay));
+        show_str("money:      ", r->money_order);
+        show_str("dt_order:   ", r->dt_order);
+        show_str("oid_paybill: ", r->oid_paybill);
         if (r->settle_date[0])
-            printf("settle:     %s\n", r->settle_date);
+            show_str("settle:     ", r->settle_date);
         if (r->info_order[0])
-            printf("info_order: %s\n", r->info_order);
+            show_str("info_order: ", r->info_order);
     }
     if (a->body_len > 0)
-        printf("raw:        %.*s\n", (int)a->body_len, a->body);
+        show("raw:        ", a->body, a->body_len);
 }
 
 /* Records a verified answer the way the reconciler does (source = query). */
