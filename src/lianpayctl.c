@@ -2,6 +2,11 @@
  * lianpayctl: the operator's and internal tools' command line (design.md, programs).
  * Each verb is one function; exit status 0 means done, 1 a negative answer (invalid signature,
  * unknown order, flagged), 2 unusable input or a failure, with a one-line reason on stderr.
+ *
+ * The verbs are run by members of the daemon's group, who may read the configuration but not the
+ * merchant key: only query, which signs, loads it. Whatever came from outside (an answer's bytes,
+ * a message's values, what the database holds) is printed through log_print_escaped, so that no
+ * control sequence reaches the terminal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -86,19 +91,20 @@ static int load_message(const char *path, struct msg *m)
     return rc;
 }
 
-static int load_config(struct config *cfg)
+/* flags: CONFIG_NO_SECRETS for every verb that does not sign. */
+static int load_config(struct config *cfg, unsigned flags)
 {
     char err[1024];
     memset(cfg, 0, sizeof(*cfg));
     if (dev_dir != NULL) {
         char *text = devconfig_prepare(dev_dir, err, sizeof(err));
-        int rc =
-            text ? config_load_string(text, "(development configuration)", cfg, err, sizeof(err))
-                 : -1;
+        int rc = text ? config_load_string_flags(text, "(development configuration)", flags, cfg,
+                                                 err, sizeof(err))
+                      : -1;
         free(text);
         if (rc == 0)
             return 0;
-    } else if (config_load(config_file, cfg, err, sizeof(err)) == 0) {
+    } else if (config_load_flags(config_file, flags, cfg, err, sizeof(err)) == 0) {
         return 0;
     }
     fail("%s", err);
@@ -148,7 +154,7 @@ static int cmd_verify(int argc, char **argv)
         if (keys_load_set(key_file, &keys, err, sizeof(err)) < 0)
             return fail("%s", err);
     } else {
-        if (load_config(&cfg) < 0)
+        if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
             return 2;
         keys = cfg.public_keys;
         cfg.public_keys = (struct keyset){0};
@@ -225,7 +231,7 @@ static int cmd_register(int argc, char **argv)
 
     if (argc != 4)
         return fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL) {
@@ -264,7 +270,7 @@ static int cmd_status(int argc, char **argv)
 
     if (argc != 2)
         return fail("usage: status NO_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
@@ -363,7 +369,7 @@ static int cmd_query(int argc, char **argv)
     }
     if (argc - optind != 1)
         return fail("usage: query [--apply] NO_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, 0) < 0)
         return 2;
     if (cfg.merchant_key == NULL) {
         fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
