@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <ini.h>
 
+#include "filecheck.h"
 #include "timeutil.h"
 
 /* Debian's libinih is built with INI_MAX_LINE 200: 199 bytes and the terminating NUL. */
@@ -77,6 +78,7 @@ struct parse_ctx {
     struct config *cfg;
     const char *name;     /* the file name, or the string's name, for messages */
     const char *base_dir; /* NULL: relative paths stay relative to the current directory */
+    unsigned flags;       /* CONFIG_NO_SECRETS */
 
     /* reader state */
     const char *text;
@@ -221,14 +223,38 @@ static char *resolve_path(const struct parse_ctx *p, const char *path)
     return full;
 }
 
-/* Sets *slot to the resolved path after checking that it can be opened for reading. */
-static int set_readable_path(struct parse_ctx *p, char **slot, const char *value)
+/* A file the daemon reads and believes: nobody but its owner may change it, and the user running
+ * this must be able to read it by its mode (filecheck.h). */
+static int check_trusted_file(struct parse_ctx *p, const char *path)
 {
-    if (value[0] == '\0')
-        return key_error(p, "empty file name");
+    char why[PATH_MAX + 256];
+
+    if (filecheck_not_writable_by_others(path, why, sizeof(why)) < 0 ||
+        filecheck_access(path, R_OK, why, sizeof(why)) < 0)
+        return key_error(p, "%s", why);
+    return 0;
+}
+
+/* The resolved path of a value that names a file (malloc'd), or NULL after an error. */
+static char *file_value(struct parse_ctx *p, const char *value)
+{
+    if (value[0] == '\0') {
+        key_error(p, "empty file name");
+        return NULL;
+    }
     char *path = resolve_path(p, value);
     if (path == NULL)
-        return key_error(p, "out of memory");
+        key_error(p, "out of memory");
+    return path;
+}
+
+/* Sets *slot to the resolved path after checking that it can be opened for reading and that it
+ * can be trusted. */
+static int set_readable_path(struct parse_ctx *p, char **slot, const char *value)
+{
+    char *path = file_value(p, value);
+    if (path == NULL)
+        return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -237,6 +263,22 @@ static int set_readable_path(struct parse_ctx *p, char **slot, const char *value
         return -1;
     }
     close(fd);
+    if (check_trusted_file(p, path) < 0) {
+        free(path);
+        return -1;
+    }
+    free(*slot);
+    *slot = path;
+    return 0;
+}
+
+/* Sets *slot to the resolved path, the file neither opened nor checked: the database (service.c
+ * checks it) and, under CONFIG_NO_SECRETS, the files only the daemon's user may read. */
+static int set_path(struct parse_ctx *p, char **slot, const char *value)
+{
+    char *path = file_value(p, value);
+    if (path == NULL)
+        return -1;
     free(*slot);
     *slot = path;
     return 0;
@@ -301,6 +343,8 @@ static int set_tls_cert(struct parse_ctx *p, const char *v)
 
 static int set_tls_key(struct parse_ctx *p, const char *v)
 {
+    if (p->flags & CONFIG_NO_SECRETS)
+        return set_path(p, &p->cfg->tls_key, v);
     return set_readable_path(p, &p->cfg->tls_key, v);
 }
 
@@ -428,6 +472,19 @@ static char *resolve_path_list(const struct parse_ctx *p, const char *v)
     return out;
 }
 
+/* check_trusted_file for each file of a list made by resolve_path_list. */
+static int check_each_file(struct parse_ctx *p, const char *paths)
+{
+    char *copy = strdup(paths), *save = NULL;
+    int rc = copy != NULL ? 0 : key_error(p, "out of memory");
+
+    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w != NULL && rc == 0;
+         w = strtok_r(NULL, " ", &save))
+        rc = check_trusted_file(p, w);
+    free(copy);
+    return rc;
+}
+
 static int set_public_key(struct parse_ctx *p, const char *v)
 {
     struct config *c = p->cfg;
@@ -444,6 +501,8 @@ static int set_public_key(struct parse_ctx *p, const char *v)
         key_error(p, "no key file given");
         goto out;
     }
+    if (check_each_file(p, paths) < 0)
+        goto out;
     if (keys_load_set(paths, &ks, reason, sizeof(reason)) < 0) {
         key_error(p, "%s", reason);
         goto out;
@@ -464,26 +523,33 @@ static int set_merchant_private_key(struct parse_ctx *p, const char *v)
 {
     struct config *c = p->cfg;
     struct stat st;
-    char reason[256] = "";
+    char reason[PATH_MAX + 256] = "";
     EVP_PKEY *key = NULL;
     char *path = NULL;
     int rc = -1;
 
-    if (v[0] == '\0')
-        return key_error(p, "empty file name");
-    path = resolve_path(p, v);
+    if (p->flags & CONFIG_NO_SECRETS)
+        return set_path(p, &c->merchant_private_key, v);
+    path = file_value(p, v);
     if (path == NULL)
-        return key_error(p, "out of memory");
+        return -1;
     if (stat(path, &st) < 0) {
         int e = errno;
         key_error(p, "cannot open \"%s\": %s", path, strerror(e));
         goto out;
     }
-    /* Our signing key: whoever can read it can ask LianLian about our payouts as us. */
+    /* Our signing key: whoever can read it can ask LianLian about our payouts as us; its owner
+     * can read it whatever its mode, so that must be the daemon's user (the unit says so). */
     if ((st.st_mode & 077) != 0) {
         key_error(p, "%s is %s by others (mode %04o); chmod 600 it", path,
                   (st.st_mode & 044) != 0 ? "readable" : "accessible",
                   (unsigned)(st.st_mode & 07777));
+        goto out;
+    }
+    if (filecheck_owned_by_me(path, reason, sizeof(reason)) < 0 ||
+        filecheck_not_writable_by_others(path, reason, sizeof(reason)) < 0 ||
+        filecheck_access(path, R_OK, reason, sizeof(reason)) < 0) {
+        key_error(p, "%s", reason);
         goto out;
     }
     key = keys_load_private(path, reason, sizeof(reason));
@@ -518,14 +584,7 @@ static int set_ca_file(struct parse_ctx *p, const char *v)
 
 static int set_database_path(struct parse_ctx *p, const char *v)
 {
-    if (v[0] == '\0')
-        return key_error(p, "empty file name");
-    char *path = resolve_path(p, v);
-    if (path == NULL)
-        return key_error(p, "out of memory");
-    free(p->cfg->database_path);
-    p->cfg->database_path = path;
-    return 0;
+    return set_path(p, &p->cfg->database_path, v);
 }
 
 /* ---- [reconcile] ---- */
@@ -825,6 +884,22 @@ static int set_defaults(struct config *c)
     return 0;
 }
 
+/* Would binding both listeners fail: the same port, on the same address or on the wildcard
+ * address of the other's family? (Port 0 asks for a free port each time: never the same.) */
+static bool listeners_clash(const char *h1, uint16_t p1, const char *h2, uint16_t p2)
+{
+    unsigned char a[16] = {0}, b[16] = {0}, any[16] = {0};
+    int fa = inet_pton(AF_INET, h1, a) == 1 ? AF_INET : AF_INET6;
+    int fb = inet_pton(AF_INET, h2, b) == 1 ? AF_INET : AF_INET6;
+
+    if (p1 == 0 || p1 != p2 || fa != fb)
+        return false;
+    if (fa == AF_INET6 && (inet_pton(AF_INET6, h1, a) != 1 || inet_pton(AF_INET6, h2, b) != 1))
+        return false;
+    return memcmp(a, b, sizeof(a)) == 0 || memcmp(a, any, sizeof(a)) == 0 ||
+           memcmp(b, any, sizeof(b)) == 0;
+}
+
 /* What only the whole file can tell: missing keys and keys that depend on each other. */
 static int check_whole(struct parse_ctx *p)
 {
@@ -834,12 +909,18 @@ static int check_whole(struct parse_ctx *p)
         return key_error_at(p, K_OID_PARTNER, "required");
     if (p->lines[K_PUBLIC_KEY] == 0)
         return key_error_at(p, K_PUBLIC_KEY, "required");
-    if (c->reconcile_enabled && c->merchant_key == NULL)
+    if (c->reconcile_enabled && c->merchant_private_key == NULL)
         return key_error_at(p, K_MERCHANT_PRIVATE_KEY, "required when reconcile.enabled is true");
     if (c->tls_cert != NULL && c->tls_key == NULL)
         return key_error_at(p, K_TLS_CERT, "set without server.tls_key (set both or neither)");
     if (c->tls_key != NULL && c->tls_cert == NULL)
         return key_error_at(p, K_TLS_KEY, "set without server.tls_cert (set both or neither)");
+    if (c->admin_listen != NULL &&
+        listeners_clash(c->listen_host, c->listen_port, c->admin_host, c->admin_port))
+        return key_error_at(p, p->lines[K_ADMIN_LISTEN] != 0 ? K_ADMIN_LISTEN : K_LISTEN,
+                            "the same address and port as %s (%s and %s): give each its own port",
+                            p->lines[K_ADMIN_LISTEN] != 0 ? "server.listen" : "admin.listen",
+                            c->listen, c->admin_listen);
     /* Blame the key that was written: a lone retry_interval of 3h is the one to fix. */
     if (c->max_retry_interval < c->retry_interval && p->lines[K_MAX_RETRY_INTERVAL] != 0)
         return key_error_at(p, K_MAX_RETRY_INTERVAL,
@@ -933,7 +1014,13 @@ out:
 
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 {
-    struct parse_ctx p = {.cfg = cfg, .name = file, .err = err, .errlen = errlen};
+    return config_load_flags(file, 0, cfg, err, errlen);
+}
+
+int config_load_flags(const char *file, unsigned flags, struct config *cfg, char *err,
+                      size_t errlen)
+{
+    struct parse_ctx p = {.cfg = cfg, .name = file, .flags = flags, .err = err, .errlen = errlen};
     char why[256];
     char *text = NULL;
     char *dir = NULL;
@@ -945,6 +1032,12 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
         err[0] = '\0';
     text = read_file(file, &len, why, sizeof(why));
     if (text == NULL) {
+        at_error(&p, 0, NULL, "%s", why);
+        goto out;
+    }
+    /* Whoever may rewrite the configuration may name their own "LianLian" key in it. */
+    if (filecheck_not_writable_by_others(file, why, sizeof(why)) < 0 ||
+        filecheck_access(file, R_OK, why, sizeof(why)) < 0) {
         at_error(&p, 0, NULL, "%s", why);
         goto out;
     }
@@ -967,7 +1060,13 @@ out:
 int config_load_string(const char *text, const char *name, struct config *cfg, char *err,
                        size_t errlen)
 {
-    struct parse_ctx p = {.cfg = cfg, .err = err, .errlen = errlen};
+    return config_load_string_flags(text, name, 0, cfg, err, errlen);
+}
+
+int config_load_string_flags(const char *text, const char *name, unsigned flags, struct config *cfg,
+                             char *err, size_t errlen)
+{
+    struct parse_ctx p = {.cfg = cfg, .flags = flags, .err = err, .errlen = errlen};
     int rc = -1;
 
     p.name = name != NULL ? name : "(embedded)";

@@ -39,7 +39,7 @@ struct config {
     char *public_key; /* space-separated files, as written */
     struct keyset public_keys;
     char *merchant_private_key; /* file name; NULL when unset */
-    EVP_PKEY *merchant_key;     /* loaded; NULL when unset */
+    EVP_PKEY *merchant_key;     /* loaded; NULL when unset or not loaded (CONFIG_NO_SECRETS) */
     char *query_url;
     char *ca_file;           /* NULL: system store */
     long query_timeout_ms;   /* a whole query, connection included (beyond design.md's table) */
@@ -72,13 +72,29 @@ struct config {
  * keys, unreadable or unparsable key files are errors: returns -1 with a message naming the file,
  * line and key in err ("FILE:LINE: section.key: reason"). On success returns 0 and *cfg is
  * filled (free with config_finish). Key material never appears in err.
+ *
+ * The configuration and every file it names must be readable by the user running this by their
+ * mode (root's privilege is not counted) and writable by nobody but their owner; the merchant
+ * key must also be owned by the user running this, and mode 0600 or 0400 (filecheck.h).
  */
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
+
+/* What config_load_flags may leave out. */
+enum config_flags {
+    /* lianlian.merchant_private_key and server.tls_key, which only the daemon's user may read,
+     * are named but neither opened nor checked (merchant_key stays NULL): for lianpayctl's verbs
+     * that do not sign, run by members of the daemon's group. */
+    CONFIG_NO_SECRETS = 1,
+};
+int config_load_flags(const char *file, unsigned flags, struct config *cfg, char *err,
+                      size_t errlen);
 
 /* The same from a string in memory (the embedded development configuration); name is used in
  * messages in place of a file name. Relative key paths are taken as given. */
 int config_load_string(const char *text, const char *name, struct config *cfg, char *err,
                        size_t errlen);
+int config_load_string_flags(const char *text, const char *name, unsigned flags, struct config *cfg,
+                             char *err, size_t errlen);
 
 void config_finish(struct config *cfg);
 

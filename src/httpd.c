@@ -144,8 +144,8 @@ static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, cons
     atomic_fetch_add(&h->rejected, 1);
     atomic_fetch_add(&h->rejections[kind], 1);
     log_kv(LOG_LEVEL_WARNING, "reject", "status", st, "reason", reason, "remote", client,
-           "claimed_no_order", claimed_order, "bytes", log_int((long long)len), "body_sha256", hash,
-           NULL);
+           "claimed_no_order", log_outside(claimed_order), "bytes", log_int((long long)len),
+           "body_sha256", hash, NULL);
     return send_json(conn, status, "9999", reason);
 }
 

@@ -91,10 +91,15 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
-        printf("%s: configuration ok\n", file);
+        /* The configuration's own checks ran as at start-up; what start-up needs besides. */
+        rc = service_check(&cfg, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "lianpay-notifyd: %s\n", err);
+        else
+            printf("%s: configuration ok\n", file);
         config_finish(&cfg);
         free(dev_text);
-        return 0;
+        return rc < 0 ? 1 : 0;
     }
     log_set_level(cfg.log_level);
     if (dev_text != NULL)

@@ -2,6 +2,11 @@
  * lianpayctl: the operator's and internal tools' command line (design.md, programs).
  * Each verb is one function; exit status 0 means done, 1 a negative answer (invalid signature,
  * unknown order, flagged), 2 unusable input or a failure, with a one-line reason on stderr.
+ *
+ * The verbs are run by members of the daemon's group, who may read the configuration but not the
+ * merchant key: only query, which signs, loads it. Whatever came from outside (an answer's bytes,
+ * a message's values, what the database holds) is printed through log_print_escaped, so that no
+ * control sequence reaches the terminal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -86,24 +91,38 @@ static int load_message(const char *path, struct msg *m)
     return rc;
 }
 
-static int load_config(struct config *cfg)
+/* flags: CONFIG_NO_SECRETS for every verb that does not sign. */
+static int load_config(struct config *cfg, unsigned flags)
 {
     char err[1024];
     memset(cfg, 0, sizeof(*cfg));
     if (dev_dir != NULL) {
         char *text = devconfig_prepare(dev_dir, err, sizeof(err));
-        int rc =
-            text ? config_load_string(text, "(development configuration)", cfg, err, sizeof(err))
-                 : -1;
+        int rc = text ? config_load_string_flags(text, "(development configuration)", flags, cfg,
+                                                 err, sizeof(err))
+                      : -1;
         free(text);
         if (rc == 0)
             return 0;
-    } else if (config_load(config_file, cfg, err, sizeof(err)) == 0) {
+    } else if (config_load_flags(config_file, flags, cfg, err, sizeof(err)) == 0) {
         return 0;
     }
     fail("%s", err);
     config_finish(cfg);
     return -1;
+}
+
+/* One line: label, then text (len bytes) escaped, for text that came from outside. */
+static void show(const char *label, const char *text, size_t len)
+{
+    fputs(label, stdout);
+    log_print_escaped(stdout, text, len);
+    fputc('\n', stdout);
+}
+
+static void show_str(const char *label, const char *text)
+{
+    show(label, text, strlen(text));
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -135,7 +154,7 @@ static int cmd_verify(int argc, char **argv)
         if (keys_load_set(key_file, &keys, err, sizeof(err)) < 0)
             return fail("%s", err);
     } else {
-        if (load_config(&cfg) < 0)
+        if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
             return 2;
         keys = cfg.public_keys;
         cfg.public_keys = (struct keyset){0};
@@ -148,7 +167,7 @@ static int cmd_verify(int argc, char **argv)
     }
     signed_str = sign_string(&m, NULL);
     if (verbose && signed_str != NULL)
-        printf("signed string: %s\n", signed_str);
+        show("signed string: ", signed_str, strlen(signed_str));
     int idx = sign_verify_msg(&m, keys.keys, keys.n);
     if (idx >= 0) {
         printf("valid: signed by key %d of %zu\n", idx + 1, keys.n);
@@ -212,7 +231,7 @@ static int cmd_register(int argc, char **argv)
 
     if (argc != 4)
         return fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL) {
@@ -251,7 +270,7 @@ static int cmd_status(int argc, char **argv)
 
     if (argc != 2)
         return fail("usage: status NO_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
@@ -264,25 +283,33 @@ static int cmd_status(int argc, char **argv)
     return rc < 0 ? 2 : rc;
 }
 
+/* Every value of an answer came from whoever answered, signed or not. */
 static void print_answer(const char *no_order, const struct query_answer *a)
 {
-    printf("order:      %s\n", no_order);
-    printf("answer:     %s%s%s\n", query_status_name(a->status), a->detail[0] ? ": " : "",
-           a->status == QUERY_RESULT ? "" : a->detail);
+    char line[512];
+
+    show_str("order:      ", no_order);
+    snprintf(line, sizeof(line), "%s%s%s", query_status_name(a->status), a->detail[0] ? ": " : "",
+             a->status == QUERY_RESULT ? "" : a->detail);
+    show_str("answer:     ", line);
     printf("signature:  %s\n", a->signed_ok ? "valid" : "missing or invalid");
-    if (a->ret_code[0])
-        printf("ret_code:   %s %s\n", a->ret_code, a->ret_msg);
+    if (a->ret_code[0]) {
+        snprintf(line, sizeof(line), "%s %s", a->ret_code, a->ret_msg);
+        show_str("ret_code:   ", line);
+    }
     if (a->status == QUERY_RESULT) {
         const struct payresult *r = &a->result;
-        printf("result_pay: %s\nmoney:      %s\ndt_order:   %s\noid_paybill: %s\n",
-               state_result_name(r->result_pay), r->money_order, r->dt_order, r->oid_paybill);
+        show_str("result_pay: ", state_result_name(r->result_pay));
+        show_str("money:      ", r->money_order);
+        show_str("dt_order:   ", r->dt_order);
+        show_str("oid_paybill: ", r->oid_paybill);
         if (r->settle_date[0])
-            printf("settle:     %s\n", r->settle_date);
+            show_str("settle:     ", r->settle_date);
         if (r->info_order[0])
-            printf("info_order: %s\n", r->info_order);
+            show_str("info_order: ", r->info_order);
     }
     if (a->body_len > 0)
-        printf("raw:        %.*s\n", (int)a->body_len, a->body);
+        show("raw:        ", a->body, a->body_len);
 }
 
 /* Records a verified answer the way the reconciler does (source = query). */
@@ -342,7 +369,7 @@ static int cmd_query(int argc, char **argv)
     }
     if (argc - optind != 1)
         return fail("usage: query [--apply] NO_ORDER");
-    if (load_config(&cfg) < 0)
+    if (load_config(&cfg, 0) < 0)
         return 2;
     if (cfg.merchant_key == NULL) {
         fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);

@@ -135,12 +135,13 @@ static void log_attempt(const struct store_due *d, const struct query_answer *a,
     if (result && job->applied.flagged)
         level = LOG_LEVEL_WARNING;
     log_kv(level, "query", "no_order", d->no_order, "answer", query_status_name(a->status),
-           "ret_code", a->ret_code[0] ? a->ret_code : NULL, "signed", a->signed_ok ? "yes" : "no",
-           "result_pay", result ? state_result_name(a->result.result_pay) : NULL, "outcome",
+           "ret_code", log_outside(a->ret_code[0] ? a->ret_code : NULL), "signed",
+           a->signed_ok ? "yes" : "no", "result_pay",
+           result ? state_result_name(a->result.result_pay) : NULL, "outcome",
            result && status == 0 ? state_outcome_name(job->applied.outcome) : NULL, "action",
            status < 0 ? "not_stored" : action, "next_query_at", next[0] ? next : NULL, "attempt",
            log_int((long long)d->query_count + 1), "detail",
-           a->status == QUERY_RESULT ? NULL : a->detail, "review",
+           log_outside(a->status == QUERY_RESULT ? NULL : a->detail), "review",
            job->applied.flagged ? job->applied.review_reason : NULL, NULL);
 }
 

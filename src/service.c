@@ -11,6 +11,11 @@
  * feeds /livez and STATUS=. Every log.summary_interval it logs a summary line and, when the oldest
  * pending order is older than log.pending_warning_after, a warning.
  *
+ * One daemon per database: two would both chase the same orders (and query LianLian twice about
+ * each). Start-up takes an fcntl write lock on DATABASE.lock beside the database file and holds it
+ * until exit (the kernel drops it with the process, however it ends); a second daemon finds the
+ * lock held and refuses to start, naming the holder's PID as the kernel reports it.
+ *
  * Shutdown order matters for the promise "0000 means on disk": stop accepting connections, let
  * the reconciler finish its query and requests already received reach the writer (bounded
  * wait), stop the writer (it commits and answers everything queued) and close the database last
@@ -21,16 +26,21 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
+#include "filecheck.h"
 #include "httpd.h"
 #include "keyring.h"
 #include "log.h"
@@ -56,6 +66,7 @@ struct service {
     struct httpd *httpd;
     struct reconciler *reconciler;
     struct admin *admin;
+    int lock_fd; /* the database's single-instance lock; -1: not taken */
     char addr[96];
 
     /* supervision (main thread only) */
@@ -282,6 +293,118 @@ static int create_database_file(const char *path, char *err, size_t errlen)
     return -1;
 }
 
+/* snprintf into a reason buffer, which may cut a long path short. */
+__attribute__((format(printf, 3, 4))) static void reason(char *err, size_t errlen, const char *fmt,
+                                                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* The lock file of a database: beside the file the path leads to, so that two paths to one
+ * database (a symbolic link, "..") find the same lock. */
+static void lock_path(const char *db_path, char *out, size_t len)
+{
+    char real[PATH_MAX];
+    snprintf(out, len, "%s.lock", realpath(db_path, real) != NULL ? real : db_path);
+}
+
+/* Who holds the lock on fd: the PID the kernel reports, or, when it cannot tell (the holder in
+ * another PID namespace), what the holder wrote in the file. */
+static long lock_holder(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    char text[24] = "";
+
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+        return (long)fl.l_pid;
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    return strtol(text, NULL, 10);
+}
+
+/* Takes the database's single-instance lock and writes our PID into the lock file (for people:
+ * the lock itself is what counts). Returns the fd, to be kept open, or -1 with a reason. */
+static int lock_database(const char *db_path, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 8], pid[24];
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+    lock_path(db_path, path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+    if (fd < 0) {
+        reason(err, errlen, "%s: cannot open the lock file: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fcntl(fd, F_SETLK, &fl) < 0) {
+        int e = errno;
+        long holder = (e == EACCES || e == EAGAIN) ? lock_holder(fd) : 0;
+        if (holder > 0)
+            reason(err, errlen,
+                   "%s is in use by another lianpay-notifyd, pid %ld (it holds %s): one daemon "
+                   "per database",
+                   db_path, holder, path);
+        else
+            reason(err, errlen, "%s: cannot lock %s: %s", db_path, path, strerror(e));
+        close(fd);
+        return -1;
+    }
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        reason(err, errlen, "%s: cannot write the lock file: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int service_check(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *db = cfg->database_path;
+    char dir[PATH_MAX], why[PATH_MAX + 256];
+    const char *slash = strrchr(db, '/');
+    struct stat st;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == db ? 1 : (int)(slash - db), db);
+    if (stat(dir, &st) < 0) {
+        reason(err, errlen, "%s: database.path: the directory %s: %s", cfg->file, dir,
+               errno == ENOENT ? "does not exist" : strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        reason(err, errlen, "%s: database.path: %s is not a directory", cfg->file, dir);
+        return -1;
+    }
+    /* The WAL and the shared-memory file are made beside the database, and the lock file. */
+    if (filecheck_access(dir, W_OK | X_OK, why, sizeof(why)) < 0) {
+        reason(err, errlen, "%s: database.path: %s", cfg->file, why);
+        return -1;
+    }
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char file[PATH_MAX + 8];
+        snprintf(file, sizeof(file), "%s%s", db, suffixes[i]);
+        if (stat(file, &st) < 0 && errno == ENOENT)
+            continue;
+        if (filecheck_access(file, R_OK | W_OK, why, sizeof(why)) < 0) {
+            reason(err, errlen, "%s: database.path: %s", cfg->file, why);
+            return -1;
+        }
+        if (st.st_mode & S_IWOTH) {
+            reason(err, errlen,
+                   "%s: database.path: %s is writable by others (mode %04o); chmod o-w it",
+                   cfg->file, file, (unsigned)(st.st_mode & 07777));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int start(struct service *s, char *err, size_t errlen)
 {
     /* libcurl's global state, before any thread that uses it exists (the reconciler, the
@@ -291,6 +414,9 @@ static int start(struct service *s, char *err, size_t errlen)
         return -1;
     }
     if (create_database_file(s->cfg->database_path, err, errlen) < 0)
+        return -1;
+    s->lock_fd = lock_database(s->cfg->database_path, err, errlen);
+    if (s->lock_fd < 0)
         return -1;
     struct store *st = store_open(s->cfg->database_path, STORE_WRITE, err, errlen);
     if (st == NULL)
@@ -361,6 +487,9 @@ static void stop(struct service *s)
     writer_destroy(s->writer);
     keyring_destroy(s->keys);
     curl_global_cleanup();
+    /* Last: the database is closed and checkpointed, another daemon may have it now. */
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
 }
 
 static void announce(struct service *s)
@@ -383,7 +512,7 @@ static void announce(struct service *s)
 
 int service_run(struct config *cfg, const char *config_text)
 {
-    struct service s = {.cfg = cfg, .config_text = config_text};
+    struct service s = {.cfg = cfg, .config_text = config_text, .lock_fd = -1};
     char err[1024];
     sigset_t set;
 

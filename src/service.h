@@ -1,6 +1,8 @@
 #ifndef LIANPAY_SERVICE_H
 #define LIANPAY_SERVICE_H
 
+#include <stddef.h>
+
 struct config;
 
 /*
@@ -11,5 +13,13 @@ struct config;
  * from there instead of cfg->file). Returns the process exit status.
  */
 int service_run(struct config *cfg, const char *config_text);
+
+/*
+ * What start-up will need beyond the configuration itself (-t): the database's directory exists
+ * and the user running this may write and search it, and the database and its WAL, where they
+ * exist, are readable and writable by that user (by their modes: filecheck.h) and not by others.
+ * Returns 0, or -1 with "FILE: database.path: reason" in err.
+ */
+int service_check(const struct config *cfg, char *err, size_t errlen);
 
 #endif

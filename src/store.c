@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "migrations.h"
 #include "money.h"
 
@@ -486,6 +487,36 @@ int store_rollback(struct store *st)
     if (sqlite3_get_autocommit(st->db))
         return 0;
     return run_cached(st, Q_ROLLBACK);
+}
+
+int store_probe_write(struct store *st)
+{
+    sqlite3_stmt *s = NULL;
+    char sql[48];
+
+    if (store_begin(st) < 0)
+        return -1;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", sqlite3_column_int(s, 0));
+        rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    }
+    (void)sqlite3_finalize(s);
+    if (rc != SQLITE_OK) {
+        set_error(st, rc);
+        store_rollback(st);
+        return -1;
+    }
+    if (store_commit(st) < 0) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t store_changes(struct store *st)
+{
+    return (int64_t)sqlite3_total_changes64(st->db);
 }
 
 const char *store_errmsg(struct store *st)
@@ -954,11 +985,15 @@ int store_flag_review(struct store *st, const char *no_order, const char *reason
 
 /* ---- lianpayctl status --------------------------------------------------------------------- */
 
-/* A column's text for people: "-" for NULL. */
-static const char *column_or(sqlite3_stmt *s, int col)
+/* A column's text for people, escaped as the log escapes (internal tools and LianLian wrote it,
+ * a terminal shows it): "-" for NULL. */
+static void print_column(FILE *out, sqlite3_stmt *s, int col)
 {
     const unsigned char *v = sqlite3_column_text(s, col);
-    return v != NULL ? (const char *)v : "-";
+    if (v == NULL)
+        fputs("-", out);
+    else
+        log_print_escaped(out, (const char *)v, (size_t)sqlite3_column_bytes(s, col));
 }
 
 static int print_order(struct store *st, sqlite3_stmt *s, FILE *out)
@@ -972,7 +1007,9 @@ static int print_order(struct store *st, sqlite3_stmt *s, FILE *out)
             return -1;
         }
         int pad = strlen(name) < 19 ? (int)(19 - strlen(name)) : 1;
-        fprintf(out, "%s:%*s%s\n", name, pad, "", column_or(s, i));
+        fprintf(out, "%s:%*s", name, pad, "");
+        print_column(out, s, i);
+        fputc('\n', out);
     }
     return 0;
 }
@@ -993,9 +1030,13 @@ static int print_events(struct store *st, const char *no_order, FILE *out)
         goto out;
     fprintf(out, "events:\n");
     while ((row = step_row(st, s)) == 1) {
-        fprintf(out, "  %s %s %s %s seen×%" PRId64 " %s\n", column_or(s, 0), column_or(s, 1),
-                column_or(s, 2), column_or(s, 3), (int64_t)sqlite3_column_int64(s, 4),
-                column_or(s, 5));
+        for (int col = 0; col < 4; col++) {
+            fputs(col == 0 ? "  " : " ", out);
+            print_column(out, s, col);
+        }
+        fprintf(out, " seen×%" PRId64 " ", (int64_t)sqlite3_column_int64(s, 4));
+        print_column(out, s, 5);
+        fputc('\n', out);
     }
     ret = row < 0 ? -1 : 0;
 out:

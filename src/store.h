@@ -31,6 +31,12 @@ int store_schema_version(void);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+/* A write that must reach the disk: PRAGMA user_version rewritten with its own value in a
+ * transaction of its own, which puts page 1 through the WAL and its fsync. For the writer, to
+ * learn that a storage fault is over. Returns 0 when it committed, or -1 (rolled back). */
+int store_probe_write(struct store *st);
+/* Rows this connection has inserted, updated or deleted since it was opened. */
+int64_t store_changes(struct store *st);
 /* The last SQLite error of this connection, and whether it was "busy/locked", "full", "readonly"
  * or "ioerr" (for the log line). Valid until the next call on st. */
 const char *store_errmsg(struct store *st);

@@ -15,9 +15,14 @@
  * status -1: nothing was written, the caller answers "try again".
  *
  * Health: the loop stamps `heartbeat` on every turn (at least once a second, and after every
- * transaction attempt), which the watchdog and /readyz read. When nothing was written for
- * PROBE_IDLE_MS, the loop takes and releases the write lock (an empty BEGIN IMMEDIATE) so that
- * "writable" stays true to the file even without traffic.
+ * transaction attempt), which the watchdog and /readyz read. `writable` is false from a failed
+ * transaction on, and only a transaction that committed a write makes it true again: taking the
+ * write lock, or committing a transaction that changed nothing, touches neither the WAL nor the
+ * disk, and a database made immutable lets both succeed (before, /readyz turned green again five
+ * seconds into such a fault while every notification still failed). When nothing was written for
+ * PROBE_IDLE_MS, the loop checks by itself: while writable, that it can still take the write lock
+ * (an empty BEGIN IMMEDIATE: another process may hold it); during a fault, with a real write that
+ * must commit (store_probe_write), so that the fault ends without traffic once the disk is back.
  *
  * Locks: `lock` guards the queue, the flags and last_error; the store is touched only by the
  * thread.
@@ -100,8 +105,9 @@ static int run_job(struct writer *w, struct writer_job *job)
     return -1;
 }
 
-/* Records the outcome of a transaction attempt for writer_writable() and the heartbeat. */
-static void note_attempt(struct writer *w, bool ok)
+/* Records the outcome of a transaction attempt for writer_writable() and the heartbeat: a
+ * failure starts a fault (or goes on with it), only a committed write (wrote) ends it. */
+static void note_attempt(struct writer *w, bool ok, bool wrote)
 {
     int64_t now = time_mono_ms();
     w->last_attempt = now;
@@ -111,8 +117,10 @@ static void note_attempt(struct writer *w, bool ok)
         snprintf(w->last_error, sizeof(w->last_error), "%s: %s", store_errkind(w->store),
                  store_errmsg(w->store));
         pthread_mutex_unlock(&w->lock);
+        atomic_store(&w->writable, false);
+    } else if (wrote && !atomic_exchange(&w->writable, true)) {
+        log_kv(LOG_LEVEL_INFO, "storage_ok", NULL);
     }
-    atomic_store(&w->writable, ok);
 }
 
 static void log_storage_error(struct writer *w, const char *what, size_t batch)
@@ -126,6 +134,7 @@ static int run_batch(struct writer *w, struct writer_job *first, struct writer_j
 {
     struct timespec t0, t1;
     const char *op = "begin";
+    int64_t changes = store_changes(w->store);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (store_begin(w->store) < 0)
@@ -142,11 +151,11 @@ static int run_batch(struct writer *w, struct writer_job *first, struct writer_j
     clock_gettime(CLOCK_MONOTONIC, &t1);
     metrics_histogram_observe(&w->commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
                                                       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    note_attempt(w, true);
+    note_attempt(w, true, store_changes(w->store) > changes);
     return 0;
 fail:
     log_storage_error(w, op, n);
-    note_attempt(w, false);
+    note_attempt(w, false, false);
     store_rollback(w->store);
     return -1;
 }
@@ -190,18 +199,22 @@ static void process(struct writer *w, struct writer_job *list, size_t n)
     }
 }
 
-/* With nothing to write for a while: can we still take the write lock? */
+/* With nothing to write for a while: can we still take the write lock, or, during a fault, does
+ * a write commit again? */
 static void idle_check(struct writer *w)
 {
-    bool was = atomic_load(&w->writable);
+    if (!atomic_load(&w->writable)) {
+        bool ok = store_probe_write(w->store) == 0;
+        note_attempt(w, ok, ok);
+        return;
+    }
     bool ok = store_begin(w->store) == 0;
-    /* Said once when it changes: a batch failure is logged by itself, an idle lock is not. */
-    if (was && !ok)
+    /* Said once, when the fault starts: a batch failure is logged by itself, an idle lock is not.
+     */
+    if (!ok)
         log_kv(LOG_LEVEL_WARNING, "storage_error", "op", "check", "kind", store_errkind(w->store),
                "error", store_errmsg(w->store), NULL);
-    else if (!was && ok)
-        log_kv(LOG_LEVEL_INFO, "storage_ok", NULL);
-    note_attempt(w, ok);
+    note_attempt(w, ok, false);
     if (ok)
         store_rollback(w->store);
 }

@@ -66,10 +66,12 @@ int64_t writer_heartbeat(struct writer *w);
 #define WRITER_STALL_MS 10000 /* a heartbeat older than this: the writer is stuck */
 
 /*
- * Whether the database took the writer's last transaction. When idle, the writer checks every few
- * seconds that it can still take the write lock (an empty BEGIN IMMEDIATE), so this also notices
- * another process holding the database locked. Returns true when writable; otherwise false with
- * the reason ("busy: database is locked") in why.
+ * Whether the database is writable: false from a failed transaction on, true again only once a
+ * transaction that wrote something has committed (a batch, or the writer's own probe write every
+ * few seconds during a fault). While writable and idle, the writer checks every few seconds that
+ * it can still take the write lock (an empty BEGIN IMMEDIATE), so this also notices another
+ * process holding the database locked. Returns true when writable; otherwise false with the
+ * reason of the last failure ("busy: database is locked") in why.
  */
 bool writer_writable(struct writer *w, char *why, size_t len);
 

@@ -151,7 +151,7 @@ class Daemon:
     running = []
 
     def __init__(self, tmp, lianlian_public, merchant_private=None, extra='', listen='127.0.0.1:0',
-                 sections=None, start=True, env=None):
+                 sections=None, start=True, env=None, prefix=None):
         self.tmp = tmp
         self.db_path = tmp.file('payments.db')
         self.log_path = tmp.file('daemon-%d.log' % len(Daemon.running))
@@ -177,13 +177,15 @@ class Daemon:
         self.proc = None
         self.port = None
         self.env = env
+        self.prefix = prefix or []  # e.g. setpriv ... --: run the daemon as another user
         if start:
             self.start()
 
     def start(self, timeout=10):
         self.log = open(self.log_path, 'a')
         self.log_offset = os.path.getsize(self.log_path)
-        self.proc = subprocess.Popen([NOTIFYD, '-c', self.config], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + [NOTIFYD, '-c', self.config],
+                                     stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=self.env)
         Daemon.running.append(self)
         deadline = time.monotonic() + timeout

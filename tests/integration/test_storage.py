@@ -16,15 +16,18 @@ supports them; where they are missing the test is reported as skipped, with the 
 """
 import contextlib
 import gc
+import http.client
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Daemon, Skip, TempDir, eq, keypair, notification, ok, run, sign,  # noqa: E402
-                     test)
+                     test, wait_for)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
@@ -245,7 +248,8 @@ def readonly_directory_does_not_stop_a_running_daemon():
         eq(e.d.row('DIR-1')['result_pay'], 'SUCCESS', 'row')
     gc.collect()  # closes our sqlite3 connections: the last one to close removes the WAL
     eq(e.d.stop(), 0, 'clean stop')
-    eq(sorted(os.listdir(db_dir)), ['payments.db'], 'WAL removed at clean stop')
+    eq(sorted(os.listdir(db_dir)), ['payments.db', 'payments.db.lock'],
+       'WAL removed at clean stop (the single-instance lock file stays)')
     with immutable(db_dir):
         try:
             e.d.start()
@@ -256,6 +260,55 @@ def readonly_directory_does_not_stop_a_running_daemon():
         e.d.stop()
     e.d.start()
     eq(e.d.post(e.body('DIR-2')), (200, ACK), 'serving once writable')
+
+
+def admin(d, path):
+    """(status, body) of a GET on the admin listener."""
+    c = http.client.HTTPConnection('127.0.0.1', d.admin_port, timeout=10)
+    try:
+        c.request('GET', path)
+        r = c.getresponse()
+        return r.status, r.read().decode('utf-8')
+    finally:
+        c.close()
+
+
+def health(d):
+    """(/readyz status, its database check, lianpay_database_writable)."""
+    status, body = admin(d, '/readyz')
+    _, metrics = admin(d, '/metrics')
+    writable = [l.split()[1] for l in metrics.splitlines()
+                if l.startswith('lianpay_database_writable ')]
+    return status, json.loads(body)['checks']['database'], writable[0] if writable else None
+
+
+@test
+def readyz_stays_red_through_a_persistent_write_fault():
+    # Before the fix the writer's idle check (an empty BEGIN IMMEDIATE: it takes the lock in the
+    # shared-memory file and writes nothing) succeeded on an immutable database, and /readyz and
+    # lianpay_database_writable were back to 200 and 1 five seconds into the fault while every
+    # notification still got 503. Only a committed write may end a fault.
+    e = Env()
+    eq(e.d.post(e.body('RZ-0')), (200, ACK), 'before the fault')
+    body = e.body('RZ-1')
+    with immutable(e.d.db_path, e.d.db_path + '-wal'):
+        refused_503(e.d, body)
+        start, seen = time.monotonic(), []
+        while time.monotonic() - start < 30:
+            seen.append(health(e.d))
+            time.sleep(0.5)
+        refused_503(e.d, body)
+        green = [h for h in seen if h[0] != 503 or h[2] != '0']
+        print('# %d checks over %.0f s of chattr +i: %d not 503 with writable 0; database: %s'
+              % (len(seen), time.monotonic() - start, len(green), seen[-1][1]))
+        eq(len(green), 0, 'checks not 503 with writable 0 during the fault (%r)' % green[:3])
+        ok(seen[-1][1].startswith('readonly: '), 'the reason: %r' % seen[-1][1])
+    cleared = time.monotonic()
+    wait_for(lambda: health(e.d)[0] == 200, '/readyz once writable again', timeout=20)
+    print('# /readyz 200 %.1f s after chattr -i' % (time.monotonic() - cleared))
+    eq(health(e.d), (200, 'ok', '1'), 'ready and writable')
+    e.d.wait_log(r'event=storage_ok')
+    recovered(e, 'RZ-1', body)
 
 
 if __name__ == '__main__':

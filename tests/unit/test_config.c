@@ -448,6 +448,26 @@ static const struct bad_case bad_cases[] = {
     {"[lianlian]\n" OID PUB, 0, "lianlian.merchant_private_key",
      "required when reconcile.enabled is true"},
     {"", 0, "lianlian.oid_partner", "required"},
+    /* two listeners on one address and port (issue 11, item 18) */
+    {MINIMAL "[server]\nlisten = 127.0.0.1:8080\n[admin]\nlisten = 127.0.0.1:8080\n", 8,
+     "admin.listen", "the same address and port as server.listen"},
+    {MINIMAL "[admin]\nlisten = 0.0.0.0:8080\n", 6, "admin.listen",
+     "the same address and port as server.listen (127.0.0.1:8080 and 0.0.0.0:8080)"},
+    {MINIMAL "[server]\nlisten = 127.0.0.1:9090\n", 6, "server.listen",
+     "the same address and port as admin.listen"},
+    {MINIMAL "[server]\nlisten = [::]:8443\n[admin]\nlisten = [::1]:8443\n", 8, "admin.listen",
+     "the same address and port"},
+    /* files others could change, or that the user running this cannot read by their mode
+     * (issue 11, items 15 and 18): made by test_errors */
+    {"[lianlian]\n" OID "public_key = pub666.pem\n" PRIV, 3, "lianlian.public_key",
+     "pub666.pem is writable by others (mode 0666); chmod go-w it"},
+    {"[lianlian]\n" OID "public_key = pub.pem pub000.pem\n" PRIV, 3, "lianlian.public_key",
+     "pub000.pem: not readable by uid"},
+    {"[lianlian]\n" OID PUB "merchant_private_key = priv200.pem\n", 4,
+     "lianlian.merchant_private_key", "priv200.pem: not readable by uid"},
+    {MINIMAL "ca_file = ca666.pem\n", 5, "lianlian.ca_file", "writable by others (mode 0666)"},
+    {MINIMAL "[server]\ntls_cert = cert666.pem\ntls_key = tlskey.pem\n", 6, "server.tls_cert",
+     "writable by others (mode 0666)"},
 };
 
 static void check_error(const char *err, int line, const char *key, const char *reason,
@@ -485,6 +505,17 @@ static void test_errors(void **state)
     assert_int_equal(system(cmd), 0);
     assert_int_equal(chmod(path_in("priv644.pem"), 0644), 0);
     assert_int_equal(chmod(path_in("priv640.pem"), 0640), 0);
+    static const char *const copies[][2] = {
+        {"pub.pem", "pub666.pem"}, {"pub.pem", "pub000.pem"}, {"priv.pem", "priv200.pem"}};
+    for (size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path_in(copies[i][0]), path_in(copies[i][1]));
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(chmod(path_in("pub666.pem"), 0666), 0);
+    assert_int_equal(chmod(path_in("pub000.pem"), 0), 0);
+    assert_int_equal(chmod(path_in("priv200.pem"), 0200), 0);
+    write_file("ca666.pem", "placeholder bundle\n", 0666);
+    write_file("cert666.pem", "placeholder certificate\n", 0666);
 
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *bc = &bad_cases[i];
@@ -677,6 +708,72 @@ static void test_finish_zeroed(void **state)
     assert_null(c.file);
 }
 
+/* Two listeners may share an address family, a port of 0 or an address, not both. */
+static void test_listeners_apart(void **state)
+{
+    static const char *const good[] = {
+        MINIMAL "[server]\nlisten = 127.0.0.1:0\n[admin]\nlisten = 127.0.0.1:0\n",
+        MINIMAL "[server]\nlisten = 127.0.0.1:8080\n[admin]\nlisten = [::1]:8080\n",
+        MINIMAL "[server]\nlisten = 127.0.0.1:8080\n[admin]\nlisten = 127.0.0.2:8080\n",
+        MINIMAL "[server]\nlisten = 0.0.0.0:8080\n[admin]\nlisten = off\n",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct config c;
+        char err[512] = "";
+        if (load(good[i], &c, err, sizeof(err)) != 0)
+            fail_msg("case %zu: %s", i, err);
+        config_finish(&c);
+    }
+}
+
+/* The configuration itself: whoever may rewrite it may name their own "LianLian" key in it. */
+static void test_configuration_others_can_write(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    write_file("test.conf", MINIMAL, 0666);
+    assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), -1);
+    check_error(err, 0, NULL, "test.conf is writable by others (mode 0666); chmod go-w it",
+                conf_path);
+    write_file("test.conf", MINIMAL, 0600);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "which others may write to (mode 0777): it could be replaced"));
+    assert_int_equal(chmod(dir, 01777), 0); /* sticky, as /tmp: nobody else can replace it */
+    if (config_load(conf_path, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    config_finish(&c);
+    assert_int_equal(chmod(dir, 0700), 0);
+}
+
+/* lianpayctl's verbs that do not sign, run by someone who may not read the daemon's keys. */
+static void test_no_secrets(void **state)
+{
+    struct config c;
+    char err[512] = "";
+    char cmd[2 * PATH_ROOM];
+
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path_in("priv.pem"), path_in("priv000.pem"));
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(chmod(path_in("priv000.pem"), 0), 0);
+    write_file("tlskey000.pem", "placeholder key\n", 0);
+    write_file("test.conf",
+               "[lianlian]\n" OID PUB "merchant_private_key = priv000.pem\n"
+               "[server]\ntls_cert = cert.pem\ntls_key = tlskey000.pem\n",
+               0644);
+
+    assert_int_equal(config_load(conf_path, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "priv000.pem: not readable by uid"));
+    if (config_load_flags(conf_path, CONFIG_NO_SECRETS, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_null(c.merchant_key);
+    assert_string_equal(c.merchant_private_key, path_in("priv000.pem"));
+    assert_string_equal(c.tls_key, path_in("tlskey000.pem"));
+    assert_int_equal(c.public_keys.n, 1);
+    config_finish(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +791,9 @@ int main(void)
         cmocka_unit_test(test_no_key_material_in_errors),
         cmocka_unit_test(test_embedded_string),
         cmocka_unit_test(test_finish_zeroed),
+        cmocka_unit_test(test_listeners_apart),
+        cmocka_unit_test(test_configuration_others_can_write),
+        cmocka_unit_test(test_no_secrets),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
