@@ -84,6 +84,10 @@ static void make_result(const struct options *opt, uint64_t i, struct payresult 
     snprintf(r->info_order, sizeof(r->info_order), "代付 %s", r->no_order);
     snprintf(body, bodylen, "{\"no_order\":\"%s\",\"money_order\":\"%s\",\"sign\":\"%0*d\"}",
              r->no_order, r->money_order, BODY_PAD, 0);
+    /* The HTTP thread computes the signed content's digest (payresult_from_msg); here any
+     * distinct 32 bytes per message do. */
+    memset(r->signed_sha256, 0xa5, sizeof(r->signed_sha256));
+    memcpy(r->signed_sha256, &i, sizeof(i));
 }
 
 static int parse_args(int argc, char **argv, struct options *opt)

@@ -1,6 +1,7 @@
 #ifndef LIANPAY_PAYRESULT_H
 #define LIANPAY_PAYRESULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "state.h"
 
@@ -11,6 +12,9 @@ enum payresult_source {
     PAYRESULT_NOTIFY,
     PAYRESULT_QUERY,
 };
+
+/* Bytes of payresult.signed_sha256. */
+#define PAYRESULT_DIGEST_LEN 32
 
 /*
  * A payout result that has been authenticated and validated, from a notification or from a
@@ -25,8 +29,12 @@ struct payresult {
     int64_t amount_fen;   /* > 0 */
     char oid_paybill[33]; /* digits, <= 18 in practice */
     enum result_pay result_pay;
-    char settle_date[9]; /* 8 digits or "" */
+    char settle_date[9];   /* 8 digits or "" */
     char info_order[1024]; /* <= 255 characters of UTF-8, or "" */
+    /* SHA-256 of what LianLian signed: the string to sign, a NUL, the signature. Two bodies with
+     * the same digest are one message however their unsigned parts differ (white space, member
+     * order, escapes, a number written as a string, "" or null members): the journal's key. */
+    unsigned char signed_sha256[PAYRESULT_DIGEST_LEN];
 };
 
 /*
@@ -40,5 +48,18 @@ int payresult_from_msg(const struct msg *m, enum payresult_source source, const 
                        struct payresult *out, const char **why);
 
 const char *payresult_source_name(enum payresult_source s);
+
+/*
+ * The formats of protocol.md's fields, one definition each. payresult_from_msg checks every
+ * notification and query answer with them, store_register every registration (lianpayctl
+ * register), store_due every order before the reconciler queries it. sql/0003 writes the same
+ * formats as CHECK constraints for plain SQL; test_store checks that both accept the same values.
+ */
+/* no_order: 1 to 32 printable ASCII characters, none of space, &, = or ". */
+bool payresult_valid_no_order(const char *s);
+/* dt_order: YYYYMMDDHHMMSS, month 01-12, day 01-31, hour 00-23, minutes and seconds 00-59. */
+bool payresult_valid_dt_order(const char *s);
+/* money_order: yuan above zero as money_parse_fen reads them. Returns 0 with *fen set, or -1. */
+int payresult_money_fen(const char *s, int64_t *fen);
 
 #endif

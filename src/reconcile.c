@@ -16,6 +16,11 @@
  *                           -> nothing about the order changes but the next query time
  * Past give_up_after since registration the order is flagged for review, with the last answer as
  * the reason, and no longer queried. Each attempt is logged once, after the writer is done.
+ *
+ * A due row whose values cannot be read exactly (store_due's unqueryable: a no_order with a NUL
+ * byte, a BLOB, no timestamp; written past the schema's CHECKs) is never queried: LianLian would
+ * be asked about another order. It is flagged for review at once, so that such rows cannot fill
+ * every due batch and keep the legitimate orders behind them from being queried.
  */
 #include "reconcile.h"
 
@@ -33,7 +38,6 @@
 #include "timeutil.h"
 #include "writer.h"
 
-#define DUE_BATCH        32
 #define IDLE_MS          1000
 #define STORAGE_PAUSE_MS 5000
 
@@ -248,6 +252,28 @@ static bool rate_wait(struct reconciler *r)
     return sleep_until(r, slot);
 }
 
+/* Flags the unqueryable rows of a due batch, logging each. Returns how many there were, or -1
+ * when the writer could not store it. */
+static int flag_unqueryable(struct reconciler *r, const struct store_due *due, int n, int64_t now)
+{
+    struct writer_job job = {.kind = WRITER_FLAG_UNQUERYABLE, .next_ms = now};
+    int bad = 0;
+
+    for (int i = 0; i < n; i++)
+        bad += due[i].unqueryable != NULL;
+    if (bad == 0)
+        return 0;
+    int status = write_job(r, &job);
+    for (int i = 0; i < n; i++) {
+        if (due[i].unqueryable == NULL)
+            continue;
+        log_kv(status < 0 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING, "unqueryable", "no_order",
+               due[i].no_order, "rowid", log_int((long long)due[i].rowid), "reason",
+               due[i].unqueryable, "action", status < 0 ? "not_stored" : "flagged", NULL);
+    }
+    return status < 0 ? -1 : bad;
+}
+
 static int schedule_new_orders(struct reconciler *r)
 {
     int pending = store_has_unscheduled(r->store);
@@ -260,21 +286,27 @@ static int schedule_new_orders(struct reconciler *r)
 static void *reconcile_main(void *arg)
 {
     struct reconciler *r = arg;
-    struct store_due due[DUE_BATCH];
+    struct store_due due[STORE_DUE_BATCH];
 
     pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
         atomic_store(&r->heartbeat, time_mono_ms());
-        int64_t pause = IDLE_MS;
+        int64_t pause = IDLE_MS, now = time_now_ms();
         int n = -1;
         if (schedule_new_orders(r) >= 0)
-            n = store_due(r->store, time_now_ms(), due, DUE_BATCH);
+            n = store_due(r->store, now, due, STORE_DUE_BATCH);
         if (n < 0) {
             log_kv(LOG_LEVEL_ERROR, "storage_error", "op", "select_due", "kind",
                    store_errkind(r->store), "error", store_errmsg(r->store), NULL);
             pause = STORAGE_PAUSE_MS;
         }
+        if (n > 0 && flag_unqueryable(r, due, n, now) < 0) {
+            pause = STORAGE_PAUSE_MS;
+            n = 0;
+        }
         for (int i = 0; i < n; i++) {
+            if (due[i].unqueryable != NULL)
+                continue;
             if (rate_wait(r))
                 return NULL;
             if (chase(r, &due[i]) < 0) {
@@ -283,7 +315,7 @@ static void *reconcile_main(void *arg)
             }
             atomic_store(&r->heartbeat, time_mono_ms());
         }
-        if (n == DUE_BATCH && pause == IDLE_MS)
+        if (n == STORE_DUE_BATCH && pause == IDLE_MS)
             continue; /* more may be due right now */
         if (sleep_until(r, time_mono_ms() + pause))
             return NULL;

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@
 
 /* Written without IN: see sql/0002_check_without_in.sql. */
 #define SQL_NOT_FINAL                                                                              \
-    "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                          \
+    "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                         \
     "OR result_pay = 'WAITING' OR result_pay = 'PROCESSING')"
 /* Must repeat the WHERE of the payments_unscheduled partial index for the planner to use it. The
  * queries that must stay fast name their index (INDEXED BY): should a later migration make the
@@ -45,10 +46,21 @@
 #define SQL_FLAG(reason)                                                                           \
     "needs_review = 1, review_reason = CASE WHEN needs_review = 1 AND review_reason IS NOT NULL "  \
     "THEN review_reason ELSE " reason " END"
+/* Counters stop at STORE_COUNT_MAX, which sql/0003's CHECKs allow: an increment past it would
+ * make SQLite store a REAL (or overflow a reader's int64 when it adds one). */
+#define SQL_COUNT_MAX "2147483647"
+_Static_assert(STORE_COUNT_MAX == 2147483647, "SQL_COUNT_MAX is STORE_COUNT_MAX");
 /* Parameters ?1..?5 are shared by the statements store_apply writes payments with. */
 #define SQL_TOUCH                                                                                  \
-    "updated_at = ?2, notify_count = notify_count + ?3, query_count = query_count + ?4, "          \
+    "updated_at = ?2, notify_count = min(notify_count + ?3, " SQL_COUNT_MAX "), "                  \
+    "query_count = min(query_count + ?4, " SQL_COUNT_MAX "), "                                     \
     "first_notified_at = coalesce(first_notified_at, ?5)"
+/* The orders the reconciler is due to query at ?1, as the payments_due index serves them. */
+#define SQL_DUE                                                                                    \
+    "needs_review = 0 AND next_query_at IS NOT NULL AND next_query_at <= ?1 "                      \
+    "AND registered_at IS NOT NULL AND " SQL_NOT_FINAL
+/* registered_at + ?1 (a modifier): NULL when SQLite cannot count from it (past year 9999). */
+#define SQL_SCHEDULED_AT "strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, ?1)"
 
 enum query {
     Q_BEGIN,
@@ -69,6 +81,7 @@ enum query {
     Q_DUE,
     Q_RESCHEDULE,
     Q_FLAG_REVIEW,
+    Q_FLAG_UNQUERYABLE,
     Q_COUNT
 };
 
@@ -90,12 +103,16 @@ static const char *const query_sql[Q_COUNT] = {
                 "WHERE no_order = ?1",
     [Q_FLAG] = "UPDATE payments SET " SQL_TOUCH ", " SQL_FLAG("?6") " WHERE no_order = ?1",
     [Q_TOUCH] = "UPDATE payments SET " SQL_TOUCH " WHERE no_order = ?1",
-    [Q_EVENT_FIND] = "SELECT id FROM payment_events "
-                     "WHERE no_order = ?1 AND source = ?2 AND body = ?3 LIMIT 1",
-    [Q_EVENT_SEEN] = "UPDATE payment_events SET seen_count = seen_count + 1 WHERE id = ?1",
+    /* A message is known by what LianLian signed; rows journalled before sql/0003 have no
+     * digest and are known by their body, as they were then. */
+    [Q_EVENT_FIND] = "SELECT id FROM payment_events WHERE no_order = ?1 AND source = ?2 AND "
+                     "(signed_sha256 = ?3 OR (signed_sha256 IS NULL AND body = ?4)) LIMIT 1",
+    [Q_EVENT_SEEN] = "UPDATE payment_events SET seen_count = min(seen_count + 1, " SQL_COUNT_MAX
+                     ") WHERE id = ?1",
     [Q_EVENT_INSERT] = "INSERT INTO payment_events (no_order, source, result_pay, money_order, "
                        "oid_paybill, settle_date, info_order, outcome, body, received_at, "
-                       "remote_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                       "remote_addr, signed_sha256) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [Q_REG_INSERT] = "INSERT INTO payments (no_order, money_order, amount_fen, dt_order, "
                      "registered_at, updated_at, next_query_at) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
@@ -106,21 +123,35 @@ static const char *const query_sql[Q_COUNT] = {
                     "review_reason = CASE WHEN ?6 IS NULL OR (needs_review = 1 AND "
                     "review_reason IS NOT NULL) THEN review_reason ELSE ?6 END "
                     "WHERE no_order = ?1",
+    /* An order that cannot be given a time would stay unscheduled, and be retried every turn,
+     * forever: it goes to a person instead. */
     [Q_SCHEDULE_NEW] = "UPDATE payments INDEXED BY payments_unscheduled "
-                       "SET next_query_at = strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, ?1) "
+                       "SET next_query_at = " SQL_SCHEDULED_AT ", "
+                       "needs_review = " SQL_SCHEDULED_AT " IS NULL, "
+                       "review_reason = CASE WHEN " SQL_SCHEDULED_AT " IS NULL THEN "
+                       "'cannot be scheduled: registered_at plus notify_window is past year 9999' "
+                       "ELSE review_reason END "
                        "WHERE " SQL_UNSCHEDULED,
     [Q_HAS_UNSCHEDULED] = "SELECT EXISTS (SELECT 1 FROM payments INDEXED BY payments_unscheduled "
                           "WHERE " SQL_UNSCHEDULED ")",
-    [Q_DUE] = "SELECT no_order, registered_at, query_count FROM payments INDEXED BY payments_due "
-              "WHERE needs_review = 0 AND next_query_at IS NOT NULL AND next_query_at <= ?1 "
-              "AND registered_at IS NOT NULL AND " SQL_NOT_FINAL " "
-              "ORDER BY next_query_at LIMIT ?2",
+    [Q_DUE] = "SELECT no_order, registered_at, query_count, rowid FROM payments "
+              "INDEXED BY payments_due WHERE " SQL_DUE " ORDER BY next_query_at LIMIT ?2",
     /* A notification may have made the order final while its query was under way. */
-    [Q_RESCHEDULE] = "UPDATE payments SET query_count = query_count + 1, "
+    [Q_RESCHEDULE] = "UPDATE payments SET query_count = min(query_count + 1, " SQL_COUNT_MAX "), "
                      "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?2 ELSE next_query_at END "
                      "WHERE no_order = ?1",
     [Q_FLAG_REVIEW] = "UPDATE payments SET needs_review = 1, review_reason = ?2, "
                       "next_query_at = NULL WHERE no_order = ?1",
+    /* The unqueryable among the first ?2 due orders, judged by the same C function as
+     * store_due's (sql_unqueryable): such a row cannot be named by a C string, so it is found
+     * again here rather than passed back. */
+    [Q_FLAG_UNQUERYABLE] = "UPDATE payments SET needs_review = 1, next_query_at = NULL, "
+                           "review_reason = 'cannot be queried: ' || "
+                           "lianpay_unqueryable(no_order, registered_at) "
+                           "WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, no_order AS n, "
+                           "registered_at AS t FROM payments INDEXED BY payments_due WHERE " SQL_DUE
+                           " ORDER BY next_query_at LIMIT ?2) "
+                           "WHERE lianpay_unqueryable(n, t) IS NOT NULL)",
 };
 
 struct store {
@@ -130,7 +161,7 @@ struct store {
     sqlite3_stmt *stmt[Q_COUNT];
     int errcode;    /* extended SQLite code of the last failure, or SQLITE_OK */
     int unwritable; /* with an I/O error: errno saying why the files cannot be written, or 0 */
-    char errmsg[512];
+    char errmsg[1024];
 };
 
 /* What the payments row of an order says, as far as store_apply and store_register care. */
@@ -182,6 +213,8 @@ static const char *source_name(enum payresult_source s)
 {
     return s == PAYRESULT_QUERY ? "query" : "notify";
 }
+
+static void sql_unqueryable(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* ---- statements ---------------------------------------------------------------------------- */
 
@@ -326,7 +359,85 @@ out:
     return ret;
 }
 
-/* Applies migration number v+1 in its own transaction, unless another process just did. */
+/* Rows a migration listed in temp.migration_refusals, and the first of them, into buf. */
+static int64_t refused_rows(struct store *st, char *buf, size_t len)
+{
+    static const char sql[] = "SELECT (SELECT count(*) FROM temp.migration_refusals), what "
+                              "FROM temp.migration_refusals ORDER BY rowid LIMIT 5";
+    sqlite3_stmt *s = NULL;
+    int64_t n = 0;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const unsigned char *what = sqlite3_column_text(s, 1);
+        n = sqlite3_column_int64(s, 0);
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used > 0 ? "; " : "",
+                                     what != NULL ? (const char *)what : "?");
+    }
+    if (n > 5 && used < len)
+        snprintf(buf + used, len - used, "; and %" PRId64 " more", n - 5);
+out:
+    (void)sqlite3_finalize(s);
+    return n;
+}
+
+/* Fails, naming the rows, when a migration refused some; its SQL error says which constraint. */
+static int check_refusals(struct store *st, const struct migration *m, int failed)
+{
+    char why[sizeof(st->errmsg)], rows[320];
+    int64_t n = refused_rows(st, rows, sizeof(rows));
+
+    snprintf(why, sizeof(why), "%s", failed ? st->errmsg : "");
+    if (n > 0) {
+        set_errorf(st, SQLITE_CONSTRAINT,
+                   "migration %s refused: %" PRId64 " row%s break%s its constraints (%s); correct "
+                   "or delete %s, then start again (README: upgrading the database): %s",
+                   m->name, n, n == 1 ? "" : "s", n == 1 ? "s" : "", failed ? why : "?",
+                   n == 1 ? "it" : "them", rows);
+        return -1;
+    }
+    if (failed) {
+        set_errorf(st, st->errcode, "migration %s: %s", m->name, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 when no row of the journal lost its order, else -1 naming the first. */
+static int check_foreign_keys(struct store *st, const struct migration *m)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = -1;
+
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(st, rc);
+        goto out;
+    }
+    int row = step_row(st, s);
+    if (row == 1)
+        set_errorf(st, SQLITE_CONSTRAINT,
+                   "migration %s: row %" PRId64 " of %s has no matching row in %s", m->name,
+                   (int64_t)sqlite3_column_int64(s, 1), (const char *)sqlite3_column_text(s, 0),
+                   (const char *)sqlite3_column_text(s, 2));
+    else if (row == 0)
+        ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+/*
+ * Applies migration number v+1 in its own transaction, unless another process just did. The
+ * connection's foreign keys are still off (open_writer turns them on afterwards), as SQLite's
+ * procedure for rebuilding a table wants; PRAGMA foreign_key_check then vouches for the result
+ * before the commit. A migration that must refuse rows lists them in temp.migration_refusals
+ * (sql/0003 says how).
+ */
 static int migrate_one(struct store *st, int *version)
 {
     char sql[64];
@@ -341,14 +452,14 @@ static int migrate_one(struct store *st, int *version)
         return 0;
     }
     const struct migration *m = &store_migrations[*version];
-    if (exec(st, m->sql) < 0) {
-        char why[sizeof(st->errmsg)];
-        snprintf(why, sizeof(why), "%s", st->errmsg);
-        set_errorf(st, st->errcode, "migration %s: %s", m->name, why);
+    if (exec(st, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)") < 0)
         goto fail;
-    }
+    int failed = exec(st, m->sql) < 0;
+    if (check_refusals(st, m, failed) < 0 || check_foreign_keys(st, m) < 0)
+        goto fail;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->number);
-    if (exec(st, sql) < 0 || exec(st, "COMMIT") < 0)
+    if (exec(st, "DROP TABLE temp.migration_refusals") < 0 || exec(st, sql) < 0 ||
+        exec(st, "COMMIT") < 0)
         goto fail;
     *version = m->number;
     return 0;
@@ -363,13 +474,15 @@ static int open_writer(struct store *st, char *err, size_t errlen)
     int version = 0;
 
     if (set_wal(st) < 0 || exec(st, "PRAGMA synchronous=FULL") < 0 ||
-        exec(st, "PRAGMA foreign_keys=ON") < 0 ||
+        exec(st, "PRAGMA foreign_keys=OFF") < 0 ||
         read_int_pragma(st, "PRAGMA user_version", &version) < 0)
         goto sqlfail;
     while (version >= 0 && version < store_migrations_count) {
         if (migrate_one(st, &version) < 0)
             goto sqlfail;
     }
+    if (exec(st, "PRAGMA foreign_keys=ON") < 0)
+        goto sqlfail;
     if (version != store_migrations_count) {
         snprintf(err, errlen,
                  "%s: schema version %d is newer than this build knows (%d): "
@@ -432,6 +545,10 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(st->db,
                                   mode == STORE_WRITE ? STORE_WRITE_BUSY_MS : STORE_READ_BUSY_MS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(st->db, "lianpay_unqueryable", 2,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                        sql_unqueryable, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
         goto fail;
@@ -576,6 +693,22 @@ out:
     return ret;
 }
 
+static int bind_digest(struct store *st, sqlite3_stmt *s, int i, const struct payresult *r)
+{
+    return check_bind(
+        st, sqlite3_bind_blob(s, i, r->signed_sha256, sizeof(r->signed_sha256), SQLITE_STATIC));
+}
+
+/* A result without its digest would be taken for every other such message of its order. */
+static bool has_digest(const struct payresult *r)
+{
+    for (size_t i = 0; i < sizeof(r->signed_sha256); i++) {
+        if (r->signed_sha256[i] != 0)
+            return true;
+    }
+    return false;
+}
+
 /* Binds ?1..?5 (SQL_TOUCH) and, when result is set, ?6..?14 of Q_INSERT and Q_APPLY. */
 static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_input *in, int result)
 {
@@ -648,9 +781,10 @@ static int mismatch_reason(const struct order *o, const struct store_input *in, 
     return 1;
 }
 
-/* Journals the message, or counts it again when an identical one is already there. An order
- * that had no payments row has no events either (the foreign key), so for it the search is
- * skipped: one index lookup less on the writer's thread (about 3 % of store_apply, bench-apply). */
+/* Journals the message, or counts it again when one with the same signed content is already
+ * there. An order that had no payments row has no events either (the foreign key), so for it the
+ * search is skipped: one index lookup less on the writer's thread (about 3 % of store_apply,
+ * bench-apply). */
 static int journal(struct store *st, const struct store_input *in, int order_known,
                    struct store_applied *out)
 {
@@ -662,8 +796,8 @@ static int journal(struct store *st, const struct store_input *in, int order_kno
         goto insert;
     s = prepared(st, Q_EVENT_FIND);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
-        bind_text(st, s, 2, source_name(in->source)) ||
-        check_bind(st, sqlite3_bind_text(s, 3, in->body, (int)in->body_len, SQLITE_STATIC)))
+        bind_text(st, s, 2, source_name(in->source)) || bind_digest(st, s, 3, r) ||
+        check_bind(st, sqlite3_bind_text(s, 4, in->body, (int)in->body_len, SQLITE_STATIC)))
         goto out;
     int row = step_row(st, s);
     if (row < 0)
@@ -688,7 +822,8 @@ insert:
         bind_opt(st, s, 6, r->settle_date) || bind_opt(st, s, 7, r->info_order) ||
         bind_text(st, s, 8, state_outcome_name(out->outcome)) ||
         check_bind(st, sqlite3_bind_text(s, 9, in->body, (int)in->body_len, SQLITE_STATIC)) ||
-        bind_text(st, s, 10, in->received_at) || bind_opt(st, s, 11, in->remote_addr))
+        bind_text(st, s, 10, in->received_at) || bind_opt(st, s, 11, in->remote_addr) ||
+        bind_digest(st, s, 12, r))
         goto out;
     ret = step_done(st, s);
 out:
@@ -729,6 +864,7 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
 
     memset(out, 0, sizeof(*out));
     if (in->r == NULL || in->received_at == NULL || in->body == NULL || in->body_len > INT_MAX ||
+        !has_digest(in->r) ||
         !(state_is_pending(in->r->result_pay) || state_is_final(in->r->result_pay))) {
         set_errorf(st, SQLITE_MISUSE, "store_apply: incomplete input");
         return -1;
@@ -753,29 +889,6 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
 }
 
 /* ---- store_register ------------------------------------------------------------------------ */
-
-static int valid_no_order(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 32)
-        return 0;
-    for (; *s != '\0'; s++) {
-        if (*s <= ' ' || *s > '~' || *s == '&' || *s == '=' || *s == '"')
-            return 0;
-    }
-    return 1;
-}
-
-static int valid_dt_order(const char *s)
-{
-    if (strlen(s) != 14)
-        return 0;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return 0;
-    }
-    return 1;
-}
 
 static int register_insert(struct store *st, const char *no_order, const char *money_order,
                            int64_t fen, const char *dt_order, const char *now, const char *next)
@@ -871,18 +984,23 @@ int store_register(struct store *st, const char *no_order, const char *money_ord
     int64_t fen = 0;
     int rc;
 
-    if (!valid_no_order(no_order)) {
+    /* The checks a notification's fields get: an order registered with a value LianLian's
+     * messages cannot carry would be flagged as a mismatch by every one of them. */
+    if (!payresult_valid_no_order(no_order)) {
         snprintf(err, errlen,
                  "no_order must be 1 to 32 printable ASCII characters without space, &, = or \"");
         return -1;
     }
-    if (money_parse_fen(money_order, &fen) < 0 || fen <= 0) {
+    if (payresult_money_fen(money_order, &fen) < 0) {
         snprintf(err, errlen, "money_order '%s' is not an amount in yuan above zero (49.65)",
                  money_order);
         return -1;
     }
-    if (!valid_dt_order(dt_order)) {
-        snprintf(err, errlen, "dt_order '%s' is not 14 digits (YYYYMMDDHHMMSS)", dt_order);
+    if (!payresult_valid_dt_order(dt_order)) {
+        snprintf(err, errlen,
+                 "dt_order '%s' is not a date and time YYYYMMDDHHMMSS (month 01-12, day 01-31, "
+                 "hour 00-23, minutes and seconds 00-59)",
+                 dt_order);
         return -1;
     }
     if (store_begin(st) < 0) {
@@ -929,6 +1047,87 @@ out:
     return ret;
 }
 
+/* A value as SQLite holds it: its storage class, and its text with the length in bytes. */
+struct raw_value {
+    int type;
+    const unsigned char *text;
+    int bytes;
+};
+
+/* The value as a C string when that is all of it: TEXT without a NUL byte inside. */
+static const char *exact_text(const struct raw_value *v)
+{
+    if (v->type != SQLITE_TEXT || v->text == NULL ||
+        strlen((const char *)v->text) != (size_t)v->bytes)
+        return NULL;
+    return (const char *)v->text;
+}
+
+/*
+ * Why the reconciler cannot query an order as stored, or NULL. It must ask LianLian about the
+ * stored value and nothing else: a no_order cut at a NUL byte is another order (and its
+ * reschedule would match no row), a BLOB's bytes are not what a tool meant. The CHECKs of
+ * sql/0003 refuse such values; this is for rows written past them. One definition for store_due
+ * (C) and Q_FLAG_UNQUERYABLE (SQL, through sql_unqueryable), so both judge a row alike.
+ */
+static const char *due_problem(const struct raw_value *no_order, const struct raw_value *registered)
+{
+    const char *v = exact_text(no_order);
+    int64_t ms = 0;
+
+    if (no_order->type != SQLITE_TEXT)
+        return "no_order is not text";
+    if (v == NULL)
+        return "no_order holds a NUL byte";
+    if (!payresult_valid_no_order(v))
+        return "no_order is not an order number LianLian accepts";
+    v = exact_text(registered);
+    if (v == NULL || strlen(v) >= TIME_ISO_LEN || time_parse_iso(v, &ms) < 0)
+        return "registered_at is not a timestamp";
+    return NULL;
+}
+
+static struct raw_value column_raw(sqlite3_stmt *s, int col)
+{
+    struct raw_value v;
+
+    v.type = sqlite3_column_type(s, col); /* before the conversion to text */
+    v.text = sqlite3_column_text(s, col);
+    v.bytes = sqlite3_column_bytes(s, col);
+    return v;
+}
+
+/* lianpay_unqueryable(no_order, registered_at): due_problem() for SQL. */
+static void sql_unqueryable(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct raw_value v[2];
+    const char *why;
+
+    for (int i = 0; i < 2 && i < argc; i++) {
+        v[i].type = sqlite3_value_type(argv[i]);
+        v[i].text = sqlite3_value_text(argv[i]);
+        v[i].bytes = sqlite3_value_bytes(argv[i]);
+    }
+    why = argc == 2 ? due_problem(&v[0], &v[1]) : "wrong use";
+    if (why != NULL)
+        sqlite3_result_text(ctx, why, -1, SQLITE_STATIC);
+    else
+        sqlite3_result_null(ctx);
+}
+
+static void read_due(sqlite3_stmt *s, struct store_due *d)
+{
+    struct raw_value no_order = column_raw(s, 0), registered = column_raw(s, 1);
+    int64_t count = sqlite3_column_int64(s, 2);
+
+    d->unqueryable = due_problem(&no_order, &registered);
+    column_copy(s, 0, d->no_order, sizeof(d->no_order));
+    column_copy(s, 1, d->registered_at, sizeof(d->registered_at));
+    /* The reconciler adds one to it. */
+    d->query_count = count < 0 ? 0 : count > STORE_COUNT_MAX ? STORE_COUNT_MAX : count;
+    d->rowid = sqlite3_column_int64(s, 3);
+}
+
 int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max)
 {
     sqlite3_stmt *s = prepared(st, Q_DUE);
@@ -942,17 +1141,29 @@ int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max)
         n = -1;
         goto out;
     }
-    while (n < max && (row = step_row(st, s)) == 1) {
-        column_copy(s, 0, out[n].no_order, sizeof(out[n].no_order));
-        column_copy(s, 1, out[n].registered_at, sizeof(out[n].registered_at));
-        out[n].query_count = sqlite3_column_int64(s, 2);
-        n++;
-    }
+    while (n < max && (row = step_row(st, s)) == 1)
+        read_due(s, &out[n++]);
     if (row < 0)
         n = -1;
 out:
     release(s);
     return n;
+}
+
+int store_flag_unqueryable(struct store *st, int64_t now_ms, int max)
+{
+    sqlite3_stmt *s = prepared(st, Q_FLAG_UNQUERYABLE);
+    char now[TIME_ISO_LEN];
+    int ret = -1;
+
+    time_iso(now_ms, now);
+    if (s == NULL || bind_text(st, s, 1, now) || bind_int(st, s, 2, max > 0 ? max : 0) ||
+        step_done(st, s) < 0)
+        goto out;
+    ret = sqlite3_changes(st->db);
+out:
+    release(s);
+    return ret;
 }
 
 /* Updates one order by no_order (?1) and a text (?2). An order that vanished (deleted by hand)
@@ -1078,12 +1289,16 @@ out:
 
 int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
 {
-    /* The WHEREs repeat those of the partial indexes payments_pending and payments_review. */
+    /* The WHEREs repeat those of the partial indexes payments_pending and payments_review. The
+     * oldest is the first real instant in registered_at order: a value past the CHECKs (month
+     * 00 sorts before every real one) must not stand for the age of all the others. */
     static const char sql[] =
-        "SELECT (SELECT count(*) FROM payments WHERE " SQL_PENDING "), "
-        "(SELECT no_order FROM payments WHERE " SQL_PENDING " ORDER BY registered_at LIMIT 1), "
-        "(SELECT min(registered_at) FROM payments WHERE " SQL_PENDING "), "
-        "(SELECT count(*) FROM payments WHERE needs_review = 1)";
+        "SELECT (SELECT count(*) FROM payments WHERE " SQL_PENDING "), o.no_order, "
+        "o.registered_at, (SELECT count(*) FROM payments WHERE needs_review = 1) "
+        "FROM (SELECT 1) LEFT JOIN (SELECT no_order, registered_at FROM payments "
+        "INDEXED BY payments_pending WHERE " SQL_PENDING " AND "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, '+0 seconds') IS registered_at "
+        "ORDER BY registered_at LIMIT 1) AS o";
     sqlite3_stmt *s = NULL;
     int64_t registered = 0;
     int ret = -1;

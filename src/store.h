@@ -42,9 +42,12 @@ int64_t store_changes(struct store *st);
 const char *store_errmsg(struct store *st);
 const char *store_errkind(struct store *st);
 
+/* Where notify_count, query_count and seen_count stop counting (sql/0003 allows no more). */
+#define STORE_COUNT_MAX 2147483647
+
 /* An authentic, validated result to record. */
 struct store_input {
-    const struct payresult *r;
+    const struct payresult *r; /* its signed_sha256 must be set: it is the journal's key */
     enum payresult_source source;
     const char *body; /* the message as received (journalled as is) */
     size_t body_len;
@@ -54,11 +57,12 @@ struct store_input {
 
 /* What store_apply did. */
 struct store_applied {
-    enum outcome outcome;       /* per the state machine, or OUTCOME_MISMATCH */
-    enum result_pay previous;   /* result_pay before this message */
-    int redelivery;             /* 1: byte-identical to a journalled message, seen_count++ */
-    int flagged;                /* 1: this message set needs_review */
-    char review_reason[256];    /* when flagged */
+    enum outcome outcome;     /* per the state machine, or OUTCOME_MISMATCH */
+    enum result_pay previous; /* result_pay before this message */
+    int redelivery;           /* 1: the same signed content as a journalled message (or, for
+                               * rows from before sql/0003, the same bytes): seen_count++ */
+    int flagged;              /* 1: this message set needs_review */
+    char review_reason[256];  /* when flagged */
 };
 
 /*
@@ -66,24 +70,25 @@ struct store_applied {
  * order is unknown, applies the state machine, checks amount_fen and dt_order against what is
  * stored (a difference is OUTCOME_MISMATCH: needs_review=1 with a reason, result_pay unchanged),
  * counts notify_count (source notify), journals the message in payment_events (or increments
- * seen_count of an identical one), clears next_query_at once the result is final.
+ * seen_count of the one with the same signed content, whose body stays the first one received),
+ * clears next_query_at once the result is final.
  * Returns 0, or -1 on an SQL error (the caller rolls the whole batch back).
  */
 int store_apply(struct store *st, const struct store_input *in, struct store_applied *out);
 
 /* Result of store_register. */
 enum store_register_result {
-    STORE_REGISTERED,      /* new order */
-    STORE_ALREADY,         /* registered before with the same amount and dt_order: nothing changed */
-    STORE_MERGED,          /* order was known from a notification; now registered, amounts agree */
+    STORE_REGISTERED, /* new order */
+    STORE_ALREADY,    /* registered before with the same amount and dt_order: nothing changed */
+    STORE_MERGED,     /* order was known from a notification; now registered, amounts agree */
     STORE_MERGED_MISMATCH, /* known, but amount or dt_order differs: flagged for review */
 };
 
 /*
  * Registers a submitted payout so that it is chased if no result arrives (lianpayctl register).
- * money_order must parse (money_parse_fen) and be > 0; dt_order 14 digits. next_query_at becomes
- * now + notify_window. Runs its own short transaction. Returns 0 with *res set, or -1 with a
- * reason in err.
+ * Every value must have the format a notification's has (payresult_valid_no_order,
+ * payresult_money_fen, payresult_valid_dt_order). next_query_at becomes now + notify_window.
+ * Runs its own short transaction. Returns 0 with *res set, or -1 with a reason in err.
  */
 int store_register(struct store *st, const char *no_order, const char *money_order,
                    const char *dt_order, int64_t now_ms, int64_t notify_window_s,
@@ -91,27 +96,45 @@ int store_register(struct store *st, const char *no_order, const char *money_ord
 
 /*
  * Gives next_query_at = registered_at + notify_window to orders inserted with plain SQL (they
- * arrive with next_query_at NULL). Inside the caller's transaction. Returns the number of rows
- * scheduled, or -1.
+ * arrive with next_query_at NULL); one for which SQLite cannot compute that time is flagged for
+ * review instead. Inside the caller's transaction. Returns the number of rows changed, or -1.
  */
 int store_schedule_new(struct store *st, int64_t notify_window_s);
 
 /* True (1) when some order waits for store_schedule_new, 0 when none, -1 on error. Cheap. */
 int store_has_unscheduled(struct store *st);
 
+/* How many due orders the reconciler takes at a time. */
+#define STORE_DUE_BATCH 32
+
 /* An order the reconciler must query now. */
 struct store_due {
     char no_order[33];
     char registered_at[TIME_ISO_LEN];
-    int64_t query_count;
+    int64_t query_count; /* 0..STORE_COUNT_MAX */
+    /* NULL, or why the row cannot be queried as it is stored (a static sentence): its no_order
+     * is not text, holds a NUL byte or is no order number, or its registered_at is no
+     * timestamp. no_order and registered_at above are then only a rendering for the log; the
+     * row must be flagged with store_flag_unqueryable, never queried. */
+    const char *unqueryable;
+    int64_t rowid; /* for people: SELECT * FROM payments WHERE rowid = ... */
 };
 
 /*
- * Up to max orders that are due at now_ms: registered, result_pay NULL or pending, needs_review = 0,
- * next_query_at <= now. Oldest next_query_at first. Served by a partial index, so it stays fast
- * with millions of rows. Returns the number found (0..max), or -1.
+ * Up to max orders that are due at now_ms: registered, result_pay NULL or pending, needs_review =
+ * 0, next_query_at <= now. Oldest next_query_at first. Served by a partial index, so it stays fast
+ * with millions of rows. The values are read with their length, so that a value that does not
+ * survive as a C string is reported (unqueryable) rather than cut short. Returns the number found
+ * (0..max), or -1.
  */
 int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max);
+
+/*
+ * Flags for review, with the reason, the unqueryable orders among the first max that store_due
+ * would return at now_ms, so that they no longer take places in every due batch. Inside the
+ * caller's transaction. Returns the number flagged, or -1.
+ */
+int store_flag_unqueryable(struct store *st, int64_t now_ms, int max);
 
 /*
  * After a query attempt that did not make the order final (pending answer, 8901, network error,
@@ -132,8 +155,10 @@ int store_print_status(struct store *st, const char *no_order, FILE *out);
 
 /* The orders still being chased, for /metrics and the periodic summary. */
 struct store_pending {
-    int64_t count;            /* rows of the pending_payments view */
-    int64_t oldest_age_s;     /* seconds since the oldest of them was registered; 0 when none */
+    int64_t count; /* rows of the pending_payments view */
+    /* Seconds since the oldest of them was registered; 0 when none. Only real instants count:
+     * a row whose registered_at is not one (written past the CHECKs) cannot hide the others. */
+    int64_t oldest_age_s;
     char oldest_no_order[33]; /* "" when none */
     int64_t review;           /* rows of the review_queue view */
 };

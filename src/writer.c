@@ -101,6 +101,8 @@ static int run_job(struct writer *w, struct writer_job *job)
         return store_flag_review(w->store, job->no_order, job->reason);
     case WRITER_SCHEDULE_NEW:
         return store_schedule_new(w->store, w->notify_window) < 0 ? -1 : 0;
+    case WRITER_FLAG_UNQUERYABLE:
+        return store_flag_unqueryable(w->store, job->next_ms, STORE_DUE_BATCH) < 0 ? -1 : 0;
     }
     return -1;
 }

@@ -18,10 +18,11 @@ struct metrics_histogram;
 struct writer;
 
 enum writer_kind {
-    WRITER_APPLY,        /* record a result (store_apply), then reschedule if next_ms != 0 */
-    WRITER_RESCHEDULE,   /* store_reschedule(no_order, next_ms) */
-    WRITER_FLAG_REVIEW,  /* store_flag_review(no_order, reason) */
-    WRITER_SCHEDULE_NEW, /* store_schedule_new(notify_window) */
+    WRITER_APPLY,            /* record a result (store_apply), then reschedule if next_ms != 0 */
+    WRITER_RESCHEDULE,       /* store_reschedule(no_order, next_ms) */
+    WRITER_FLAG_REVIEW,      /* store_flag_review(no_order, reason) */
+    WRITER_SCHEDULE_NEW,     /* store_schedule_new(notify_window) */
+    WRITER_FLAG_UNQUERYABLE, /* store_flag_unqueryable(next_ms as now, STORE_DUE_BATCH) */
 };
 
 struct writer_job {
@@ -35,7 +36,8 @@ struct writer_job {
     char remote_addr[46];
     char received_at[TIME_ISO_LEN];
 
-    /* WRITER_RESCHEDULE, WRITER_FLAG_REVIEW (and WRITER_APPLY with next_ms) */
+    /* WRITER_RESCHEDULE, WRITER_FLAG_REVIEW (and WRITER_APPLY with next_ms);
+     * WRITER_FLAG_UNQUERYABLE: next_ms only */
     char no_order[33];
     int64_t next_ms;
     char reason[256];

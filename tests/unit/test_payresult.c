@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "msg.h"
 #include "payresult.h"
+#include "sign.h"
 #include "state.h"
 
 #define OURS "201103171000000000"
@@ -343,6 +346,93 @@ static void test_extra_fields(void **state)
     assert_refused(n, "sign", "\"a\\rb\"", "control character in a field");
 }
 
+/* The result of a whole raw body, which must be accepted. */
+static void parse_raw(const char *body, struct payresult *r)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+
+    if (msg_parse(body, strlen(body), &m, &why) < 0)
+        fail_msg("msg_parse refused (%s): %s", why, body);
+    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, r, &why) < 0)
+        fail_msg("refused (%s): %s", why, body);
+    msg_finish(&m);
+}
+
+#define SIGNED_FIELDS                                                                              \
+    "\"oid_partner\":\"" OURS "\",\"sign_type\":\"RSA\",\"no_order\":\"N1\","                      \
+    "\"dt_order\":\"20240101123456\",\"oid_paybill\":\"2024010112345678\",\"result_pay\":"         \
+    "\"SUCCESS\",\"settle_date\":\"20240102\",\"info_order\":\"工资\""
+
+/* Issue 11, item 3: what identifies a message is what was signed, whatever else the body holds. */
+static void test_signed_digest(void **state)
+{
+    static const char *const same[] = {
+        /* white space, member order, \u escapes, a number for a string, "" and null members */
+        "{ \"sign\" : \"c2lnbmF0dXJl\",\n\t" SIGNED_FIELDS ",\r\n\"money_order\":\"49.65\" }",
+        "{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\"}",
+        "{\"money_order\":49.65," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\"}",
+        "{\"money_order\":\"\\u0034\\u0039.65\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\"}",
+        "{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\",\"x\":\"\","
+        "\"y\":null,\"memo\":\"\"}",
+    };
+    static const char *const other[] = {
+        /* another signature; another signed value; a member that is signed */
+        "{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJm\"}",
+        "{\"money_order\":\"49.66\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\"}",
+        "{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2lnbmF0dXJl\",\"memo\":\"x\"}",
+    };
+    struct payresult first, r;
+    unsigned char want[PAYRESULT_DIGEST_LEN];
+    unsigned int len = 0;
+
+    parse_raw(same[0], &first);
+    for (size_t i = 1; i < sizeof(same) / sizeof(same[0]); i++) {
+        parse_raw(same[i], &r);
+        if (memcmp(r.signed_sha256, first.signed_sha256, PAYRESULT_DIGEST_LEN) != 0)
+            fail_msg("variant %zu has another digest: %s", i, same[i]);
+    }
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        parse_raw(other[i], &r);
+        if (memcmp(r.signed_sha256, first.signed_sha256, PAYRESULT_DIGEST_LEN) == 0)
+            fail_msg("message %zu has the same digest: %s", i, other[i]);
+    }
+
+    /* It is SHA-256 of the string to sign, a NUL and the signature. */
+    struct msg m = {0};
+    const char *why = NULL;
+    size_t n = 0;
+    assert_int_equal(msg_parse(same[1], strlen(same[1]), &m, &why), 0);
+    char *text = sign_string(&m, &n);
+    assert_non_null(text);
+    text = realloc(text, n + 1 + 12);
+    assert_non_null(text);
+    memcpy(text + n + 1, "c2lnbmF0dXJl", 12);
+    assert_int_equal(EVP_Digest(text, n + 1 + 12, want, &len, EVP_sha256(), NULL), 1);
+    assert_memory_equal(want, first.signed_sha256, PAYRESULT_DIGEST_LEN);
+    free(text);
+    msg_finish(&m);
+}
+
+/* The exported formats are the ones the messages are checked with. */
+static void test_exported_formats(void **state)
+{
+    int64_t fen = 0;
+
+    assert_true(payresult_valid_no_order("A-1"));
+    assert_false(payresult_valid_no_order(""));
+    assert_false(payresult_valid_no_order("A&1"));
+    assert_false(payresult_valid_no_order("123456789012345678901234567890123"));
+    assert_true(payresult_valid_dt_order("20241231235959"));
+    assert_false(payresult_valid_dt_order("20241301000000"));
+    assert_false(payresult_valid_dt_order("20241231990000"));
+    assert_false(payresult_valid_dt_order("20240100000000"));
+    assert_int_equal(payresult_money_fen("49.65", &fen), 0);
+    assert_int_equal(fen, 4965);
+    assert_int_equal(payresult_money_fen("0.00", &fen), -1);
+    assert_int_equal(payresult_money_fen("1000000000000", &fen), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_optional_fields),
         cmocka_unit_test(test_extra_fields),
+        cmocka_unit_test(test_signed_digest),
+        cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
