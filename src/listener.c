@@ -439,7 +439,6 @@ static size_t round_up_pow2(size_t n)
 struct listener *listener_create(const struct listener_config *cfg, char *err, size_t errlen)
 {
     struct listener *l = calloc(1, sizeof(*l));
-    pthread_condattr_t ca;
 
     if (l == NULL)
         goto oom;
@@ -452,10 +451,7 @@ struct listener *listener_create(const struct listener_config *cfg, char *err, s
     if (getrandom(&l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed))
         l->seed = (uint64_t)time_mono_ms() * 0x9e3779b97f4a7c15ULL;
     pthread_mutex_init(&l->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    time_cond_init(&l->wake);
     if (pthread_create(&l->thread, NULL, deadline_thread, l) != 0) {
         snprintf(err, errlen, "cannot start the %s deadline thread", cfg->name);
         listener_destroy(l);

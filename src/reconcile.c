@@ -326,7 +326,6 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
                                    char *err, size_t errlen)
 {
     struct reconciler *r = calloc(1, sizeof(*r));
-    pthread_condattr_t attr;
 
     if (r == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -351,10 +350,7 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
         goto fail;
     atomic_store(&r->heartbeat, time_mono_ms());
     pthread_mutex_init(&r->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    time_cond_init(&r->wake);
     if (pthread_create(&r->thread, NULL, reconcile_main, r) != 0) {
         snprintf(err, errlen, "cannot start the reconcile thread");
         pthread_cond_destroy(&r->wake);

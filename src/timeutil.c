@@ -1,7 +1,7 @@
 /*
  * Clocks and the two text forms of time the project uses: ISO-8601 UTC timestamps with
  * milliseconds (every TEXT time in the database, so that they sort as strings) and the
- * configuration's durations ("36m").
+ * configuration's durations ("36m"); and the condition variables that wait on the monotonic clock.
  */
 #include "timeutil.h"
 
@@ -21,6 +21,20 @@ int64_t time_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int time_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc;
 }
 
 void time_iso(int64_t ms, char *buf)

@@ -1,6 +1,7 @@
 #ifndef LIANPAY_TIMEUTIL_H
 #define LIANPAY_TIMEUTIL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* Length of an ISO-8601 UTC timestamp with milliseconds, "2026-11-22T08:30:00.123Z", plus NUL. */
@@ -10,6 +11,11 @@
 int64_t time_now_ms(void);
 /* Monotonic clock in milliseconds, for timeouts and rates. */
 int64_t time_mono_ms(void);
+
+/* Initialises *cond so that pthread_cond_timedwait's deadlines are on the monotonic clock
+ * (time_mono_ms, clock_gettime(CLOCK_MONOTONIC)): a wall-clock step then neither cuts a wait short
+ * nor stretches it. Destroy with pthread_cond_destroy. Returns 0, or an error number. */
+int time_cond_init(pthread_cond_t *cond);
 
 /* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf[TIME_ISO_LEN]. */
 void time_iso(int64_t ms, char *buf);

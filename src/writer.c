@@ -287,7 +287,6 @@ static void *writer_main(void *arg)
 struct writer *writer_create(struct store *st, int64_t notify_window_s)
 {
     struct writer *w = calloc(1, sizeof(*w));
-    pthread_condattr_t attr;
 
     if (w == NULL)
         return NULL;
@@ -301,10 +300,7 @@ struct writer *writer_create(struct store *st, int64_t notify_window_s)
     metrics_histogram_init(&w->commit_seconds, commit_bounds,
                            sizeof(commit_bounds) / sizeof(commit_bounds[0]));
     pthread_mutex_init(&w->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    time_cond_init(&w->wake);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         pthread_cond_destroy(&w->wake);
         pthread_mutex_destroy(&w->lock);

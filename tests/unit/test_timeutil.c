@@ -5,7 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "timeutil.h"
 
@@ -88,12 +92,41 @@ static void test_clocks(void **state)
     assert_true(time_now_ms() > 1700000000000LL);
 }
 
+/* A deadline taken from the monotonic clock is kept: on a condition variable left on the
+ * wall clock, a monotonic deadline (time since boot) lies decades in the past and the wait
+ * returns at once. */
+static void test_cond_waits_on_the_monotonic_clock(void **state)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond;
+    struct timespec until;
+
+    assert_int_equal(time_cond_init(&cond), 0);
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += 300 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int64_t t0 = time_mono_ms();
+    pthread_mutex_lock(&lock);
+    int rc = 0;
+    while (rc == 0)
+        rc = pthread_cond_timedwait(&cond, &lock, &until);
+    pthread_mutex_unlock(&lock);
+    int64_t waited = time_mono_ms() - t0;
+    printf("# a 300 ms monotonic deadline: waited %lld ms\n", (long long)waited);
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(waited >= 250);
+    pthread_cond_destroy(&cond);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso_format), cmocka_unit_test(test_iso_round_trip_and_order),
         cmocka_unit_test(test_iso_parse),  cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_clocks),     cmocka_unit_test(test_cond_waits_on_the_monotonic_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
