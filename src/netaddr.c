@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,6 +360,13 @@ int netaddr_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *
     }
     *port = (uint16_t)p;
     return 0;
+}
+
+int netaddr_join_hostport(const char *host, uint16_t port, char *buf, size_t len)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
 int netaddr_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss)

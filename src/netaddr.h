@@ -43,6 +43,10 @@ int netaddr_format(const struct sockaddr *sa, char *buf, size_t len);
 int netaddr_client(const char *peer, const char *xff, const struct netaddr_list *trusted, char *out,
                    size_t len);
 
+/* The other way round: "host:port", an IPv6 host in brackets ("[::1]:8080"), into buf.
+ * Returns 0, or -1 when it was cut short. */
+int netaddr_join_hostport(const char *host, uint16_t port, char *buf, size_t len);
+
 /* Fills *ss with the IPv4 or IPv6 address host (text, no brackets) and port. Returns 0, or -1
  * when host is not an IP address. */
 int netaddr_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss);

@@ -48,6 +48,7 @@
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
+#include "netaddr.h"
 #include "reconcile.h"
 #include "store.h"
 #include "timeutil.h"
@@ -257,18 +258,11 @@ static void report(struct service *s)
                "threshold", log_int(s->cfg->pending_warning_after), NULL);
 }
 
-/* "host:port", IPv6 in brackets. */
-static void format_address(char *out, size_t len, const char *host, uint16_t port)
-{
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(out, len, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port);
-}
-
 static void supervision_init(struct service *s)
 {
     uint64_t usec = 0;
 
-    format_address(s->addr, sizeof(s->addr), s->cfg->listen_host, httpd_port(s->httpd));
+    netaddr_join_hostport(s->cfg->listen_host, httpd_port(s->httpd), s->addr, sizeof(s->addr));
 
     s->watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
     s->check_ms = s->watchdog ? (int64_t)(usec / 2000) : CHECK_MS;
@@ -535,7 +529,7 @@ static void announce(struct service *s)
     char admin[96] = "off";
 
     if (s->admin != NULL)
-        format_address(admin, sizeof(admin), cfg->admin_host, admin_port(s->admin));
+        netaddr_join_hostport(cfg->admin_host, admin_port(s->admin), admin, sizeof(admin));
     log_kv(LOG_LEVEL_INFO, "ready", "version", LIANPAY_VERSION, "listen", s->addr, "tls",
            cfg->tls_cert ? "on" : "off", "notify_path", cfg->notify_path, "database",
            cfg->database_path, "public_keys", log_int((long long)keyring_count(s->keys)),

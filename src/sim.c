@@ -393,8 +393,7 @@ int sim_serve(const struct sim_serve_options *opt)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char addr[96];
-    snprintf(addr, sizeof(addr), "%s%s%s:%u", strchr(host, ':') ? "[" : "", host,
-             strchr(host, ':') ? "]" : "", di ? (unsigned)di->port : (unsigned)port);
+    netaddr_join_hostport(host, di ? di->port : port, addr, sizeof(addr));
     log_kv(LOG_LEVEL_INFO, "ready", "listen", addr, "script", opt->script, NULL);
 
     int sig = 0;

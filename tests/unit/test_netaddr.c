@@ -380,6 +380,23 @@ static void test_split_hostport_errors(void **state)
     assert_int_equal(netaddr_split_hostport("127.0.0.1:80", tiny, sizeof(tiny), &port), -1);
 }
 
+/* What split takes apart, join puts back: the form of the daemon's ready line. */
+static void test_join_hostport(void **state)
+{
+    static const char *const forms[] = {"127.0.0.1:8080", "[::1]:8080", "[::]:0", "0.0.0.0:65535",
+                                        "[fe80::1:2]:443"};
+    char host[64], buf[96], tiny[10];
+    uint16_t port = 0;
+
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        assert_int_equal(netaddr_split_hostport(forms[i], host, sizeof(host), &port), 0);
+        assert_int_equal(netaddr_join_hostport(host, port, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, forms[i]);
+    }
+    assert_int_equal(netaddr_join_hostport("127.0.0.1", 8080, tiny, sizeof(tiny)), -1);
+    assert_string_equal(tiny, "127.0.0.1");
+}
+
 static void test_sockaddr(void **state)
 {
     struct sockaddr_storage ss;
@@ -416,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_client_malformed),
         cmocka_unit_test(test_split_hostport),
         cmocka_unit_test(test_split_hostport_errors),
+        cmocka_unit_test(test_join_hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
