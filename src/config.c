@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "filecheck.h"
+#include "fileio.h"
 #include "timeutil.h"
 
 /* Debian's libinih is built with INI_MAX_LINE 200: 199 bytes and the terminating NUL. */
@@ -1038,37 +1039,14 @@ static char *config_dir(const char *file)
     return dir;
 }
 
-static char *read_file(const char *file, size_t *len, char *why, size_t whylen)
+/* The file's text, or NULL with a reason for "FILE: reason". */
+static char *read_config_file(const char *file, size_t *len, char *why, size_t whylen)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = fopen(file, "re");
+    char *text = fileio_read(file, CONFIG_MAX_SIZE, 0, len, why, whylen);
 
-    if (f == NULL) {
-        snprintf(why, whylen, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    buf = malloc(CONFIG_MAX_SIZE + 1);
-    if (buf == NULL) {
-        snprintf(why, whylen, "out of memory");
-        goto out;
-    }
-    n = fread(buf, 1, CONFIG_MAX_SIZE + 1, f);
-    if (ferror(f)) {
-        snprintf(why, whylen, "cannot read: %s", strerror(errno));
-        free(buf);
-        buf = NULL;
-    } else if (n > CONFIG_MAX_SIZE) {
+    if (text == NULL && errno == EFBIG)
         snprintf(why, whylen, "larger than %d bytes: not a configuration file", CONFIG_MAX_SIZE);
-        free(buf);
-        buf = NULL;
-    } else {
-        buf[n] = '\0';
-        *len = n;
-    }
-out:
-    fclose(f);
-    return buf;
+    return text;
 }
 
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
@@ -1089,7 +1067,7 @@ int config_load_flags(const char *file, unsigned flags, struct config *cfg, char
     memset(cfg, 0, sizeof(*cfg));
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    text = read_file(file, &len, why, sizeof(why));
+    text = read_config_file(file, &len, why, sizeof(why));
     if (text == NULL) {
         at_error(&p, 0, NULL, "%s", why);
         goto out;

@@ -31,13 +31,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
@@ -49,6 +49,8 @@
 
 #define ACK_BODY          "{\"ret_code\":\"0000\",\"ret_msg\":\"交易成功\"}"
 #define CONTENT_TYPE_JSON "application/json;charset=utf-8"
+/* A certificate chain or its key; anything larger is the wrong file. */
+#define PEM_MAX (1 << 20)
 /* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
  * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
 #define CONNECTION_MEMORY (32 * 1024)
@@ -180,8 +182,9 @@ static enum MHD_Result reject_and_close(struct httpd *h, struct MHD_Connection *
         body_hash(body, len, hash);
         snprintf(st, sizeof(st), "%u", status);
         log_kv(LOG_LEVEL_WARNING, "reject", "status", st, "reason", reason, "kind",
-               httpd_reject_name(kind), "remote", client, "claimed_no_order", log_outside(claimed_order),
-               "bytes", log_int((long long)len), "body_sha256", hash, NULL);
+               httpd_reject_name(kind), "remote", client, "claimed_no_order",
+               log_outside(claimed_order), "bytes", log_int((long long)len), "body_sha256", hash,
+               NULL);
     }
     return send_json(conn, status, "9999", reason, close);
 }
@@ -513,51 +516,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- life cycle ------------------------------------------------------------------------- */
 
-/* A PEM file into a NUL-terminated buffer of *len bytes. read(2), not stdio: the key's bytes
- * are in this buffer only, which the caller wipes. */
-static char *read_pem(const char *path, size_t *len, char *err, size_t errlen)
+/* A PEM file into a NUL-terminated buffer of *len bytes, or NULL with "PATH: reason" in err. */
+static char *read_pem(const char *path, unsigned flags, size_t *len, char *err, size_t errlen)
 {
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char why[256];
+    char *pem = fileio_read(path, PEM_MAX, flags, len, why, sizeof(why));
 
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || st.st_size < 0 || st.st_size > 1 << 20)
-        goto fail;
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        goto fail;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto fail;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *len = got;
-    close(fd);
-    return buf;
-fail:
-    snprintf(err, errlen, "%s: cannot read", path);
-    if (buf != NULL)
-        OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static void free_secret(char *buf, size_t len)
-{
-    if (buf == NULL)
-        return;
-    OPENSSL_cleanse(buf, len);
-    free(buf);
+    if (pem == NULL)
+        snprintf(err, errlen, "%s: %s", path, why);
+    return pem;
 }
 
 static int make_probe_token(struct httpd *h, char *err, size_t errlen)
@@ -627,8 +594,8 @@ static int start_daemon(struct httpd *h, struct sockaddr_storage *ss, unsigned t
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert != NULL) {
-        cert = read_pem(cfg->tls_cert, &cert_len, err, errlen);
-        key = cert ? read_pem(cfg->tls_key, &key_len, err, errlen) : NULL;
+        cert = read_pem(cfg->tls_cert, 0, &cert_len, err, errlen);
+        key = cert ? read_pem(cfg->tls_key, FILEIO_SECRET, &key_len, err, errlen) : NULL;
         if (key == NULL)
             goto out;
         flags |= MHD_USE_TLS;
@@ -662,7 +629,7 @@ static int start_daemon(struct httpd *h, struct sockaddr_storage *ss, unsigned t
 out:
     /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
     free(cert);
-    free_secret(key, key_len + 1);
+    fileio_free_secret(key, key_len);
     return rc;
 }
 

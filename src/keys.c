@@ -24,6 +24,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fileio.h"
+
 #define KEY_FILE_MAX (64 * 1024)
 #define KEY_MIN_BITS 1024
 
@@ -33,59 +35,16 @@ static void set_err(char *err, size_t errlen, const char *path, const char *what
         snprintf(err, errlen, "%s: %s", path, what);
 }
 
-static void free_secret(char *p, size_t n)
-{
-    if (p != NULL)
-        OPENSSL_cleanse(p, n);
-    free(p);
-}
-
-static int read_all(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-/* The whole file, NUL-terminated, in *data (*len bytes). */
+/* The whole file, NUL-terminated, in *data (*len bytes; free with fileio_free_secret). */
 static int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
 {
-    struct stat st = {0};
-    char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = -1;
+    char why[256];
 
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        set_err(err, errlen, path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > KEY_FILE_MAX) {
-        set_err(err, errlen, path, S_ISREG(st.st_mode) ? "file too large for a key" : "not a file");
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL || read_all(fd, buf, (size_t)st.st_size) < 0) {
-        set_err(err, errlen, path, buf == NULL ? "out of memory" : "read error");
-        goto out;
-    }
-    buf[st.st_size] = '\0';
-    *data = buf;
-    *len = (size_t)st.st_size;
-    buf = NULL;
-    rc = 0;
-out:
-    free_secret(buf, buf != NULL ? (size_t)st.st_size : 0);
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    *data = fileio_read(path, KEY_FILE_MAX, FILEIO_SECRET | FILEIO_REGULAR, len, why, sizeof(why));
+    if (*data != NULL)
+        return 0;
+    set_err(err, errlen, path, errno == EFBIG ? "file too large for a key" : why);
+    return -1;
 }
 
 static bool is_b64_char(unsigned char c)
@@ -96,7 +55,7 @@ static bool is_b64_char(unsigned char c)
 
 /*
  * Bare base64 with any white space in between, as LianLian hands its key out. Returns the DER
- * in *der (free with free_secret) and its length, or 0 when the text is not base64.
+ * in *der (free with fileio_free_secret) and its length, or 0 when the text is not base64.
  */
 static size_t b64_decode(const char *text, unsigned char **der)
 {
@@ -122,9 +81,9 @@ static size_t b64_decode(const char *text, unsigned char **der)
     if (n > 0 && n % 4 == 0)
         got = EVP_DecodeBlock(out, (const unsigned char *)clean, (int)n);
 out:
-    free_secret(clean, len + 1);
+    fileio_free_secret(clean, len + 1);
     if (got < 0 || (size_t)got <= pad) {
-        free_secret((char *)out, len / 4 * 3 + 3);
+        fileio_free_secret((char *)out, len / 4 * 3 + 3);
         return 0;
     }
     *der = out;
@@ -279,7 +238,7 @@ static EVP_PKEY *private_from_b64(const char *data, const char *path, char *err,
         key = NULL;
     }
 out:
-    free_secret((char *)der, n);
+    fileio_free_secret((char *)der, n);
     return key;
 }
 
@@ -299,7 +258,7 @@ EVP_PKEY *keys_load_private(const char *path, char *err, size_t errlen)
         EVP_PKEY_free(key);
         key = NULL;
     }
-    free_secret(data, len);
+    fileio_free_secret(data, len);
     ERR_clear_error();
     return key;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "keys.h"
 #include "log.h"
 #include "msg.h"
@@ -18,6 +19,10 @@
 #include "timeutil.h"
 
 #include "lianpay-config.h"
+
+/* A notification to sign (--message); a pay_load to decrypt. */
+#define MESSAGE_MAX       65536
+#define PAYLOAD_INPUT_MAX (8 << 20)
 
 static void usage(FILE *out)
 {
@@ -83,18 +88,14 @@ static EVP_PKEY *load_private(const char *path)
     return k;
 }
 
-static char *read_text(const char *path)
+/* All of path (flags: fileio.h), up to max bytes, in a malloc'd buffer; NULL after saying why. */
+static char *read_input(const char *path, size_t max, unsigned flags, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "lianpay-sim: %s: cannot open\n", path);
-        return NULL;
-    }
-    char *buf = calloc(1, 65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
+    char why[256];
+    char *buf = fileio_read(path, max, flags, len, why, sizeof(why));
+
+    if (buf == NULL)
+        fprintf(stderr, "lianpay-sim: %s: %s\n", path, why);
     return buf;
 }
 
@@ -146,36 +147,6 @@ out:
     return status;
 }
 
-#define PAYLOAD_INPUT_MAX (8 << 20)
-
-/* All of path ("-": stdin), up to PAYLOAD_INPUT_MAX bytes, in a malloc'd buffer. */
-static char *read_input(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0;
-
-    if (f == NULL) {
-        fprintf(stderr, "lianpay-sim: %s: cannot open\n", path);
-        return NULL;
-    }
-    buf = malloc(PAYLOAD_INPUT_MAX + 1);
-    if (buf != NULL)
-        n = fread(buf, 1, PAYLOAD_INPUT_MAX + 1, f);
-    if (buf == NULL || ferror(f) || n > PAYLOAD_INPUT_MAX) {
-        fprintf(stderr, "lianpay-sim: %s: %s\n", path,
-                buf == NULL ? "out of memory"
-                : ferror(f) ? "read error"
-                            : "too large");
-        free(buf);
-        buf = NULL;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
-    return buf;
-}
-
 /* The plaintext came from outside: exactly its bytes into a pipe or file, but on a terminal
  * with control characters (C0, DEL, UTF-8 C1) escaped so that it cannot drive the terminal. */
 static void print_untrusted(const unsigned char *p, size_t n)
@@ -218,7 +189,7 @@ static int cmd_decrypt(int argc, char **argv)
     EVP_PKEY *key = load_private(key_file);
     if (key == NULL)
         return 2;
-    text = read_input(optind < argc ? argv[optind] : "-", &len);
+    text = read_input(optind < argc ? argv[optind] : "-", PAYLOAD_INPUT_MAX, FILEIO_STDIN, &len);
     if (text == NULL)
         goto out;
     status = (int)payload_decrypt(key, text, len, &plain, &plain_len, &why);
@@ -317,7 +288,8 @@ static int cmd_notify(int argc, char **argv)
         goto out;
     char *text = NULL;
     if (message_file != NULL) {
-        text = read_text(message_file);
+        size_t len = 0;
+        text = read_input(message_file, MESSAGE_MAX, 0, &len);
     } else {
         msg_set(&fields, "sign_type", "RSA");
         text = msg_to_json(&fields);

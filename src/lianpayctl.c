@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "devconfig.h"
+#include "fileio.h"
 #include "keys.h"
 #include "log.h"
 #include "keyring.h"
@@ -68,21 +69,16 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
  * Returns 0, or -1 after printing why. */
 static int load_message(const char *path, struct msg *m)
 {
-    FILE *f = (path == NULL || strcmp(path, "-") == 0) ? stdin : fopen(path, "rb");
-    const char *name = f == stdin ? "stdin" : path;
+    const char *name = path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
     const char *why = NULL;
-    if (f == NULL) {
-        fail("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *buf = malloc(MAX_MESSAGE + 1);
-    size_t n = buf ? fread(buf, 1, MAX_MESSAGE + 1, f) : 0;
-    int bad = buf == NULL || ferror(f) || n > MAX_MESSAGE;
-    if (f != stdin)
-        fclose(f);
+    char reason[256];
+    size_t n = 0;
+    char *buf =
+        fileio_read(path ? path : "-", MAX_MESSAGE, FILEIO_STDIN, &n, reason, sizeof(reason));
     int rc = -1;
-    if (bad)
-        fail("%s: cannot read the message (at most 1 MiB)", name);
+
+    if (buf == NULL)
+        fail("%s: %s", name, errno == EFBIG ? "cannot read the message (at most 1 MiB)" : reason);
     else if (msg_parse(buf, n, m, &why) < 0)
         fail("%s: not a usable message: %s", name, why);
     else

@@ -32,11 +32,15 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "msg.h"
 #include "netaddr.h"
 #include "sign.h"
 #include "timeutil.h"
+
+/* A script is a few kilobytes; one this large is the wrong file. */
+#define SCRIPT_MAX (16 << 20)
 
 /* ---- notify ----------------------------------------------------------------------------- */
 
@@ -156,13 +160,12 @@ static void load_script(struct sim_server *s)
     if (s->script && st.st_mtim.tv_sec == s->script_mtime.tv_sec &&
         st.st_mtim.tv_nsec == s->script_mtime.tv_nsec && st.st_size == s->script_size)
         return;
-    FILE *f = fopen(s->opt->script, "rb");
-    if (f == NULL)
+    char why[256];
+    size_t n = 0;
+    char *text = fileio_read(s->opt->script, SCRIPT_MAX, 0, &n, why, sizeof(why));
+    if (text == NULL)
         return;
-    char *text = calloc(1, (size_t)st.st_size + 1);
-    size_t n = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    cJSON *j = text ? cJSON_ParseWithLength(text, n) : NULL;
+    cJSON *j = cJSON_ParseWithLength(text, n);
     free(text);
     if (!cJSON_IsObject(j)) {
         log_kv(LOG_LEVEL_ERROR, "sim_script", "error", "not a JSON object", "file", s->opt->script,
