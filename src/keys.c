@@ -83,7 +83,7 @@ static size_t b64_decode(const char *text, unsigned char **der)
 out:
     fileio_free_secret(clean, len + 1);
     if (got < 0 || (size_t)got <= pad) {
-        fileio_free_secret((char *)out, len / 4 * 3 + 3);
+        fileio_free_secret(out, len / 4 * 3 + 3);
         return 0;
     }
     *der = out;
@@ -116,95 +116,6 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
-static EVP_PKEY *public_from_pem(const char *data, size_t len, const char *path, char *err,
-                                 size_t errlen)
-{
-    BIO *bio = NULL;
-    EVP_PKEY *key = NULL;
-
-    if (strstr(data, "PRIVATE KEY-----") != NULL) {
-        set_err(err, errlen, path, "holds a private key, not a public key");
-        return NULL;
-    }
-    if (strstr(data, "-----BEGIN PUBLIC KEY-----") == NULL) {
-        set_err(err, errlen, path, "not a PEM public key (BEGIN PUBLIC KEY expected)");
-        return NULL;
-    }
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio != NULL)
-        key = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
-    if (key == NULL)
-        set_err(err, errlen, path, "unreadable PEM public key");
-    BIO_free(bio);
-    return key;
-}
-
-static EVP_PKEY *public_from_b64(const char *data, const char *path, char *err, size_t errlen)
-{
-    unsigned char *der = NULL;
-    size_t n = b64_decode(data, &der);
-    const unsigned char *p = der;
-    EVP_PKEY *key = NULL;
-
-    if (n == 0) {
-        set_err(err, errlen, path, "neither PEM nor base64");
-        return NULL;
-    }
-    key = d2i_PUBKEY(NULL, &p, (long)n);
-    if (key == NULL || p != der + n) {
-        set_err(err, errlen, path, "base64 is not a DER SubjectPublicKeyInfo");
-        EVP_PKEY_free(key);
-        key = NULL;
-    }
-    free(der);
-    return key;
-}
-
-EVP_PKEY *keys_load_public(const char *path, char *err, size_t errlen)
-{
-    char *data = NULL;
-    size_t len = 0;
-    EVP_PKEY *key = NULL;
-
-    if (read_file(path, &data, &len, err, errlen) < 0)
-        return NULL;
-    if (strstr(data, "-----BEGIN") != NULL)
-        key = public_from_pem(data, len, path, err, errlen);
-    else
-        key = public_from_b64(data, path, err, errlen);
-    if (key != NULL && check_rsa(key, path, err, errlen) < 0) {
-        EVP_PKEY_free(key);
-        key = NULL;
-    }
-    free(data);
-    ERR_clear_error();
-    return key;
-}
-
-static EVP_PKEY *private_from_pem(const char *data, size_t len, const char *path, char *err,
-                                  size_t errlen)
-{
-    BIO *bio = NULL;
-    EVP_PKEY *key = NULL;
-
-    /* "BEGIN ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (PKCS#1). */
-    if (strstr(data, "ENCRYPTED") != NULL) {
-        set_err(err, errlen, path, "encrypted private key (passphrases are not supported)");
-        return NULL;
-    }
-    if (strstr(data, "PRIVATE KEY-----") == NULL) {
-        set_err(err, errlen, path, "not a PEM private key (BEGIN PRIVATE KEY expected)");
-        return NULL;
-    }
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio != NULL)
-        key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    if (key == NULL)
-        set_err(err, errlen, path, "unreadable PEM private key");
-    BIO_free(bio);
-    return key;
-}
-
 static bool is_encrypted_pkcs8(const unsigned char *der, size_t n)
 {
     const unsigned char *p = der;
@@ -215,8 +126,74 @@ static bool is_encrypted_pkcs8(const unsigned char *der, size_t n)
     return whole;
 }
 
-/* Bare base64 of a DER PKCS#8 or PKCS#1 private key. */
-static EVP_PKEY *private_from_b64(const char *data, const char *path, char *err, size_t errlen)
+/* What tells the two kinds of key file apart: the loading is the same, these checks are not. */
+struct key_kind {
+    /* PEM: text that means the wrong file, and the words for it; the header expected. */
+    const char *pem_refused;
+    const char *pem_refused_why;
+    const char *pem_header;
+    const char *pem_header_why;
+    const char *pem_unreadable;
+    EVP_PKEY *(*from_pem)(BIO *bio, EVP_PKEY **key, pem_password_cb *cb, void *u);
+    /* Bare base64 of DER: a form refused before decoding (NULL: none), and the decoder. */
+    bool (*der_refused)(const unsigned char *der, size_t n);
+    const char *der_refused_why;
+    EVP_PKEY *(*from_der)(EVP_PKEY **key, const unsigned char **p, long n);
+    const char *der_unreadable;
+};
+
+static const struct key_kind public_key = {
+    .pem_refused = "PRIVATE KEY-----",
+    .pem_refused_why = "holds a private key, not a public key",
+    .pem_header = "-----BEGIN PUBLIC KEY-----",
+    .pem_header_why = "not a PEM public key (BEGIN PUBLIC KEY expected)",
+    .pem_unreadable = "unreadable PEM public key",
+    .from_pem = PEM_read_bio_PUBKEY,
+    .from_der = d2i_PUBKEY,
+    .der_unreadable = "base64 is not a DER SubjectPublicKeyInfo",
+};
+
+#define ENCRYPTED_WHY "encrypted private key (passphrases are not supported)"
+
+static const struct key_kind private_key = {
+    /* "BEGIN ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (PKCS#1). */
+    .pem_refused = "ENCRYPTED",
+    .pem_refused_why = ENCRYPTED_WHY,
+    .pem_header = "PRIVATE KEY-----",
+    .pem_header_why = "not a PEM private key (BEGIN PRIVATE KEY expected)",
+    .pem_unreadable = "unreadable PEM private key",
+    .from_pem = PEM_read_bio_PrivateKey,
+    .der_refused = is_encrypted_pkcs8,
+    .der_refused_why = ENCRYPTED_WHY,
+    .from_der = d2i_AutoPrivateKey, /* PKCS#8 or PKCS#1 */
+    .der_unreadable = "base64 is not a DER PKCS#8 or PKCS#1 private key",
+};
+
+static EVP_PKEY *from_pem(const struct key_kind *kind, const char *data, size_t len,
+                          const char *path, char *err, size_t errlen)
+{
+    BIO *bio = NULL;
+    EVP_PKEY *key = NULL;
+
+    if (strstr(data, kind->pem_refused) != NULL) {
+        set_err(err, errlen, path, kind->pem_refused_why);
+        return NULL;
+    }
+    if (strstr(data, kind->pem_header) == NULL) {
+        set_err(err, errlen, path, kind->pem_header_why);
+        return NULL;
+    }
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio != NULL)
+        key = kind->from_pem(bio, NULL, no_passphrase, NULL);
+    if (key == NULL)
+        set_err(err, errlen, path, kind->pem_unreadable);
+    BIO_free(bio);
+    return key;
+}
+
+static EVP_PKEY *from_b64(const struct key_kind *kind, const char *data, const char *path,
+                          char *err, size_t errlen)
 {
     unsigned char *der = NULL;
     size_t n = b64_decode(data, &der);
@@ -227,22 +204,22 @@ static EVP_PKEY *private_from_b64(const char *data, const char *path, char *err,
         set_err(err, errlen, path, "neither PEM nor base64");
         return NULL;
     }
-    if (is_encrypted_pkcs8(der, n)) {
-        set_err(err, errlen, path, "encrypted private key (passphrases are not supported)");
+    if (kind->der_refused != NULL && kind->der_refused(der, n)) {
+        set_err(err, errlen, path, kind->der_refused_why);
         goto out;
     }
-    key = d2i_AutoPrivateKey(NULL, &p, (long)n);
+    key = kind->from_der(NULL, &p, (long)n);
     if (key == NULL || p != der + n) {
-        set_err(err, errlen, path, "base64 is not a DER PKCS#8 or PKCS#1 private key");
+        set_err(err, errlen, path, kind->der_unreadable);
         EVP_PKEY_free(key);
         key = NULL;
     }
 out:
-    fileio_free_secret((char *)der, n);
+    fileio_free_secret(der, n);
     return key;
 }
 
-EVP_PKEY *keys_load_private(const char *path, char *err, size_t errlen)
+static EVP_PKEY *load_key(const struct key_kind *kind, const char *path, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t len = 0;
@@ -251,9 +228,9 @@ EVP_PKEY *keys_load_private(const char *path, char *err, size_t errlen)
     if (read_file(path, &data, &len, err, errlen) < 0)
         return NULL;
     if (strstr(data, "-----BEGIN") != NULL)
-        key = private_from_pem(data, len, path, err, errlen);
+        key = from_pem(kind, data, len, path, err, errlen);
     else
-        key = private_from_b64(data, path, err, errlen);
+        key = from_b64(kind, data, path, err, errlen);
     if (key != NULL && check_rsa(key, path, err, errlen) < 0) {
         EVP_PKEY_free(key);
         key = NULL;
@@ -261,6 +238,16 @@ EVP_PKEY *keys_load_private(const char *path, char *err, size_t errlen)
     fileio_free_secret(data, len);
     ERR_clear_error();
     return key;
+}
+
+EVP_PKEY *keys_load_public(const char *path, char *err, size_t errlen)
+{
+    return load_key(&public_key, path, err, errlen);
+}
+
+EVP_PKEY *keys_load_private(const char *path, char *err, size_t errlen)
+{
+    return load_key(&private_key, path, err, errlen);
 }
 
 static int keyset_add(struct keyset *ks, EVP_PKEY *key)
