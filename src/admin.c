@@ -12,11 +12,8 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhd.h"
 #include "query.h"
 #include "reconcile.h"
 #include "state.h"
@@ -351,22 +349,14 @@ static void render_process(struct admin *a, struct metrics_text *t)
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *type,
                                  const char *body, size_t len)
 {
-    /* MUST_COPY only reads the buffer; the library's prototype predates const. */
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     /* The only 400 is a header name with whitespace before its colon ("Content-Length : 5"):
      * what follows may not be a request of its own. */
-    if (status == MHD_HTTP_BAD_REQUEST)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    const struct mhd_headers h = {
+        .allow = "GET, HEAD",
+        .no_store = true,
+        .close = status == MHD_HTTP_BAD_REQUEST,
+    };
+    return mhd_send(conn, status, type, body, len, &h);
 }
 
 static enum MHD_Result serve_livez(struct admin *a, struct MHD_Connection *conn)
@@ -456,15 +446,6 @@ static void refused(void *cls, enum listener_refusal why, const char *peer)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-static int admin_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
-                         size_t errlen)
-{
-    if (netaddr_sockaddr(cfg->admin_host, cfg->admin_port, ss) == 0)
-        return 0;
-    snprintf(err, errlen, "admin.listen: %s is not an IP address", cfg->admin_host);
-    return -1;
-}
-
 static int start_listener(struct admin *a, char *err, size_t errlen)
 {
     const struct config *cfg = a->src.cfg;
@@ -485,7 +466,6 @@ static int start_listener(struct admin *a, char *err, size_t errlen)
 
 struct admin *admin_create(const struct admin_sources *src, char *err, size_t errlen)
 {
-    struct sockaddr_storage ss;
     struct admin *a = calloc(1, sizeof(*a));
 
     if (a == NULL) {
@@ -495,32 +475,28 @@ struct admin *admin_create(const struct admin_sources *src, char *err, size_t er
     a->src = *src;
     a->start_time = (double)time_now_ms() / 1000.0;
     pthread_mutex_init(&a->lock, NULL);
-    if (admin_address(src->cfg, &ss, err, errlen) < 0 || start_listener(a, err, errlen) < 0)
+    if (start_listener(a, err, errlen) < 0)
         goto fail;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem opts[12];
     const struct MHD_OptionItem more[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a},
         {MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
     };
-    if (listener_options(a->listener, more, sizeof(more) / sizeof(more[0]), opts,
-                         sizeof(opts) / sizeof(opts[0])) < 0) {
-        snprintf(err, errlen, "too many libmicrohttpd options");
+    const struct mhd_options mo = {
+        .key = "admin.listen",
+        .listen = src->cfg->admin_listen,
+        .host = src->cfg->admin_host,
+        .port = src->cfg->admin_port,
+        .flags = MHD_USE_POLL,
+        .listener = a->listener,
+        .answer = answer,
+        .answer_cls = a,
+        .more = more,
+        .n_more = sizeof(more) / sizeof(more[0]),
+    };
+    a->mhd = mhd_start(&mo, &a->port, err, errlen);
+    if (a->mhd == NULL)
         goto fail;
-    }
-    a->mhd = MHD_start_daemon(flags, 0, listener_accept_policy(), a->listener, answer, a,
-                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (a->mhd == NULL) {
-        snprintf(err, errlen, "admin.listen: cannot listen on %s: %s", src->cfg->admin_listen,
-                 errno ? strerror(errno) : "libmicrohttpd refused the options");
-        goto fail;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    a->port = di ? di->port : src->cfg->admin_port;
     return a;
 fail:
     listener_destroy(a->listener);

@@ -41,6 +41,7 @@
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
+#include "mhd.h"
 #include "msg.h"
 #include "netaddr.h"
 #include "payresult.h"
@@ -109,18 +110,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, c
 {
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"ret_code\":\"%s\",\"ret_msg\":\"%s\"}", code, msg);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
-    if (close)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    const struct mhd_headers h = {.allow = "POST", .close = close};
+    return mhd_send(conn, status, CONTENT_TYPE_JSON, body, (size_t)n, &h);
 }
 
 /* A short fingerprint of a refused body for the log: enough to match two log lines, nothing of
@@ -332,12 +323,7 @@ static bool is_probe(struct httpd *h, struct MHD_Connection *conn)
 
 static enum MHD_Result answer_probe(struct MHD_Connection *conn)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (r == NULL)
-        return MHD_NO;
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
-    MHD_destroy_response(r);
-    return ret;
+    return mhd_send(conn, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL);
 }
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -539,15 +525,6 @@ static int make_probe_token(struct httpd *h, char *err, size_t errlen)
     return 0;
 }
 
-static int listen_address(const struct config *cfg, struct sockaddr_storage *ss, char *err,
-                          size_t errlen)
-{
-    if (netaddr_sockaddr(cfg->listen_host, cfg->listen_port, ss) == 0)
-        return 0;
-    snprintf(err, errlen, "server.listen: %s is not an IP address", cfg->listen_host);
-    return -1;
-}
-
 static unsigned pool_size(const struct config *cfg)
 {
     long threads = cfg->threads;
@@ -580,28 +557,20 @@ static int start_listener(struct httpd *h, unsigned threads, char *err, size_t e
     return 0;
 }
 
-static int start_daemon(struct httpd *h, struct sockaddr_storage *ss, unsigned threads, char *err,
-                        size_t errlen)
+static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t errlen)
 {
     const struct config *cfg = h->cfg;
     char *cert = NULL, *key = NULL;
     size_t cert_len = 0, key_len = 0;
-    struct MHD_OptionItem opts[16];
     int rc = -1;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ss->ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     if (cfg->tls_cert != NULL) {
         cert = read_pem(cfg->tls_cert, 0, &cert_len, err, errlen);
         key = cert ? read_pem(cfg->tls_key, FILEIO_SECRET, &key_len, err, errlen) : NULL;
         if (key == NULL)
             goto out;
-        flags |= MHD_USE_TLS;
     }
     const struct MHD_OptionItem more[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, ss},
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h},
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
@@ -610,22 +579,21 @@ static int start_daemon(struct httpd *h, struct sockaddr_storage *ss, unsigned t
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
     };
-    if (listener_options(h->listener, more, sizeof(more) / sizeof(more[0]), opts,
-                         sizeof(opts) / sizeof(opts[0])) < 0) {
-        snprintf(err, errlen, "too many libmicrohttpd options");
-        goto out;
-    }
-    errno = 0;
-    h->mhd = MHD_start_daemon(flags, 0, listener_accept_policy(), h->listener, answer, h,
-                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (h->mhd == NULL) {
-        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
-                 errno ? strerror(errno)
-                       : "libmicrohttpd refused the options (server.tls_priorities, the "
-                         "certificate or its key?)");
-        goto out;
-    }
-    rc = 0;
+    const struct mhd_options mo = {
+        .key = "server.listen",
+        .listen = cfg->listen,
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0),
+        .listener = h->listener,
+        .answer = answer,
+        .answer_cls = h,
+        .more = more,
+        .n_more = sizeof(more) / sizeof(more[0]),
+        .refused_hint = "(server.tls_priorities, the certificate or its key?)",
+    };
+    h->mhd = mhd_start(&mo, &h->port, err, errlen);
+    rc = h->mhd != NULL ? 0 : -1;
 out:
     /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
     free(cert);
@@ -637,7 +605,6 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
                            char *err, size_t errlen)
 {
     struct httpd *h = calloc(1, sizeof(*h));
-    struct sockaddr_storage ss;
 
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -647,7 +614,7 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
     h->keys = keys;
     h->writer = w;
     h->probe_listen = -1;
-    if (make_probe_token(h, err, errlen) < 0 || listen_address(cfg, &ss, err, errlen) < 0)
+    if (make_probe_token(h, err, errlen) < 0)
         goto fail;
     h->ack =
         MHD_create_response_from_buffer(strlen(ACK_BODY), (void *)ACK_BODY, MHD_RESPMEM_PERSISTENT);
@@ -655,11 +622,8 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
         goto fail;
     MHD_add_response_header(h->ack, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
     unsigned threads = pool_size(cfg);
-    if (start_listener(h, threads, err, errlen) < 0 ||
-        start_daemon(h, &ss, threads, err, errlen) < 0)
+    if (start_listener(h, threads, err, errlen) < 0 || start_daemon(h, threads, err, errlen) < 0)
         goto fail;
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = di ? di->port : cfg->listen_port;
     return h;
 fail:
     listener_destroy(h->listener);

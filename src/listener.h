@@ -63,9 +63,10 @@ struct listener *listener_create(const struct listener_config *cfg, char *err, s
 /* Frees; call after MHD_stop_daemon. NULL is accepted. */
 void listener_destroy(struct listener *l);
 
-/* For MHD_start_daemon: the accept policy (apc, with l as its argument), and the options that
- * wire l in (the logger first, MHD_OPTION_CONNECTION_LIMIT among them) followed by the owner's
- * n_more and MHD_OPTION_END, into out (n_out items). Returns 0, or -1 when out is too small. */
+/* For MHD_start_daemon (mhd_start passes them): the accept policy (apc, with l as its argument),
+ * and the options that wire l in (the logger first, MHD_OPTION_CONNECTION_LIMIT among them)
+ * followed by the owner's n_more and MHD_OPTION_END, into out (n_out items). Returns 0, or -1
+ * when out is too small. */
 MHD_AcceptPolicyCallback listener_accept_policy(void);
 int listener_options(struct listener *l, const struct MHD_OptionItem *more, size_t n_more,
                      struct MHD_OptionItem *out, size_t n_out);

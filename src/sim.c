@@ -21,7 +21,6 @@
  */
 #include "sim.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -34,6 +33,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "mhd.h"
 #include "msg.h"
 #include "netaddr.h"
 #include "sign.h"
@@ -258,15 +258,12 @@ static char *build_answer(struct sim_server *s, const cJSON *step, const char *n
     return json;
 }
 
+/* Sends json (malloc'd, NULL: no body) and frees it. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char *json)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(json ? strlen(json) : 0, json, MHD_RESPMEM_MUST_FREE);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json;charset=utf-8");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ret = mhd_send(conn, status, "application/json;charset=utf-8", json,
+                                   json != NULL ? strlen(json) : 0, NULL);
+    free(json);
     return ret;
 }
 
@@ -363,40 +360,40 @@ static void serve_completed(void *cls, struct MHD_Connection *conn, void **con_c
 int sim_serve(const struct sim_serve_options *opt)
 {
     struct sim_server s = {.opt = opt};
-    struct sockaddr_storage ss;
-    char host[64];
-    uint16_t port;
+    char host[64], err[512];
+    uint16_t port, bound;
     sigset_t set;
 
-    memset(&ss, 0, sizeof(ss));
     if (netaddr_split_hostport(opt->listen, host, sizeof(host), &port) < 0) {
         fprintf(stderr, "lianpay-sim: serve: bad --listen %s\n", opt->listen);
         return 2;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (netaddr_sockaddr(host, port, &ss) < 0) {
-        fprintf(stderr, "lianpay-sim: serve: %s is not an IP address\n", host);
-        return 2;
-    }
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     load_script(&s);
 
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, serve_answer, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, serve_completed, &s, MHD_OPTION_END);
+    const struct MHD_OptionItem more[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)serve_completed, &s},
+    };
+    const struct mhd_options mo = {
+        .key = "--listen",
+        .listen = opt->listen,
+        .host = host,
+        .port = port,
+        .answer = serve_answer,
+        .answer_cls = &s,
+        .more = more,
+        .n_more = 1,
+    };
+    struct MHD_Daemon *d = mhd_start(&mo, &bound, err, sizeof(err));
     if (d == NULL) {
-        fprintf(stderr, "lianpay-sim: serve: cannot listen on %s\n", opt->listen);
+        fprintf(stderr, "lianpay-sim: serve: %s\n", err);
         return 2;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char addr[96];
-    netaddr_join_hostport(host, di ? di->port : port, addr, sizeof(addr));
+    netaddr_join_hostport(host, bound, addr, sizeof(addr));
     log_kv(LOG_LEVEL_INFO, "ready", "listen", addr, "script", opt->script, NULL);
 
     int sig = 0;
