@@ -22,7 +22,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "httpd.h"
 #include "keyring.h"
 #include "listener.h"
@@ -46,6 +45,7 @@
 #define SATURATION_WINDOW_MS 10000
 
 struct admin {
+    struct admin_options opt;
     struct admin_sources src;
     struct MHD_Daemon *mhd;
     struct listener *listener;
@@ -140,8 +140,8 @@ static char *readiness(struct admin *a, bool *ready)
         cJSON_AddStringToObject(checks, "reconciler", "off");
     else
         ok &= check(checks, "reconciler",
-                    heartbeat_ok(reconcile_heartbeat(a->src.reconciler),
-                                 reconcile_stall_ms(a->src.cfg), why, sizeof(why)),
+                    heartbeat_ok(reconcile_heartbeat(a->src.reconciler), a->opt.reconciler_stall_ms,
+                                 why, sizeof(why)),
                     why);
     ok &= check(checks, "live", is_live(a, why, sizeof(why)), why);
     ok &= check(checks, "connections", connections_ok(a, why, sizeof(why)), why);
@@ -165,7 +165,7 @@ static bool pending(struct admin *a)
         return a->pending_ok;
     a->pending_at = now;
     if (a->store == NULL)
-        a->store = store_open(a->src.cfg->database_path, STORE_READ, err, sizeof(err));
+        a->store = store_open(a->opt.database_path, STORE_READ, err, sizeof(err));
     if (a->store == NULL) {
         log_kv(LOG_LEVEL_WARNING, "metrics", "error", err, NULL);
         a->pending_ok = false;
@@ -448,14 +448,13 @@ static void refused(void *cls, enum listener_refusal why, const char *peer)
 
 static int start_listener(struct admin *a, char *err, size_t errlen)
 {
-    const struct config *cfg = a->src.cfg;
     struct listener_config lc = {
         .name = "admin",
         .reject_event = "admin_reject_suppressed",
         .library_event = "admin_http_library",
-        .max_connections = cfg->admin_max_connections,
-        .max_per_ip = cfg->admin_max_connections_per_ip,
-        .request_timeout_ms = (int64_t)cfg->request_timeout * 1000,
+        .max_connections = a->opt.max_connections,
+        .max_per_ip = a->opt.max_connections_per_ip,
+        .request_timeout_ms = (int64_t)a->opt.request_timeout * 1000,
         .threads = 1,
         .refused = refused,
         .refused_cls = a,
@@ -464,7 +463,8 @@ static int start_listener(struct admin *a, char *err, size_t errlen)
     return a->listener != NULL ? 0 : -1;
 }
 
-struct admin *admin_create(const struct admin_sources *src, char *err, size_t errlen)
+struct admin *admin_create(const struct admin_options *opt, const struct admin_sources *src,
+                           char *err, size_t errlen)
 {
     struct admin *a = calloc(1, sizeof(*a));
 
@@ -472,6 +472,7 @@ struct admin *admin_create(const struct admin_sources *src, char *err, size_t er
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    a->opt = *opt;
     a->src = *src;
     a->start_time = (double)time_now_ms() / 1000.0;
     pthread_mutex_init(&a->lock, NULL);
@@ -484,9 +485,9 @@ struct admin *admin_create(const struct admin_sources *src, char *err, size_t er
     };
     const struct mhd_options mo = {
         .key = "admin.listen",
-        .listen = src->cfg->admin_listen,
-        .host = src->cfg->admin_host,
-        .port = src->cfg->admin_port,
+        .listen = opt->listen,
+        .host = opt->host,
+        .port = opt->port,
         .flags = MHD_USE_POLL,
         .listener = a->listener,
         .answer = answer,

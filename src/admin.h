@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config;
 struct httpd;
 struct keyring;
 struct reconciler;
@@ -26,18 +25,31 @@ struct writer;
  */
 struct admin;
 
+/* What the admin listener is told ([admin], server.request_timeout; service.c fills it in from
+ * the configuration). The strings are borrowed. */
+struct admin_options {
+    const char *listen; /* admin.listen as written, for messages */
+    const char *host;   /* its address, without brackets */
+    uint16_t port;      /* 0: a free port */
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
+    unsigned request_timeout;        /* seconds for a whole request */
+    const char *database_path;       /* read for the pending-order gauges */
+    int64_t reconciler_stall_ms;     /* an older reconciler heartbeat fails /readyz */
+};
+
 /* What the admin listener reads. Everything must outlive the admin; reconciler is NULL when
  * reconciliation is off. */
 struct admin_sources {
-    const struct config *cfg;
     struct httpd *httpd;
     struct writer *writer;
     struct reconciler *reconciler;
     struct keyring *keys;
 };
 
-/* Binds cfg->admin_host:admin_port and starts the thread. Returns NULL with a reason in err. */
-struct admin *admin_create(const struct admin_sources *src, char *err, size_t errlen);
+/* Binds opt->host:port and starts the thread. Returns NULL with a reason in err. */
+struct admin *admin_create(const struct admin_options *opt, const struct admin_sources *src,
+                           char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 uint16_t admin_port(struct admin *a);

@@ -28,9 +28,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <ini.h>
+#include <openssl/evp.h>
 
 #include "filecheck.h"
 #include "fileio.h"
+#include "query.h"
 #include "timeutil.h"
 
 /* Debian's libinih is built with INI_MAX_LINE 200: 199 bytes and the terminating NUL. */
@@ -1143,4 +1145,16 @@ void config_finish(struct config *cfg)
     free(cfg->database_path);
     free(cfg->admin_listen);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_query_options(const struct config *cfg, struct query_options *out)
+{
+    *out = (struct query_options){
+        .url = cfg->query_url,
+        .ca_file = cfg->ca_file,
+        .merchant_key = cfg->merchant_key,
+        .oid_partner = cfg->oid_partner,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .timeout_ms = cfg->query_timeout_ms,
+    };
 }

@@ -4,10 +4,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <openssl/evp.h>
 #include "keys.h"
 #include "log.h"
 #include "netaddr.h"
+
+struct query_options;
 
 #define CONFIG_DEFAULT_FILE      "/etc/lianpay-notifyd/lianpay-notifyd.conf"
 #define CONFIG_DEFAULT_QUERY_URL "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
@@ -15,7 +16,9 @@
 #define CONFIG_DEFAULT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* Everything the configuration file says (design.md, configuration contract), checked and with
- * its key files loaded. Strings are malloc'd and owned by the struct. */
+ * its key files loaded. Strings are malloc'd and owned by the struct. Only the programs and
+ * service.c read it: each module is told what it needs in options of its own (httpd_options,
+ * reconcile_options, admin_options, query_options), which point into it. */
 struct config {
     char *file; /* the path it was read from, or "(embedded)" */
 
@@ -105,5 +108,9 @@ int config_load_string_flags(const char *text, const char *name, unsigned flags,
                              char *err, size_t errlen);
 
 void config_finish(struct config *cfg);
+
+/* What the query client needs of cfg (lianlian.*), for the reconciler and lianpayctl query.
+ * Points into cfg. */
+void config_query_options(const struct config *cfg, struct query_options *out);
 
 #endif

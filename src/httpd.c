@@ -36,7 +36,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "config.h"
 #include "fileio.h"
 #include "keyring.h"
 #include "listener.h"
@@ -60,7 +59,7 @@
 #define OUTCOMES     5
 
 struct httpd {
-    const struct config *cfg;
+    const struct httpd_options *cfg;
     struct keyring *keys;
     struct writer *writer;
     struct MHD_Daemon *mhd;
@@ -355,7 +354,7 @@ static int client_address(struct httpd *h, struct MHD_Connection *conn, char *ou
     /* libmicrohttpd gives the first of several lines, the one a client can forge (HAProxy adds
      * its own line after the client's): several lines are refused, not half-read. */
     if (header_count(conn, "X-Forwarded-For") > 1 ||
-        netaddr_client(peer, xff, &h->cfg->trusted_proxies, out, len) < 0) {
+        netaddr_client(peer, xff, h->cfg->trusted_proxies, out, len) < 0) {
         snprintf(out, len, "%s", peer);
         return -1;
     }
@@ -386,7 +385,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
     if (client_address(h, conn, client, sizeof(client)) < 0)
         return reject(h, conn, client, HTTPD_REJECT_BAD_FORWARDED_FOR, MHD_HTTP_BAD_REQUEST,
                       "malformed X-Forwarded-For", NULL, 0, NULL);
-    if (!h->cfg->allow_all && !netaddr_list_contains(&h->cfg->allow_from, client))
+    if (h->cfg->allow_from != NULL && !netaddr_list_contains(h->cfg->allow_from, client))
         return reject(h, conn, client, HTTPD_REJECT_SOURCE_NOT_ALLOWED, MHD_HTTP_FORBIDDEN,
                       "source not allowed", NULL, 0, NULL);
     /* The path as sent: "/lianpay/%6eotify" and "/lianpay/notify%00x" are other paths. */
@@ -525,7 +524,7 @@ static int make_probe_token(struct httpd *h, char *err, size_t errlen)
     return 0;
 }
 
-static unsigned pool_size(const struct config *cfg)
+static unsigned pool_size(const struct httpd_options *cfg)
 {
     long threads = cfg->threads;
     if (threads == 0)
@@ -535,7 +534,7 @@ static unsigned pool_size(const struct config *cfg)
 
 static int start_listener(struct httpd *h, unsigned threads, char *err, size_t errlen)
 {
-    const struct config *cfg = h->cfg;
+    const struct httpd_options *cfg = h->cfg;
     struct listener_config lc = {
         .name = "http",
         .reject_event = "reject_suppressed",
@@ -544,22 +543,18 @@ static int start_listener(struct httpd *h, unsigned threads, char *err, size_t e
         .max_per_ip = cfg->max_connections_per_ip,
         .request_timeout_ms = (int64_t)cfg->request_timeout * 1000,
         .threads = threads,
-        .allow = cfg->allow_all ? NULL : &cfg->allow_from,
-        .exempt = &cfg->trusted_proxies,
+        .allow = cfg->allow_from,
+        .exempt = cfg->trusted_proxies,
         .refused = refused,
         .refused_cls = h,
     };
     h->listener = listener_create(&lc, err, errlen);
-    if (h->listener == NULL)
-        return -1;
-    listener_fit_fd_limit(cfg->max_connections +
-                          (cfg->admin_listen != NULL ? cfg->admin_max_connections : 0));
-    return 0;
+    return h->listener != NULL ? 0 : -1;
 }
 
 static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t errlen)
 {
-    const struct config *cfg = h->cfg;
+    const struct httpd_options *cfg = h->cfg;
     char *cert = NULL, *key = NULL;
     size_t cert_len = 0, key_len = 0;
     int rc = -1;
@@ -575,7 +570,9 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h},
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
-        {cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, cfg->tls_priorities},
+        /* Only read: the option's pointer predates const. */
+        {cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+         (void *)(uintptr_t)cfg->tls_priorities},
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
     };
@@ -601,7 +598,7 @@ out:
     return rc;
 }
 
-struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struct writer *w,
+struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys, struct writer *w,
                            char *err, size_t errlen)
 {
     struct httpd *h = calloc(1, sizeof(*h));

@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config;
 struct keyring;
 struct listener;
+struct netaddr_list;
 struct writer;
 
 /*
@@ -16,9 +16,30 @@ struct writer;
  */
 struct httpd;
 
+/* What the endpoint is told ([server] and lianlian.oid_partner; service.c fills it in from the
+ * configuration). The strings and lists are borrowed. */
+struct httpd_options {
+    const char *listen;      /* server.listen as written, for messages */
+    const char *listen_host; /* its address, without brackets */
+    uint16_t listen_port;    /* 0: a free port */
+    const char *notify_path;
+    const char *tls_cert; /* NULL: plain HTTP */
+    const char *tls_key;
+    const char *tls_priorities; /* a GnuTLS priority string */
+    size_t max_body;
+    const struct netaddr_list *trusted_proxies;
+    const struct netaddr_list *allow_from; /* NULL: every source */
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
+    unsigned connection_timeout;     /* seconds of inactivity */
+    unsigned request_timeout;        /* seconds for a whole request */
+    unsigned threads;                /* 0: one per CPU */
+    const char *oid_partner;         /* ours: messages for another merchant are refused */
+};
+
 /* Binds and starts serving. cfg, keys and w must outlive the httpd. Returns NULL with a one-line
  * reason in err. */
-struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struct writer *w,
+struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys, struct writer *w,
                            char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */

@@ -2,7 +2,9 @@
 #define LIANPAY_KEYS_H
 
 #include <stddef.h>
-#include <openssl/evp.h>
+
+/* OpenSSL's key type (<openssl/types.h> says the same): a pointer is all this header needs. */
+typedef struct evp_pkey_st EVP_PKEY;
 
 /*
  * Loads an RSA public key from a file holding either PEM ("BEGIN PUBLIC KEY", SubjectPublicKeyInfo)

@@ -371,14 +371,8 @@ static int cmd_query(int argc, char **argv)
         fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
         goto out;
     }
-    struct query_options qo = {
-        .url = cfg.query_url,
-        .ca_file = cfg.ca_file,
-        .merchant_key = cfg.merchant_key,
-        .oid_partner = cfg.oid_partner,
-        .connect_timeout_ms = cfg.connect_timeout_ms,
-        .timeout_ms = cfg.query_timeout_ms,
-    };
+    struct query_options qo;
+    config_query_options(&cfg, &qo);
     kr = keyring_create(&cfg.public_keys);
     qc = kr ? query_client_create(&qo, err, sizeof(err)) : NULL;
     if (qc == NULL) {

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
@@ -42,7 +41,7 @@
 #define STORAGE_PAUSE_MS 5000
 
 struct reconciler {
-    const struct config *cfg;
+    const struct reconcile_options *cfg;
     struct keyring *keys;
     struct writer *writer;
     struct store *store; /* read-only */
@@ -166,7 +165,7 @@ static const char *format_age(int64_t secs, char *buf, size_t len)
 static const char *plan(struct reconciler *r, const struct store_due *d,
                         const struct query_answer *a, struct writer_job *job)
 {
-    const struct config *cfg = r->cfg;
+    const struct reconcile_options *cfg = r->cfg;
     int64_t now = time_now_ms();
     int64_t registered = 0;
     bool give_up = time_parse_iso(d->registered_at, &registered) == 0 &&
@@ -322,8 +321,8 @@ static void *reconcile_main(void *arg)
     }
 }
 
-struct reconciler *reconcile_start(const struct config *cfg, struct keyring *keys, struct writer *w,
-                                   char *err, size_t errlen)
+struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct keyring *keys,
+                                   struct writer *w, char *err, size_t errlen)
 {
     struct reconciler *r = calloc(1, sizeof(*r));
 
@@ -334,15 +333,7 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
     r->cfg = cfg;
     r->keys = keys;
     r->writer = w;
-    struct query_options qo = {
-        .url = cfg->query_url,
-        .ca_file = cfg->ca_file,
-        .merchant_key = cfg->merchant_key,
-        .oid_partner = cfg->oid_partner,
-        .connect_timeout_ms = cfg->connect_timeout_ms,
-        .timeout_ms = cfg->query_timeout_ms,
-    };
-    r->qc = query_client_create(&qo, err, errlen);
+    r->qc = query_client_create(&cfg->query, err, errlen);
     if (r->qc == NULL)
         goto fail;
     r->store = store_open(cfg->database_path, STORE_READ, err, errlen);
@@ -365,11 +356,11 @@ fail:
     return NULL;
 }
 
-int64_t reconcile_stall_ms(const struct config *cfg)
+int64_t reconcile_stall_ms(const struct reconcile_options *cfg)
 {
     /* 20 s for the rest: the writer's answer (its busy timeout is 1 s), a read (5 s) and the
      * rate limiter's wait (1 s at most), with room to spare. */
-    return cfg->query_timeout_ms + 20000;
+    return cfg->query.timeout_ms + 20000;
 }
 
 int64_t reconcile_heartbeat(struct reconciler *r)

@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "query.h"
 
-struct config;
 struct keyring;
 struct writer;
 
@@ -15,15 +15,26 @@ struct writer;
  */
 struct reconciler;
 
+/* What the reconciler is told ([reconcile], [lianlian], database.path; service.c fills it in from
+ * the configuration). The strings and the key are borrowed. */
+struct reconcile_options {
+    const char *database_path; /* read for the orders due */
+    struct query_options query;
+    int64_t retry_interval; /* seconds */
+    int64_t max_retry_interval;
+    int64_t give_up_after;
+    int max_rate; /* queries per second, >= 1 */
+};
+
 /* Starts the thread. cfg, keys and w must outlive it. Returns NULL with a reason in err. */
-struct reconciler *reconcile_start(const struct config *cfg, struct keyring *keys, struct writer *w,
-                                   char *err, size_t errlen);
+struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct keyring *keys,
+                                   struct writer *w, char *err, size_t errlen);
 
 /* Monotonic ms of the loop's last turn (for readiness and the watchdog). */
 int64_t reconcile_heartbeat(struct reconciler *r);
 /* A heartbeat older than this (ms) means the thread is stuck: a turn is at most one query
  * (lianlian.query_timeout), the writer's answer and a database read, each bounded. */
-int64_t reconcile_stall_ms(const struct config *cfg);
+int64_t reconcile_stall_ms(const struct reconcile_options *cfg);
 
 #define RECONCILE_ANSWER_KINDS 6
 

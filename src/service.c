@@ -74,6 +74,10 @@ struct service {
     struct httpd *httpd;
     struct reconciler *reconciler;
     struct admin *admin;
+    /* What each of them is told, from cfg (set_options): they keep pointers to these. */
+    struct httpd_options httpd_opt;
+    struct reconcile_options reconcile_opt;
+    struct admin_options admin_opt;
     int lock_fd; /* the database's single-instance lock; -1: not taken */
     char addr[96];
 
@@ -310,6 +314,49 @@ static int64_t tick(struct service *s)
 
 /* ---- start and stop ---------------------------------------------------------------------- */
 
+/* Each module's options from the configuration, which they point into. */
+static void set_options(struct service *s)
+{
+    const struct config *c = s->cfg;
+
+    s->httpd_opt = (struct httpd_options){
+        .listen = c->listen,
+        .listen_host = c->listen_host,
+        .listen_port = c->listen_port,
+        .notify_path = c->notify_path,
+        .tls_cert = c->tls_cert,
+        .tls_key = c->tls_key,
+        .tls_priorities = c->tls_priorities,
+        .max_body = c->max_body,
+        .trusted_proxies = &c->trusted_proxies,
+        .allow_from = c->allow_all ? NULL : &c->allow_from,
+        .max_connections = c->max_connections,
+        .max_connections_per_ip = c->max_connections_per_ip,
+        .connection_timeout = c->connection_timeout,
+        .request_timeout = c->request_timeout,
+        .threads = c->threads,
+        .oid_partner = c->oid_partner,
+    };
+    s->reconcile_opt = (struct reconcile_options){
+        .database_path = c->database_path,
+        .retry_interval = c->retry_interval,
+        .max_retry_interval = c->max_retry_interval,
+        .give_up_after = c->give_up_after,
+        .max_rate = c->max_rate,
+    };
+    config_query_options(c, &s->reconcile_opt.query);
+    s->admin_opt = (struct admin_options){
+        .listen = c->admin_listen,
+        .host = c->admin_host,
+        .port = c->admin_port,
+        .max_connections = c->admin_max_connections,
+        .max_connections_per_ip = c->admin_max_connections_per_ip,
+        .request_timeout = c->request_timeout,
+        .database_path = c->database_path,
+        .reconciler_stall_ms = reconcile_stall_ms(&s->reconcile_opt),
+    };
+}
+
 /* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
  * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
  * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read). */
@@ -463,23 +510,26 @@ static int start(struct service *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    s->httpd = httpd_create(s->cfg, s->keys, s->writer, err, errlen);
+    set_options(s);
+    /* Room for every listener's connections, before the first is accepted. */
+    listener_fit_fd_limit(s->cfg->max_connections +
+                          (s->cfg->admin_listen != NULL ? s->cfg->admin_max_connections : 0));
+    s->httpd = httpd_create(&s->httpd_opt, s->keys, s->writer, err, errlen);
     if (s->httpd == NULL)
         return -1;
     if (s->cfg->reconcile_enabled) {
-        s->reconciler = reconcile_start(s->cfg, s->keys, s->writer, err, errlen);
+        s->reconciler = reconcile_start(&s->reconcile_opt, s->keys, s->writer, err, errlen);
         if (s->reconciler == NULL)
             return -1;
     }
     if (s->cfg->admin_listen != NULL) {
         struct admin_sources src = {
-            .cfg = s->cfg,
             .httpd = s->httpd,
             .writer = s->writer,
             .reconciler = s->reconciler,
             .keys = s->keys,
         };
-        s->admin = admin_create(&src, err, errlen);
+        s->admin = admin_create(&s->admin_opt, &src, err, errlen);
         if (s->admin == NULL)
             return -1;
     }
