@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "keys.h"
 
 static const char template[] = "# lianpay-notifyd development configuration (--dev @DIR@)\n"
@@ -88,4 +89,26 @@ char *devconfig_prepare(const char *dir, char *err, size_t errlen)
     if (make_pair(dir, "lianlian", err, errlen) < 0 || make_pair(dir, "merchant", err, errlen) < 0)
         return NULL;
     return substitute(dir, err, errlen);
+}
+
+int devconfig_load(const char *dir, const char *file, unsigned flags, struct config *cfg,
+                   char **text, char *err, size_t errlen)
+{
+    char *dev = NULL;
+    int rc;
+
+    if (text != NULL)
+        *text = NULL;
+    memset(cfg, 0, sizeof(*cfg));
+    if (dir == NULL)
+        return config_load_flags(file, flags, cfg, err, errlen);
+    dev = devconfig_prepare(dir, err, errlen);
+    if (dev == NULL)
+        return -1;
+    rc = config_load_string_flags(dev, DEVCONFIG_NAME, flags, cfg, err, errlen);
+    if (rc == 0 && text != NULL)
+        *text = dev;
+    else
+        free(dev);
+    return rc;
 }

@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "config.h"
 #include "devconfig.h"
@@ -73,21 +72,9 @@ int main(int argc, char **argv)
     log_init();
     struct config cfg;
     char err[1024];
-    memset(&cfg, 0, sizeof(cfg));
-    if (dev_dir != NULL) {
-        dev_text = devconfig_prepare(dev_dir, err, sizeof(err));
-        if (dev_text == NULL) {
-            fprintf(stderr, "lianpay-notifyd: %s\n", err);
-            return 1;
-        }
-        file = "(development configuration)";
-    }
-    int rc = dev_text ? config_load_string(dev_text, file, &cfg, err, sizeof(err))
-                      : config_load(file, &cfg, err, sizeof(err));
+    int rc = devconfig_load(dev_dir, file, 0, &cfg, &dev_text, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "lianpay-notifyd: %s\n", err);
-        config_finish(&cfg);
-        free(dev_text);
         return 1;
     }
     if (test_only) {
@@ -96,7 +83,7 @@ int main(int argc, char **argv)
         if (rc < 0)
             fprintf(stderr, "lianpay-notifyd: %s\n", err);
         else
-            printf("%s: configuration ok\n", file);
+            printf("%s: configuration ok\n", cfg.file);
         config_finish(&cfg);
         free(dev_text);
         return rc < 0 ? 1 : 0;

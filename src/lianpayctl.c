@@ -91,20 +91,9 @@ static int load_message(const char *path, struct msg *m)
 static int load_config(struct config *cfg, unsigned flags)
 {
     char err[1024];
-    memset(cfg, 0, sizeof(*cfg));
-    if (dev_dir != NULL) {
-        char *text = devconfig_prepare(dev_dir, err, sizeof(err));
-        int rc = text ? config_load_string_flags(text, "(development configuration)", flags, cfg,
-                                                 err, sizeof(err))
-                      : -1;
-        free(text);
-        if (rc == 0)
-            return 0;
-    } else if (config_load_flags(config_file, flags, cfg, err, sizeof(err)) == 0) {
+    if (devconfig_load(dev_dir, config_file, flags, cfg, NULL, err, sizeof(err)) == 0)
         return 0;
-    }
     fail("%s", err);
-    config_finish(cfg);
     return -1;
 }
 

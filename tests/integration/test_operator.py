@@ -427,5 +427,28 @@ def dash_t_checks_what_start_up_will_need():
     eq(check_config(bad), (0, ''), 'repaired')
 
 
+
+@test
+def both_programs_load_the_development_configuration():
+    # lianpay-notifyd --dev and lianpayctl --dev load the embedded configuration through one
+    # function (devconfig_load): -t names it, and lianpayctl finds the daemon's database in DIR.
+    tmp = TempDir()
+    dev = os.path.join(tmp.path, 'dev')
+    r = sh([NOTIFYD, '--dev', dev, '-t'])
+    eq(r.stdout, '(development configuration): configuration ok\n', '-t output')
+    for name in ('lianlian_public.pem', 'merchant_private.pem'):
+        ok(os.path.exists(os.path.join(dev, name)), name + ' made in DIR')
+    eq(sh([CTL, '--dev', dev, 'register', 'DEV-1', '1.00', '20261122083000']).stdout,
+       'DEV-1: registered\n', 'register')
+    ok(os.path.exists(os.path.join(dev, 'payments.db')), 'the database in DIR')
+    ok('money_order:        1.00' in sh([CTL, '--dev', dev, 'status', 'DEV-1']).stdout,
+       'status reads it back')
+    r = sh([CTL, '--dev', os.path.join(tmp.path, 'no', 'such', 'dir'), 'status', 'DEV-1'],
+           check=False)
+    eq(r.returncode, 2, 'a DIR that cannot be made')
+    ok(r.stderr.startswith('lianpayctl: ') and r.stderr.count('\n') == 1, r.stderr)
+    print('# ' + r.stderr.strip())
+
+
 if __name__ == '__main__':
     run()
