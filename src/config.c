@@ -8,6 +8,8 @@
  * reader, which counts lines, refuses over-long ones, refuses unknown sections (even empty ones,
  * which never reach the handler) and refuses indented lines that inih would glue onto the
  * previous value. The handler checks each value as it comes, so errors are met in file order.
+ * The defaults are written in the key table as they would be in a file and go through the same
+ * setters first, so that a default is checked like a value and design.md's table has one copy.
  *
  * Relative paths in a file are taken relative to the file's directory, so that a configuration
  * and its keys can be moved together; in a string configuration, relative to the current
@@ -110,6 +112,7 @@ struct key_def {
     const char *section;
     const char *name;
     setter_fn set;
+    const char *dflt; /* as written in a file, set through set before the file; NULL: none */
 };
 
 static const char *const sections[] = {"server",    "lianlian", "database",
@@ -417,26 +420,27 @@ static int set_max_connections_per_ip(struct parse_ctx *p, const char *v)
     return set_count(p, v, 0, 100000, "connections (0: no limit)", &p->cfg->max_connections_per_ip);
 }
 
-static int set_connection_timeout(struct parse_ctx *p, const char *v)
+/* A duration of at most max seconds (max_text: the same in the file's words) into *out. */
+static int set_seconds(struct parse_ctx *p, const char *v, int64_t max, const char *max_text,
+                       unsigned *out)
 {
     int64_t secs = 0;
     if (parse_duration(p, v, &secs) < 0)
         return -1;
-    if (secs > 3600)
-        return key_error(p, "at most 1h: \"%s\"", v);
-    p->cfg->connection_timeout = (unsigned)secs;
+    if (secs > max)
+        return key_error(p, "at most %s: \"%s\"", max_text, v);
+    *out = (unsigned)secs;
     return 0;
+}
+
+static int set_connection_timeout(struct parse_ctx *p, const char *v)
+{
+    return set_seconds(p, v, 3600, "1h", &p->cfg->connection_timeout);
 }
 
 static int set_request_timeout(struct parse_ctx *p, const char *v)
 {
-    int64_t secs = 0;
-    if (parse_duration(p, v, &secs) < 0)
-        return -1;
-    if (secs > 3600)
-        return key_error(p, "at most 1h: \"%s\"", v);
-    p->cfg->request_timeout = (unsigned)secs;
-    return 0;
+    return set_seconds(p, v, 3600, "1h", &p->cfg->request_timeout);
 }
 
 static int set_threads(struct parse_ctx *p, const char *v)
@@ -466,10 +470,7 @@ static int set_allow_from(struct parse_ctx *p, const char *v)
     /* An empty allow list would refuse LianLian itself: surely not what was meant. */
     if (v[0] == '\0')
         return key_error(p, "empty (leave it unset to allow every source)");
-    if (set_list(p, &p->cfg->allow_from, v) < 0)
-        return -1;
-    p->cfg->allow_all = false;
-    return 0;
+    return set_list(p, &p->cfg->allow_from, v);
 }
 
 /* ---- [lianlian] ---- */
@@ -690,11 +691,9 @@ static int set_log_level(struct parse_ctx *p, const char *v)
 
 static int set_timeout_ms(struct parse_ctx *p, const char *v, long *out)
 {
-    int64_t secs = 0;
-    if (parse_duration(p, v, &secs) < 0)
+    unsigned secs = 0;
+    if (set_seconds(p, v, 300, "5m", &secs) < 0)
         return -1;
-    if (secs > 300)
-        return key_error(p, "at most 5m: \"%s\"", v);
     *out = (long)secs * 1000;
     return 0;
 }
@@ -761,42 +760,46 @@ static int set_pending_warning_after(struct parse_ctx *p, const char *v)
     return parse_duration_or_off(p, v, &p->cfg->pending_warning_after);
 }
 
-/* In the order of design.md's table, which is also the example file's order. */
+/* In the order of design.md's table, which is also the example file's order, with its defaults:
+ * each one goes through its key's setter before the file is read, checked like a value. */
 static const struct key_def keys[K_COUNT] = {
-    [K_LISTEN] = {"server", "listen", set_listen},
-    [K_NOTIFY_PATH] = {"server", "notify_path", set_notify_path},
-    [K_TLS_CERT] = {"server", "tls_cert", set_tls_cert},
-    [K_TLS_KEY] = {"server", "tls_key", set_tls_key},
-    [K_MAX_BODY] = {"server", "max_body", set_max_body},
-    [K_TRUSTED_PROXIES] = {"server", "trusted_proxies", set_trusted_proxies},
-    [K_ALLOW_FROM] = {"server", "allow_from", set_allow_from},
-    [K_OID_PARTNER] = {"lianlian", "oid_partner", set_oid_partner},
-    [K_PUBLIC_KEY] = {"lianlian", "public_key", set_public_key},
-    [K_MERCHANT_PRIVATE_KEY] = {"lianlian", "merchant_private_key", set_merchant_private_key},
-    [K_QUERY_URL] = {"lianlian", "query_url", set_query_url},
-    [K_CA_FILE] = {"lianlian", "ca_file", set_ca_file},
-    [K_DATABASE_PATH] = {"database", "path", set_database_path},
-    [K_RECONCILE_ENABLED] = {"reconcile", "enabled", set_reconcile_enabled},
-    [K_NOTIFY_WINDOW] = {"reconcile", "notify_window", set_notify_window},
-    [K_RETRY_INTERVAL] = {"reconcile", "retry_interval", set_retry_interval},
-    [K_MAX_RETRY_INTERVAL] = {"reconcile", "max_retry_interval", set_max_retry_interval},
-    [K_GIVE_UP_AFTER] = {"reconcile", "give_up_after", set_give_up_after},
-    [K_MAX_RATE] = {"reconcile", "max_rate", set_max_rate},
-    [K_LOG_LEVEL] = {"log", "level", set_log_level},
-    [K_MAX_CONNECTIONS] = {"server", "max_connections", set_max_connections},
-    [K_MAX_CONNECTIONS_PER_IP] = {"server", "max_connections_per_ip", set_max_connections_per_ip},
-    [K_CONNECTION_TIMEOUT] = {"server", "connection_timeout", set_connection_timeout},
-    [K_THREADS] = {"server", "threads", set_threads},
-    [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen},
-    [K_SUMMARY_INTERVAL] = {"log", "summary_interval", set_summary_interval},
-    [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after},
-    [K_QUERY_TIMEOUT] = {"lianlian", "query_timeout", set_query_timeout},
-    [K_CONNECT_TIMEOUT] = {"lianlian", "connect_timeout", set_connect_timeout},
-    [K_REQUEST_TIMEOUT] = {"server", "request_timeout", set_request_timeout},
-    [K_TLS_PRIORITIES] = {"server", "tls_priorities", set_tls_priorities},
-    [K_ADMIN_MAX_CONNECTIONS] = {"admin", "max_connections", set_admin_max_connections},
+    [K_LISTEN] = {"server", "listen", set_listen, "127.0.0.1:8080"},
+    [K_NOTIFY_PATH] = {"server", "notify_path", set_notify_path, "/lianpay/notify"},
+    [K_TLS_CERT] = {"server", "tls_cert", set_tls_cert, NULL},
+    [K_TLS_KEY] = {"server", "tls_key", set_tls_key, NULL},
+    [K_MAX_BODY] = {"server", "max_body", set_max_body, "16384"},
+    [K_TRUSTED_PROXIES] = {"server", "trusted_proxies", set_trusted_proxies, "127.0.0.1 ::1"},
+    [K_ALLOW_FROM] = {"server", "allow_from", set_allow_from, NULL}, /* unset: every source */
+    [K_OID_PARTNER] = {"lianlian", "oid_partner", set_oid_partner, NULL},
+    [K_PUBLIC_KEY] = {"lianlian", "public_key", set_public_key, NULL},
+    [K_MERCHANT_PRIVATE_KEY] = {"lianlian", "merchant_private_key", set_merchant_private_key, NULL},
+    [K_QUERY_URL] = {"lianlian", "query_url", set_query_url, CONFIG_DEFAULT_QUERY_URL},
+    [K_CA_FILE] = {"lianlian", "ca_file", set_ca_file, NULL}, /* unset: the system store */
+    [K_DATABASE_PATH] = {"database", "path", set_database_path,
+                         "/var/lib/lianpay-notifyd/payments.db"},
+    [K_RECONCILE_ENABLED] = {"reconcile", "enabled", set_reconcile_enabled, "true"},
+    [K_NOTIFY_WINDOW] = {"reconcile", "notify_window", set_notify_window, "36m"},
+    [K_RETRY_INTERVAL] = {"reconcile", "retry_interval", set_retry_interval, "10m"},
+    [K_MAX_RETRY_INTERVAL] = {"reconcile", "max_retry_interval", set_max_retry_interval, "2h"},
+    [K_GIVE_UP_AFTER] = {"reconcile", "give_up_after", set_give_up_after, "7d"},
+    [K_MAX_RATE] = {"reconcile", "max_rate", set_max_rate, "5"},
+    [K_LOG_LEVEL] = {"log", "level", set_log_level, "info"},
+    [K_MAX_CONNECTIONS] = {"server", "max_connections", set_max_connections, "1000"},
+    [K_MAX_CONNECTIONS_PER_IP] = {"server", "max_connections_per_ip", set_max_connections_per_ip,
+                                  "64"},
+    [K_CONNECTION_TIMEOUT] = {"server", "connection_timeout", set_connection_timeout, "15s"},
+    [K_THREADS] = {"server", "threads", set_threads, "0"},
+    [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen, "127.0.0.1:9090"},
+    [K_SUMMARY_INTERVAL] = {"log", "summary_interval", set_summary_interval, "5m"},
+    [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after, "1h"},
+    [K_QUERY_TIMEOUT] = {"lianlian", "query_timeout", set_query_timeout, "15s"},
+    [K_CONNECT_TIMEOUT] = {"lianlian", "connect_timeout", set_connect_timeout, "5s"},
+    [K_REQUEST_TIMEOUT] = {"server", "request_timeout", set_request_timeout, "10s"},
+    [K_TLS_PRIORITIES] = {"server", "tls_priorities", set_tls_priorities,
+                          CONFIG_DEFAULT_TLS_PRIORITIES},
+    [K_ADMIN_MAX_CONNECTIONS] = {"admin", "max_connections", set_admin_max_connections, "64"},
     [K_ADMIN_MAX_CONNECTIONS_PER_IP] = {"admin", "max_connections_per_ip",
-                                        set_admin_max_connections_per_ip},
+                                        set_admin_max_connections_per_ip, "8"},
 };
 
 /* ---- parsing ---- */
@@ -904,45 +907,14 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
-static int set_defaults(struct config *c)
+/* Every key's default through its setter, as if the file said it (on no line). */
+static int set_defaults(struct parse_ctx *p)
 {
-    char bad[64];
-
-    c->listen = strdup("127.0.0.1:8080");
-    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
-    c->listen_port = 8080;
-    c->notify_path = strdup("/lianpay/notify");
-    c->max_body = 16384;
-    if (netaddr_parse_list("127.0.0.1 ::1", &c->trusted_proxies, bad, sizeof(bad)) < 0)
-        return -1;
-    c->allow_all = true;
-    c->query_url = strdup(CONFIG_DEFAULT_QUERY_URL);
-    c->database_path = strdup("/var/lib/lianpay-notifyd/payments.db");
-    c->reconcile_enabled = true;
-    c->notify_window = 36 * 60;
-    c->retry_interval = 10 * 60;
-    c->max_retry_interval = 2 * 3600;
-    c->give_up_after = 7 * 86400;
-    c->max_rate = 5;
-    c->log_level = LOG_LEVEL_INFO;
-    c->max_connections = 1000;
-    c->max_connections_per_ip = 64;
-    c->connection_timeout = 15;
-    c->request_timeout = 10;
-    c->tls_priorities = strdup(CONFIG_DEFAULT_TLS_PRIORITIES);
-    c->admin_max_connections = 64;
-    c->admin_max_connections_per_ip = 8;
-    c->threads = 0;
-    c->admin_listen = strdup("127.0.0.1:9090");
-    snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
-    c->admin_port = 9090;
-    c->summary_interval = 300;
-    c->query_timeout_ms = 15000;
-    c->connect_timeout_ms = 5000;
-    c->pending_warning_after = 3600;
-    if (c->admin_listen == NULL || c->listen == NULL || c->notify_path == NULL ||
-        c->tls_priorities == NULL || c->query_url == NULL || c->database_path == NULL)
-        return -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        p->cur = (enum key_id)k;
+        if (keys[k].dflt != NULL && keys[k].set(p, keys[k].dflt) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -997,10 +969,8 @@ static int check_whole(struct parse_ctx *p)
 
 static int load_text(struct parse_ctx *p, const char *text, size_t len)
 {
-    if (set_defaults(p->cfg) < 0) {
-        at_error(p, 0, NULL, "out of memory");
+    if (set_defaults(p) < 0)
         return -1;
-    }
     p->text = text;
     p->len = len;
     int rc = ini_parse_stream(reader, p, handler, p);
@@ -1013,6 +983,8 @@ static int load_text(struct parse_ctx *p, const char *text, size_t len)
     }
     if (p->err_line != 0)
         return -1;
+    /* Unset, allow_from allows every source (set, it cannot be empty). */
+    p->cfg->allow_all = p->lines[K_ALLOW_FROM] == 0;
     return check_whole(p);
 }
 
@@ -1145,6 +1117,18 @@ void config_finish(struct config *cfg)
     free(cfg->database_path);
     free(cfg->admin_listen);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *config_default(const char *key)
+{
+    char name[64];
+
+    for (int k = 0; k < K_COUNT; k++) {
+        full_key_name((enum key_id)k, name, sizeof(name));
+        if (strcmp(name, key) == 0)
+            return keys[k].dflt;
+    }
+    return NULL;
 }
 
 void config_query_options(const struct config *cfg, struct query_options *out)

@@ -109,6 +109,11 @@ int config_load_string_flags(const char *text, const char *name, unsigned flags,
 
 void config_finish(struct config *cfg);
 
+/* The default of key ("server.listen") as it would be written in the file ("127.0.0.1:8080"),
+ * or NULL when it has none (unset, required) or there is no such key. What config_load sets
+ * before the file is read. */
+const char *config_default(const char *key);
+
 /* What the query client needs of cfg (lianlian.*), for the reconciler and lianpayctl query.
  * Points into cfg. */
 void config_query_options(const struct config *cfg, struct query_options *out);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -712,6 +713,104 @@ static void test_embedded_string(void **state)
     check_error(err, 0, "lianlian.oid_partner", "required", "dev");
 }
 
+/* A file of the source tree (README.md, etc/...), found from the test vectors' folder. */
+static char *source_file(const char *name)
+{
+    const char *vectors = getenv("LIANPAY_TEST_VECTORS");
+    char path[PATH_ROOM];
+    snprintf(path, sizeof(path), "%s/../../%s", vectors != NULL ? vectors : "tests/vectors", name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static bool config_section(const char *key)
+{
+    static const char *const sections[] = {"server.",    "lianlian.", "database.",
+                                           "reconcile.", "log.",      "admin."};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        if (strncmp(key, sections[i], strlen(sections[i])) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The defaults in the code are the ones the example file and the README's table give: the example
+ * file's commented-out keys show their default, its set keys have none; each README row's
+ * default is the code's, "unset" and "required" where the code has none. */
+static void test_defaults_as_documented(void **state)
+{
+    char *text = source_file("etc/lianpay-notifyd.conf");
+    char section[32] = "", key[96], value[160];
+    int example_keys = 0, example_defaults = 0;
+
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (sscanf(line, "[%31[a-z]]", section) == 1)
+            continue;
+        bool commented = line[0] == ';';
+        char name[64];
+        if (sscanf(line + (commented ? 1 : 0), "%63[a-z_] = %159[^\n]", name, value) != 2)
+            continue;
+        snprintf(key, sizeof(key), "%s.%s", section, name);
+        const char *dflt = config_default(key);
+        if (commented && dflt != NULL && strcmp(dflt, value) != 0)
+            fail_msg("etc/lianpay-notifyd.conf: %s shows %s, the default is %s", key, value, dflt);
+        if (!commented && dflt != NULL)
+            fail_msg("etc/lianpay-notifyd.conf: %s is set, yet it has a default", key);
+        example_keys++;
+        example_defaults += dflt != NULL;
+    }
+    free(text);
+
+    text = source_file("README.md");
+    int readme_keys = 0, readme_defaults = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char keys[160], dflt_col[160];
+        if (sscanf(line, "| %159[^|]| %159[^|]|", keys, dflt_col) != 2 || keys[0] != '`' ||
+            !config_section(keys + 1))
+            continue;
+        const char *tick = strchr(dflt_col, '`');
+        char shown[128] = "";
+        if (tick != NULL)
+            sscanf(tick + 1, "%127[^`]", shown);
+        bool none = strncmp(dflt_col, "unset", 5) == 0 || strncmp(dflt_col, "required", 8) == 0 ||
+                    strncmp(dflt_col, "system store", 12) == 0;
+        /* "`server.tls_cert`, `server.tls_key`": every key of the row. */
+        for (char *k = strchr(keys, '`'); k != NULL; k = strchr(k + 1, '`')) {
+            char one[96];
+            if (sscanf(k + 1, "%95[^`]", one) != 1)
+                break;
+            k = strchr(k + 1, '`');
+            const char *dflt = config_default(one);
+            if (tick != NULL && (dflt == NULL || strcmp(dflt, shown) != 0))
+                fail_msg("README: %s shows %s, the default is %s", one, shown,
+                         dflt ? dflt : "none");
+            if (tick == NULL && none != (dflt == NULL))
+                fail_msg("README: %s: \"%.40s\", the default is %s", one, dflt_col,
+                         dflt ? dflt : "none");
+            readme_keys++;
+            readme_defaults += dflt != NULL;
+            if (k == NULL)
+                break;
+        }
+    }
+    free(text);
+    print_message("# etc/lianpay-notifyd.conf: %d keys, %d defaults; README: %d keys, %d "
+                  "defaults\n",
+                  example_keys, example_defaults, readme_keys, readme_defaults);
+    /* Both name every key, and the same ones have defaults. */
+    assert_int_equal(example_keys, readme_keys);
+    assert_int_equal(example_defaults, readme_defaults);
+    assert_null(config_default("server.no_such_key"));
+    assert_null(config_default("lianlian.oid_partner"));
+    assert_string_equal(config_default("reconcile.notify_window"), "36m");
+}
+
 static void test_finish_zeroed(void **state)
 {
     struct config c;
@@ -805,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_no_key_material_in_errors),
         cmocka_unit_test(test_embedded_string),
+        cmocka_unit_test(test_defaults_as_documented),
         cmocka_unit_test(test_finish_zeroed),
         cmocka_unit_test(test_listeners_apart),
         cmocka_unit_test(test_configuration_others_can_write),
