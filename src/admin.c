@@ -484,10 +484,7 @@ struct admin *admin_create(const struct admin_options *opt, const struct admin_s
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
     };
     const struct mhd_options mo = {
-        .key = "admin.listen",
         .listen = opt->listen,
-        .host = opt->host,
-        .port = opt->port,
         .flags = MHD_USE_POLL,
         .listener = a->listener,
         .answer = answer,

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "netaddr.h"
 
 struct httpd;
 struct keyring;
@@ -28,9 +29,7 @@ struct admin;
 /* What the admin listener is told ([admin], server.request_timeout; service.c fills it in from
  * the configuration). The strings are borrowed. */
 struct admin_options {
-    const char *listen; /* admin.listen as written, for messages */
-    const char *host;   /* its address, without brackets */
-    uint16_t port;      /* 0: a free port */
+    struct netaddr_listen listen; /* admin.listen */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no limit */
     unsigned request_timeout;        /* seconds for a whole request */
@@ -47,7 +46,7 @@ struct admin_sources {
     struct keyring *keys;
 };
 
-/* Binds opt->host:port and starts the thread. Returns NULL with a reason in err. */
+/* Binds opt->listen and starts the thread. Returns NULL with a reason in err. */
 struct admin *admin_create(const struct admin_options *opt, const struct admin_sources *src,
                            char *err, size_t errlen);
 

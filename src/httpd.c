@@ -577,10 +577,7 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
     };
     const struct mhd_options mo = {
-        .key = "server.listen",
         .listen = cfg->listen,
-        .host = cfg->listen_host,
-        .port = cfg->listen_port,
         .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0),
         .listener = h->listener,
         .answer = answer,

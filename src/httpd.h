@@ -3,10 +3,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "netaddr.h"
 
 struct keyring;
 struct listener;
-struct netaddr_list;
 struct writer;
 
 /*
@@ -19,9 +19,7 @@ struct httpd;
 /* What the endpoint is told ([server] and lianlian.oid_partner; service.c fills it in from the
  * configuration). The strings and lists are borrowed. */
 struct httpd_options {
-    const char *listen;      /* server.listen as written, for messages */
-    const char *listen_host; /* its address, without brackets */
-    uint16_t listen_port;    /* 0: a free port */
+    struct netaddr_listen listen; /* server.listen */
     const char *notify_path;
     const char *tls_cert; /* NULL: plain HTTP */
     const char *tls_key;

@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include "listener.h"
-#include "netaddr.h"
 
 /* The socket address, the daemon's own options, the listener's and the end. */
 #define MAX_OPTIONS 24
@@ -41,14 +40,16 @@ struct MHD_Daemon *mhd_start(const struct mhd_options *o, uint16_t *port, char *
     struct MHD_OptionItem opts[MAX_OPTIONS];
     unsigned flags = o->flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-    if (netaddr_sockaddr(o->host, o->port, &ss) < 0) {
-        snprintf(err, errlen, "%s: %s is not an IP address", o->key, o->host);
+    const struct netaddr_listen *at = &o->listen;
+
+    if (netaddr_sockaddr(at->host, at->port, &ss) < 0) {
+        snprintf(err, errlen, "%s: %s is not an IP address", at->key, at->host);
         return NULL;
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (compose_options(o, &ss, opts, MAX_OPTIONS) < 0) {
-        snprintf(err, errlen, "%s: too many libmicrohttpd options", o->key);
+        snprintf(err, errlen, "%s: too many libmicrohttpd options", at->key);
         return NULL;
     }
     errno = 0;
@@ -58,14 +59,14 @@ struct MHD_Daemon *mhd_start(const struct mhd_options *o, uint16_t *port, char *
     if (d == NULL) {
         /* Without errno it refused an option: with TLS, most likely the priorities or keys. */
         int e = errno;
-        snprintf(err, errlen, "%s: cannot listen on %s: %s%s%s", o->key, o->listen,
+        snprintf(err, errlen, "%s: cannot listen on %s: %s%s%s", at->key, at->text,
                  e != 0 ? strerror(e) : "libmicrohttpd refused the options",
                  e == 0 && o->refused_hint != NULL ? " " : "",
                  e == 0 && o->refused_hint != NULL ? o->refused_hint : "");
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *port = di != NULL ? di->port : o->port;
+    *port = di != NULL ? di->port : at->port;
     return d;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <microhttpd.h>
+#include "netaddr.h"
 
 struct listener;
 
@@ -17,11 +18,8 @@ struct listener;
 
 /* A daemon to start. */
 struct mhd_options {
-    const char *key;    /* the setting the address comes from ("server.listen"), for messages */
-    const char *listen; /* the address as written, for messages */
-    const char *host;   /* an IP address, without brackets */
-    uint16_t port;      /* 0: a free port */
-    unsigned flags;     /* MHD_USE_* beyond an internal polling thread, the error log and IPv6 */
+    struct netaddr_listen listen;
+    unsigned flags; /* MHD_USE_* beyond an internal polling thread, the error log and IPv6 */
     struct listener *listener; /* NULL: connections are not accounted (lianpay-sim) */
     MHD_AccessHandlerCallback answer;
     void *answer_cls;
@@ -30,8 +28,8 @@ struct mhd_options {
     const char *refused_hint; /* what libmicrohttpd may have refused, for the message; NULL */
 };
 
-/* Binds o->host:o->port and starts the daemon. Returns it with the port actually bound in *port,
- * or NULL with "KEY: reason" in err. */
+/* Binds o->listen and starts the daemon. Returns it with the port actually bound in *port, or
+ * NULL with "KEY: reason" in err. */
 struct MHD_Daemon *mhd_start(const struct mhd_options *o, uint16_t *port, char *err, size_t errlen);
 
 /* The headers of an answer beyond its Content-Type. */

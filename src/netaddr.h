@@ -19,6 +19,14 @@ struct netaddr_list {
     size_t n;
 };
 
+/* A listening address as configured ("server.listen = [::1]:8080"). Borrowed strings. */
+struct netaddr_listen {
+    const char *key;  /* the setting it comes from ("server.listen"), for messages */
+    const char *text; /* as written */
+    const char *host; /* the IP address, without brackets */
+    uint16_t port;    /* 0: a free port */
+};
+
 /* Parses one address or CIDR. Returns 0, or -1. */
 int netaddr_parse_cidr(const char *s, struct netaddr_cidr *out);
 

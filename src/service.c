@@ -320,9 +320,7 @@ static void set_options(struct service *s)
     const struct config *c = s->cfg;
 
     s->httpd_opt = (struct httpd_options){
-        .listen = c->listen,
-        .listen_host = c->listen_host,
-        .listen_port = c->listen_port,
+        .listen = {"server.listen", c->listen, c->listen_host, c->listen_port},
         .notify_path = c->notify_path,
         .tls_cert = c->tls_cert,
         .tls_key = c->tls_key,
@@ -346,9 +344,7 @@ static void set_options(struct service *s)
     };
     config_query_options(c, &s->reconcile_opt.query);
     s->admin_opt = (struct admin_options){
-        .listen = c->admin_listen,
-        .host = c->admin_host,
-        .port = c->admin_port,
+        .listen = {"admin.listen", c->admin_listen, c->admin_host, c->admin_port},
         .max_connections = c->admin_max_connections,
         .max_connections_per_ip = c->admin_max_connections_per_ip,
         .request_timeout = c->request_timeout,

@@ -378,10 +378,7 @@ int sim_serve(const struct sim_serve_options *opt)
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)serve_completed, &s},
     };
     const struct mhd_options mo = {
-        .key = "--listen",
-        .listen = opt->listen,
-        .host = host,
-        .port = port,
+        .listen = {"--listen", opt->listen, host, port},
         .answer = serve_answer,
         .answer_cls = &s,
         .more = more,
