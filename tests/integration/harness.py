@@ -290,11 +290,12 @@ class Daemon:
                              (no_order,)).fetchall()
 
 
-def raw_http(port, data, host='127.0.0.1', timeout=5, read_all=True):
-    """Sends raw bytes on a fresh TCP connection and returns what came back (bytes). A server
-    that answers and closes before reading everything makes the kernel reset the connection:
-    that ends the answer, it is not an error."""
-    s = socket.create_connection((host, port), timeout=timeout)
+def raw_http(port, data, host='127.0.0.1', timeout=5, read_all=True, source=None):
+    """Sends raw bytes on a fresh TCP connection (from source, when given) and returns what came
+    back (bytes). A server that answers and closes before reading everything makes the kernel
+    reset the connection: that ends the answer, it is not an error."""
+    s = socket.create_connection((host, port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
     try:
         try:
             s.sendall(data)
@@ -399,3 +400,66 @@ def wait_for(cond, what, timeout=15, interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError('timed out waiting for ' + what)
         time.sleep(interval)
+
+
+def admin_get(d, path, method='GET', host='127.0.0.1', port=None, source=None):
+    """(status, headers dict, body bytes) of one request to d's admin listener (or to port), on a
+    connection of its own from source, read until the listener closes it."""
+    out = raw_http(port or d.admin_port, b'%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                   b'Content-Length: 0\r\n\r\n' % (method.encode(), path.encode()),
+                   host=host, timeout=10, source=source)
+    head, _, body = out.partition(b'\r\n\r\n')
+    lines = head.decode('latin-1').split('\r\n')
+    headers = {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+class Env:
+    """A temporary directory with a LianLian key pair (the test plays LianLian) and a daemon
+    that trusts it; keys=(private, public) brings a pair made before, Daemon's own keyword
+    arguments pass through."""
+
+    def __init__(self, keys=None, **daemon):
+        self.tmp = TempDir()
+        self.ll_priv, self.ll_pub = keys or keypair(self.tmp, 'lianlian')
+        self.d = Daemon(self.tmp, self.ll_pub, **daemon)
+
+    def body(self, no_order, result='SUCCESS', **fields):
+        """A notification about no_order signed as LianLian (JSON text)."""
+        return sign(notification(no_order, result, **fields), self.ll_priv)
+
+    def send(self, fields, **kw):
+        """Posts fields signed as LianLian; (status, answer) as Daemon.post."""
+        return self.d.post(sign(fields, self.ll_priv), **kw)
+
+
+# Reconciliation in seconds instead of hours.
+RECONCILE_FAST = {'notify_window': '1s', 'retry_interval': '1s', 'max_retry_interval': '2s',
+                  'give_up_after': '1h', 'max_rate': '20'}
+
+
+class ReconcileEnv(Env):
+    """Env with a merchant key, lianpay-sim as LianLian's queryPayment answering from script, and
+    the reconciler on RECONCILE_FAST updated with reconcile; sections go to the daemon as they
+    are (after those)."""
+
+    def __init__(self, script=None, reconcile=None, sections=None, query_url=None,
+                 merchant_key=None):
+        # Not Env.__init__: the daemon needs the simulator's URL.
+        self.tmp = TempDir()
+        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
+        self.m_priv, self.m_pub = keypair(self.tmp, 'merchant', bits=2048)
+        self.sim = Sim(self.tmp, self.ll_priv, self.m_pub, script)
+        secs = {'reconcile': dict(RECONCILE_FAST, **(reconcile or {})),
+                'lianlian': {'query_url': query_url or self.sim.url}}
+        secs.update(sections or {})
+        self.d = Daemon(self.tmp, self.ll_pub, merchant_private=merchant_key or self.m_priv,
+                        sections=secs)
+
+    def register(self, no_order, money='1.00', dt='20261122083000', check=True):
+        return sh([CTL, '-c', self.d.config, 'register', no_order, money, dt], check=check)
+
+    def wait_row(self, no_order, cond, what, timeout=15):
+        """The row of no_order once cond(row) holds."""
+        return wait_for(lambda: (lambda r: r if r is not None and cond(r) else None)(
+            self.d.row(no_order)), what, timeout)

@@ -10,37 +10,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, NOTIFYD, Daemon, Sim, Skip, TempDir, eq, keypair,  # noqa: E402
-                     notification, ok, run, sh, sign, test, wait_for)
+from harness import (CTL, NOTIFYD, Daemon, Env, Sim, Skip, TempDir, admin_get, eq,  # noqa: E402
+                     keypair, notification, ok, run, sh, sign, test, wait_for)
 from slow import PARTIAL, Trickler, close_all, count_open, hold, wait_all_closed  # noqa: E402
 from threads import freeze  # noqa: E402
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
 
-def get(d, path, method='GET', host='127.0.0.1', port=None, source=None):
-    """(status, headers dict, body bytes) of one request to the admin listener."""
-    s = socket.create_connection((host, port or d.admin_port), timeout=10,
-                                 source_address=(source, 0) if source else None)
-    try:
-        s.sendall(b'%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'
-                  % (method.encode(), path.encode()))
-        out = b''
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        s.close()
-    head, _, body = out.partition(b'\r\n\r\n')
-    lines = head.decode('latin-1').split('\r\n')
-    headers = {k.lower(): v.strip() for k, _, v in (l.partition(':') for l in lines[1:])}
-    return int(lines[0].split()[1]), headers, body
-
-
 def readyz(d):
-    status, headers, body = get(d, '/readyz')
+    status, headers, body = admin_get(d, '/readyz')
     eq(headers.get('content-type'), 'application/json', 'content type')
     return status, json.loads(body)
 
@@ -93,20 +72,10 @@ def metric(samples, name, **labels):
 
 
 def scrape(d):
-    status, headers, body = get(d, '/metrics')
+    status, headers, body = admin_get(d, '/metrics')
     eq(status, 200, '/metrics status')
     ok(headers['content-type'].startswith('text/plain; version=0.0.4'), headers['content-type'])
     return body.decode('utf-8'), parse_metrics(body.decode('utf-8'))
-
-
-class Env:
-    def __init__(self, **kw):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
-        self.d = Daemon(self.tmp, self.ll_pub, **kw)
-
-    def send(self, fields, **kw):
-        return self.d.post(sign(fields, self.ll_priv), **kw)
 
 
 # ---- /livez and /readyz ------------------------------------------------------------------
@@ -114,13 +83,13 @@ class Env:
 @test
 def livez_and_readyz_when_healthy():
     e = Env()
-    status, headers, body = get(e.d, '/livez')
+    status, headers, body = admin_get(e.d, '/livez')
     eq((status, body), (200, b'ok\n'), '/livez')
     status, r = readyz(e.d)
     eq(status, 200, '/readyz')
     eq(r, {'ready': True, 'checks': {'database': 'ok', 'writer': 'ok', 'reconciler': 'off',
                                      'live': 'ok', 'connections': 'ok'}}, '/readyz body')
-    eq(get(e.d, '/livez', method='HEAD')[0], 200, 'HEAD')
+    eq(admin_get(e.d, '/livez', method='HEAD')[0], 200, 'HEAD')
 
 
 @test
@@ -135,7 +104,7 @@ def readyz_reports_a_locked_database_and_recovers():
         eq(r['ready'], False, 'ready')
         ok(r['checks']['database'].startswith('busy: database is locked'), r)
         eq(r['checks']['writer'], 'ok', 'the writer itself is alive')
-        eq(get(e.d, '/livez')[0], 200, '/livez: a restart would not help')
+        eq(admin_get(e.d, '/livez')[0], 200, '/livez: a restart would not help')
         e.d.wait_log(r'level=warning event=storage_error op=check kind=busy')
         _, s = scrape(e.d)
         eq(metric(s, 'lianpay_database_writable'), 0, 'lianpay_database_writable')
@@ -172,7 +141,7 @@ def readyz_and_livez_report_a_stuck_writer():
         ok(re.match(r'stalled for \d+ s', r['checks']['writer']), r)
         # the main loop checks every 5 s without a watchdog
         status, _, body = wait_for(lambda: (lambda x: x if x[0] == 503 else None)(
-            get(e.d, '/livez')), '/livez to fail', timeout=10)
+            admin_get(e.d, '/livez')), '/livez to fail', timeout=10)
         ok(body.startswith(b'not live: writer stalled for '), body)
     wait_for(lambda: readyz(e.d)[0] == 200, '/readyz to recover', timeout=10)
 
@@ -196,7 +165,7 @@ def readyz_reports_a_stuck_reconciler():
                              '/readyz to fail', timeout=10)
         ok(re.match(r'stalled for 2\d s', r['checks']['reconciler']), r)
         eq(r['checks']['writer'], 'ok', 'writer')
-        eq(get(d, '/livez')[0], 200, '/livez: the notifications still work')
+        eq(admin_get(d, '/livez')[0], 200, '/livez: the notifications still work')
     wait_for(lambda: readyz(d)[0] == 200, '/readyz to recover', timeout=5)
 
 
@@ -298,11 +267,11 @@ def metrics_count_queries_by_result_and_pending_orders():
 @test
 def admin_refuses_other_methods_and_paths():
     e = Env()
-    status, headers, _ = get(e.d, '/metrics', method='POST')
+    status, headers, _ = admin_get(e.d, '/metrics', method='POST')
     eq(status, 405, 'POST')
     eq(headers.get('allow'), 'GET, HEAD', 'Allow')
-    eq(get(e.d, '/')[0], 404, '/')
-    eq(get(e.d, '/lianpay/notify')[0], 404, 'the notification path is not served here')
+    eq(admin_get(e.d, '/')[0], 404, '/')
+    eq(admin_get(e.d, '/lianpay/notify')[0], 404, 'the notification path is not served here')
     eq(e.d.request(method='GET', path='/metrics')[0], 404, '/metrics not on the public port')
 
 
@@ -320,7 +289,7 @@ def trickling_connections_cannot_silence_the_admin_listener():
         answers = {}
         for path in ('/livez', '/readyz', '/metrics'):
             t = time.monotonic()
-            answers[path] = (get(e.d, path, host='127.0.0.1', source='127.0.0.9')[0],
+            answers[path] = (admin_get(e.d, path, host='127.0.0.1', source='127.0.0.9')[0],
                              time.monotonic() - t)
         wait_all_closed(socks, 15)
         took = time.monotonic() - t0
@@ -333,7 +302,7 @@ def trickling_connections_cannot_silence_the_admin_listener():
     eq({p: a[0] for p, a in answers.items()}, {'/livez': 200, '/readyz': 200, '/metrics': 200},
        'answers while they trickle')
     ok(took < 10, 'closed by the deadline')
-    eq(get(e.d, '/livez')[0], 200, 'from 127.0.0.1 again')
+    eq(admin_get(e.d, '/livez')[0], 200, 'from 127.0.0.1 again')
     ok([l for l in e.d.log_lines('admin_reject') if 'kind=per_ip_limit remote=127.0.0.1' in l],
        'the refusals are logged')
 
@@ -354,7 +323,7 @@ def admin_listens_where_configured_ipv6():
         raise Skip('no IPv6 loopback')
     e = Env(sections={'admin': {'listen': '[::1]:0'}})
     ok(re.search(r' admin=\[::1\]:\d+', e.d.log_lines('ready')[0]), e.d.log_lines('ready')[0])
-    eq(get(e.d, '/livez', host='::1')[0], 200, '/livez over IPv6')
+    eq(admin_get(e.d, '/livez', host='::1')[0], 200, '/livez over IPv6')
 
 
 @test

@@ -17,8 +17,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SIM, Daemon, TempDir, eq, notification, ok, raw_http, run, sh,  # noqa: E402
-                     sign_batch, status_of, test)
+import harness  # noqa: E402
+from harness import (SIM, eq, notification, ok, raw_http, run, sh, sign_batch,  # noqa: E402
+                     status_of, test)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
@@ -53,10 +54,9 @@ def fresh():
     return n, SIGNED[n].encode('utf-8')
 
 
-class Env:
+class Env(harness.Env):
     def __init__(self, **server):
-        self.tmp = TempDir()
-        self.d = Daemon(self.tmp, LL_PUB, sections={'server': server} if server else None)
+        super().__init__(keys=(LL_PRIV, LL_PUB), sections={'server': server} if server else None)
 
     def post(self, body, **kw):
         return self.d.post(body, **kw)

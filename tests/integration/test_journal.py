@@ -24,13 +24,11 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, Daemon, Sim, TempDir, eq, keypair, notification, ok, run, sh,  # noqa: E402
-                     sign, test, wait_for)
+from harness import (CTL, Daemon, ReconcileEnv, TempDir, eq, keypair, notification,  # noqa: E402
+                     ok, run, sh, sign, test, wait_for)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 SQL_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'sql')
-FAST = {'notify_window': '1s', 'retry_interval': '1s', 'max_retry_interval': '2s',
-        'give_up_after': '1h', 'max_rate': '20'}
 
 
 def unchecked(d, sql, *args):
@@ -133,20 +131,6 @@ def variant_bodies_of_one_message_are_one_journal_row():
 
 # ---- item 4: NUL bytes and BLOBs --------------------------------------------------------
 
-class ReconcileEnv:
-    def __init__(self, script, sections=None):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
-        self.m_priv, self.m_pub = keypair(self.tmp, 'merchant', bits=2048)
-        self.sim = Sim(self.tmp, self.ll_priv, self.m_pub, script)
-        secs = {'reconcile': dict(FAST), 'lianlian': {'query_url': self.sim.url}}
-        secs.update(sections or {})
-        self.d = Daemon(self.tmp, self.ll_pub, merchant_private=self.m_priv, sections=secs)
-
-    def register(self, no_order, money='1.00', dt='20261122083000', check=True):
-        return sh([CTL, '-c', self.d.config, 'register', no_order, money, dt], check=check)
-
-
 def success(money='1.00'):
     return {'result_pay': 'SUCCESS', 'money_order': money, 'dt_order': '20261122083000',
             'oid_paybill': '2026112200099999', 'settle_date': '20261122'}
@@ -174,7 +158,7 @@ def nul_and_blob_are_refused_by_the_schema():
 
 @test
 def rows_with_a_nul_are_never_queried_and_do_not_starve_the_others():
-    e = ReconcileEnv({'GOOD-1': [success()]}, {'reconcile': dict(FAST, notify_window='1h')})
+    e = ReconcileEnv({'GOOD-1': [success()]}, {'notify_window': '1h'})
     for i in range(40):
         unchecked(e.d, "INSERT INTO payments(no_order, money_order, registered_at, next_query_at) "
                        "VALUES (?, '1.00', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hours'), "

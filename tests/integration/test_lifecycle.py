@@ -18,8 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BUILD, NOTIFYD, SIM, Daemon, Sim, TempDir, eq, keypair, notification,  # noqa: E402
-                     ok, run, sh, sign, test)
+from harness import (BUILD, NOTIFYD, SIM, Daemon, Sim, TempDir, admin_get, eq, keypair,  # noqa: E402
+                     notification, ok, run, sh, sign, test)
 from threads import NotifySocket, freeze  # noqa: E402
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
@@ -189,7 +189,7 @@ def a_stuck_writer_stops_the_watchdog_and_livez():
            'STATUS says why')
         d.wait_log(r'level=error event=liveness status=failed reason="writer stalled for \d+ s"'
                    r' watchdog="not fed"')
-        status, body = admin_get(d, '/livez')
+        status, _, body = admin_get(d, '/livez')
         eq(status, 503, '/livez while the writer is stuck')
         ok(b'writer stalled' in body, body)
     t1 = time.monotonic()
@@ -616,22 +616,6 @@ def database_files_are_group_writable_under_the_units_umask():
     eq(d.post(sign(notification('UM-1'), priv)), (200, ACK), 'stored')
     for suffix in ('', '-wal', '-shm'):
         eq(oct(os.stat(d.db_path + suffix).st_mode & 0o777), '0o660', 'mode of db' + suffix)
-
-
-def admin_get(d, path):
-    s = socket.create_connection(('127.0.0.1', d.admin_port), timeout=5)
-    try:
-        s.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % path.encode())
-        out = b''
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        s.close()
-    head, _, body = out.partition(b'\r\n\r\n')
-    return int(head.split()[1]), body
 
 
 run()

@@ -29,8 +29,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, TempDir, eq, keypair, notification, ok, raw_http, run, sign,  # noqa: E402
-                     status_of, test, wait_for)
+import harness  # noqa: E402
+from harness import (Daemon, TempDir, admin_get, eq, keypair, notification, ok,  # noqa: E402
+                     raw_http, run, sign, status_of, test, wait_for)
 from slow import (PARTIAL, Trickler, close_all, count_open, hold, still_open,  # noqa: E402
                   wait_all_closed, wait_closed)
 from threads import NotifySocket  # noqa: E402
@@ -38,15 +39,10 @@ from threads import NotifySocket  # noqa: E402
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
 
-class Env:
+class Env(harness.Env):
     def __init__(self, env=None, **server):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
-        self.d = Daemon(self.tmp, self.ll_pub, sections={'server': server}, env=env)
+        super().__init__(sections={'server': server}, env=env)
         self.held = []
-
-    def body(self, no_order):
-        return sign(notification(no_order), self.ll_priv)
 
     def hold(self, n, source='127.0.0.1', first_bytes=b''):
         """Opens n connections from source and keeps them; returns them."""
@@ -319,10 +315,8 @@ def trickling_connections_cannot_take_the_listener_nor_stop_the_watchdog():
 
 
 def admin_readyz(d):
-    out = raw_from(d.admin_port, b'GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-                   '127.0.0.1')
-    head, _, body = out.partition(b'\r\n\r\n')
-    return int(head.split()[1]), json.loads(body)
+    status, _, body = admin_get(d, '/readyz')
+    return status, json.loads(body)
 
 
 @test

@@ -17,12 +17,10 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, NOTIFYD, Daemon, Sim, Skip, TempDir, eq, keypair,  # noqa: E402
-                     notification, ok, run, sh, sign, test)
+from harness import (CTL, NOTIFYD, RECONCILE_FAST, Daemon, Sim, Skip, TempDir, eq,  # noqa: E402
+                     keypair, notification, ok, run, sh, sign, test)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
-FAST = {'notify_window': '1s', 'retry_interval': '1s', 'max_retry_interval': '2s',
-        'give_up_after': '1h', 'max_rate': '20'}
 
 # What a reader might split a line on besides \n (Python's str.splitlines splits on all of them),
 # and what a terminal acts on.
@@ -92,7 +90,7 @@ def an_unsigned_answers_text_cannot_forge_log_records():
     # ret_code is the answer's text that reaches the log (15 bytes at most)
     sim = Sim(tmp, ll_priv, m_pub, {'LOGQ-1': [{'ret_code': '\u2028event=notify',
                                                  'ret_msg': hostile(), 'sign': 'none'}]})
-    d = Daemon(tmp, ll_pub, m_priv, sections={'reconcile': FAST,
+    d = Daemon(tmp, ll_pub, m_priv, sections={'reconcile': RECONCILE_FAST,
                                               'lianlian': {'query_url': sim.url}})
     sh([CTL, '-c', d.config, 'register', 'LOGQ-1', '1.00', '20261122083000'])
     d.wait_log(r'event=query no_order=LOGQ-1 ', timeout=20)

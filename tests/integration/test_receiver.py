@@ -6,22 +6,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, OID_PARTNER, VECTORS, Daemon, TempDir, eq, keypair, notification,  # noqa: E402
-                     ok, raw_http, run, sh, sign, status_of, test)
+from harness import (CTL, OID_PARTNER, VECTORS, Daemon, Env, TempDir, eq, keypair,  # noqa: E402
+                     notification, ok, raw_http, run, sh, sign, status_of, test)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
-
-
-class Env:
-    """A temp dir with a LianLian key pair (we play LianLian) and a running daemon."""
-
-    def __init__(self, **kw):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
-        self.d = Daemon(self.tmp, self.ll_pub, **kw)
-
-    def send(self, fields, **kw):
-        return self.d.post(sign(fields, self.ll_priv), **kw)
 
 
 # ---- LianLian's genuine vectors -------------------------------------------------------------

@@ -6,11 +6,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, Daemon, Sim, TempDir, eq, keypair, notification, ok, run, sh,  # noqa: E402
+from harness import (CTL, ReconcileEnv, TempDir, eq, keypair, notification, ok, run, sh,  # noqa: E402
                      sign, test, wait_for)
-
-FAST = {'notify_window': '1s', 'retry_interval': '1s', 'max_retry_interval': '2s',
-        'give_up_after': '1h', 'max_rate': '20'}
 
 
 def answer(result, money='1.00', **kw):
@@ -22,29 +19,9 @@ def answer(result, money='1.00', **kw):
     return a
 
 
-class Env:
-    def __init__(self, script=None, reconcile=None, query_url=None, merchant_key=None):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
-        self.m_priv, self.m_pub = keypair(self.tmp, 'merchant', bits=2048)
-        self.sim = Sim(self.tmp, self.ll_priv, self.m_pub, script)
-        rec = dict(FAST)
-        rec.update(reconcile or {})
-        self.d = Daemon(self.tmp, self.ll_pub, merchant_private=merchant_key or self.m_priv,
-                        sections={'reconcile': rec,
-                                  'lianlian': {'query_url': query_url or self.sim.url}})
-
-    def register(self, no_order, money='1.00', dt='20261122083000'):
-        sh([CTL, '-c', self.d.config, 'register', no_order, money, dt])
-
-    def wait_row(self, no_order, cond, what, timeout=15):
-        return wait_for(lambda: (lambda r: r if r is not None and cond(r) else None)(
-            self.d.row(no_order)), what, timeout)
-
-
 @test
 def lost_notification_is_recovered_by_query():
-    e = Env({'Q-1': [answer('SUCCESS')]})
+    e = ReconcileEnv({'Q-1': [answer('SUCCESS')]})
     e.register('Q-1')
     row = e.wait_row('Q-1', lambda r: r['result_pay'] == 'SUCCESS', 'SUCCESS by query')
     eq((row['source'], row['amount_fen'], row['needs_review']), ('query', 100, 0), 'row')
@@ -60,7 +37,7 @@ def lost_notification_is_recovered_by_query():
 
 @test
 def orders_notified_in_time_are_never_queried():
-    e = Env({'*': [answer('FAILURE')]})
+    e = ReconcileEnv({'*': [answer('FAILURE')]})
     e.register('N-1')
     e.register('N-2')
     status, _ = e.d.post(sign(notification('N-1', 'SUCCESS', money='1.00'), e.ll_priv))
@@ -73,7 +50,7 @@ def orders_notified_in_time_are_never_queried():
 
 @test
 def pending_answer_is_recorded_then_final():
-    e = Env({'P-1': [answer('PROCESSING'), answer('WAITING'), answer('SUCCESS')]})
+    e = ReconcileEnv({'P-1': [answer('PROCESSING'), answer('WAITING'), answer('SUCCESS')]})
     e.register('P-1')
     e.wait_row('P-1', lambda r: r['result_pay'] in ('PROCESSING', 'WAITING'), 'pending recorded')
     row = e.wait_row('P-1', lambda r: r['result_pay'] == 'SUCCESS', 'final', timeout=20)
@@ -85,7 +62,7 @@ def pending_answer_is_recorded_then_final():
 
 @test
 def no_record_8901_never_becomes_failure_and_is_given_up_with_a_reason():
-    e = Env({'G-1': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]},
+    e = ReconcileEnv({'G-1': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]},
             reconcile={'give_up_after': '4s'})
     e.register('G-1')
     row = e.wait_row('G-1', lambda r: r['needs_review'] == 1, 'flagged for review', timeout=20)
@@ -112,7 +89,7 @@ def unsigned_badly_signed_and_error_answers_change_nothing():
         'O-1': [answer('SUCCESS', no_order='SOMEONE-ELSE')],
         'M-1': [answer('SUCCESS', money='2.00')],
     }
-    e = Env(script)
+    e = ReconcileEnv(script)
     for no in script:
         e.register(no)
     e.wait_row('M-1', lambda r: r['needs_review'] == 1, 'amount mismatch flagged')
@@ -140,7 +117,7 @@ def network_error_is_not_an_answer():
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    e = Env(query_url='http://127.0.0.1:%d/paymentapi/queryPayment.htm' % port)
+    e = ReconcileEnv(query_url='http://127.0.0.1:%d/paymentapi/queryPayment.htm' % port)
     e.register('NE-1')
     e.d.wait_log(r'event=query no_order=NE-1 answer=transport_error')
     row = e.d.row('NE-1')
@@ -150,7 +127,7 @@ def network_error_is_not_an_answer():
 
 @test
 def timeout_is_not_an_answer():
-    e = Env({'T-1': [dict(answer('SUCCESS'), delay_ms=3000)]},
+    e = ReconcileEnv({'T-1': [dict(answer('SUCCESS'), delay_ms=3000)]},
             reconcile={'retry_interval': '1h', 'max_retry_interval': '1h'})
     e.d.stop()
     text = open(e.d.config).read().replace('[lianlian]\n', '[lianlian]\nquery_timeout = 1s\n')
@@ -167,7 +144,7 @@ def timeout_is_not_an_answer():
 def wrong_merchant_key_gets_1001_and_changes_nothing():
     tmp = TempDir()
     other_priv, _ = keypair(tmp, 'other')
-    e = Env({'*': [answer('SUCCESS')]}, merchant_key=other_priv)
+    e = ReconcileEnv({'*': [answer('SUCCESS')]}, merchant_key=other_priv)
     e.register('W-1')
     wait_for(lambda: e.sim.queries('W-1'), 'query received')
     ok('signature=invalid' in e.sim.queries('W-1')[0], 'simulator refused the signature')
@@ -177,7 +154,7 @@ def wrong_merchant_key_gets_1001_and_changes_nothing():
 
 @test
 def plain_sql_registration_is_picked_up():
-    e = Env({'S-1': [answer('FAILURE', info_order='退款_户名错误')]})
+    e = ReconcileEnv({'S-1': [answer('FAILURE', info_order='退款_户名错误')]})
     with e.d.db() as c:
         c.execute("INSERT INTO payments(no_order, money_order, dt_order) "
                   "VALUES ('S-1', '1.00', '20261122083000')")
@@ -188,7 +165,7 @@ def plain_sql_registration_is_picked_up():
 @test
 def queries_respect_max_rate():
     script = {'*': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]}
-    e = Env(script, reconcile={'max_rate': '2', 'retry_interval': '1h', 'max_retry_interval': '1h'})
+    e = ReconcileEnv(script, reconcile={'max_rate': '2', 'retry_interval': '1h', 'max_retry_interval': '1h'})
     for i in range(6):
         e.register('R-%d' % i)
     t0 = time.monotonic()
@@ -198,7 +175,7 @@ def queries_respect_max_rate():
 
 @test
 def lianpayctl_query_prints_and_applies():
-    e = Env({'C-1': [answer('SUCCESS')], 'C-2': [{'ret_code': '8901', 'ret_msg': '没有记录',
+    e = ReconcileEnv({'C-1': [answer('SUCCESS')], 'C-2': [{'ret_code': '8901', 'ret_msg': '没有记录',
                                                   'sign': 'none'}]},
             reconcile={'notify_window': '1h'})
     e.register('C-1')

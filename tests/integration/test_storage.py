@@ -16,7 +16,6 @@ supports them; where they are missing the test is reported as skipped, with the 
 """
 import contextlib
 import gc
-import http.client
 import json
 import os
 import sqlite3
@@ -26,26 +25,21 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, Skip, TempDir, eq, keypair, notification, ok, run, sign,  # noqa: E402
-                     test, wait_for)
+import harness  # noqa: E402
+from harness import Daemon, Skip, TempDir, admin_get, eq, ok, run, test, wait_for  # noqa: E402
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
 
-class Env:
+class Env(harness.Env):
     def __init__(self, db_dir=None):
-        self.tmp = TempDir()
-        self.ll_priv, self.ll_pub = keypair(self.tmp, 'lianlian')
         sections = {}
         if db_dir is not None:
             sections['database'] = {'path': os.path.join(db_dir, 'payments.db')}
-        self.d = Daemon(self.tmp, self.ll_pub, sections=sections)
+        super().__init__(sections=sections)
         if db_dir is not None:
             self.d.db_path = os.path.join(db_dir, 'payments.db')
         self.pid = self.d.proc.pid
-
-    def body(self, no_order, result='SUCCESS'):
-        return sign(notification(no_order, result), self.ll_priv)
 
 
 def refused_503(d, body):
@@ -262,21 +256,10 @@ def readonly_directory_does_not_stop_a_running_daemon():
     eq(e.d.post(e.body('DIR-2')), (200, ACK), 'serving once writable')
 
 
-def admin(d, path):
-    """(status, body) of a GET on the admin listener."""
-    c = http.client.HTTPConnection('127.0.0.1', d.admin_port, timeout=10)
-    try:
-        c.request('GET', path)
-        r = c.getresponse()
-        return r.status, r.read().decode('utf-8')
-    finally:
-        c.close()
-
-
 def health(d):
     """(/readyz status, its database check, lianpay_database_writable)."""
-    status, body = admin(d, '/readyz')
-    _, metrics = admin(d, '/metrics')
+    status, _, body = admin_get(d, '/readyz')
+    metrics = admin_get(d, '/metrics')[2].decode('utf-8')
     writable = [l.split()[1] for l in metrics.splitlines()
                 if l.startswith('lianpay_database_writable ')]
     return status, json.loads(body)['checks']['database'], writable[0] if writable else None
