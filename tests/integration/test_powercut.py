@@ -154,9 +154,12 @@ def downgrade(files, workdir):
         c.executescript(f.read())
     c.execute('PRAGMA user_version = 1')
     c.execute('ATTACH DATABASE ? AS old', (os.path.join(old, 'payments.db'),))
-    for table in ('payments', 'payment_events'):
-        cols = ', '.join(r[1] for r in c.execute('PRAGMA main.table_info(%s)' % table))
-        c.execute('INSERT INTO main.%s (%s) SELECT %s FROM old.%s' % (table, cols, cols, table))
+    # A cut in the first start may have left a database without the schema yet.
+    if c.execute("SELECT 1 FROM old.sqlite_schema WHERE name = 'payments'").fetchone():
+        for table in ('payments', 'payment_events'):
+            cols = ', '.join(r[1] for r in c.execute('PRAGMA main.table_info(%s)' % table))
+            c.execute('INSERT INTO main.%s (%s) SELECT %s FROM old.%s' % (table, cols, cols,
+                                                                         table))
     c.commit()
     c.execute('DETACH DATABASE old')
     eq(c.execute('PRAGMA journal_mode').fetchone()[0], 'delete', 'rollback-journal mode')
