@@ -8,10 +8,14 @@
  * syncs) as well as SQLite's, through the same libc symbols; an SQLite VFS shim would see only
  * SQLite's calls, and not even whether the unix VFS syncs a directory, which is the question. A
  * FUSE file system would need /dev/fuse, root and libfuse, and shared mappings of the -shm on
- * FUSE behave differently. What LD_PRELOAD cannot see — raw syscall(2), writes through a shared
- * writable mapping, stdio's internal writes — is either unused here or reported: a shared
- * writable mapping of a recorded file, a hard or symbolic link, O_TMPFILE or a duplicated
- * descriptor is logged as REC_UNMODELLED and fails the test.
+ * FUSE behave differently. strace of the daemon shows what SQLite (3.40, Debian) calls on these
+ * files: open with O_CREAT, pwrite64, ftruncate, fdatasync (of files, and of the directory, opened
+ * O_RDONLY, when a new journal or WAL is first synced), unlink; no rename, fallocate or fsync; the
+ * database is read with pread (mmap_size is 0) and only the -shm is mapped, shared and writable.
+ * What LD_PRELOAD cannot see (raw syscall(2), writes through a shared writable mapping, stdio's
+ * internal writes, fcntl(F_DUPFD)) is unused here, and what the model has no rule for is reported:
+ * a shared writable mapping of a recorded file, a hard or symbolic link, O_TMPFILE or a descriptor
+ * duplicated with dup* is logged as REC_UNMODELLED and fails the test.
  *
  * Environment: LIANPAY_POWERCUT_DIR (absolute path of the directory), LIANPAY_POWERCUT_LOG (the
  * log, outside that directory, shared by every recorded process: each record is one writev on an
@@ -28,7 +32,8 @@
  * rebuilds) is not durable state and is not recorded.
  *
  * Threads: the descriptor table is written by open and close of the same descriptor, which the
- * program serialises; the log needs no lock (see above).
+ * program serialises; the log needs no lock (see above). The real functions are looked up once
+ * (pthread_once), the environment read by a constructor.
  */
 /* _GNU_SOURCE comes from the build. The wrappers below define each call under its own name and its
  * 64-bit alias (64-bit Linux, where off_t is off64_t): no redirection of the names by the headers.
@@ -270,7 +275,12 @@ static void after_open(int dirfd, const char *path, int flags, int fd)
     struct stat st;
     const char *name;
 
-    if (fd < 0 || !active() || (name = name_in_dir(dirfd, path, buf, sizeof(buf))) == NULL)
+    if (fd < 0 || !active())
+        return;
+    /* A number the table still holds for a file closed behind its back (stdio's fclose) is
+     * someone else's now. */
+    set_kind(fd, K_NONE);
+    if ((name = name_in_dir(dirfd, path, buf, sizeof(buf))) == NULL)
         return;
     if (ignored_name(name)) {
         set_kind(fd, K_IGNORED);
