@@ -27,7 +27,7 @@ It must be able to fail: with a daemon built to open its database with synchrono
 directory syncs not done (as SQLITE_DISABLE_DIRSYNC builds of SQLite do), the daemon must still
 keep them, which it did not before it synced the directory itself.
 
-LIANPAY_POWERCUT_ROUNDS sets the main test's rounds (default 40, 16 under a sanitizer);
+LIANPAY_POWERCUT_ROUNDS sets the main test's rounds (default 30, 12 under a sanitizer);
 tools/powercut_run.py runs as many as asked and prints the figures.
 """
 import collections
@@ -81,7 +81,7 @@ def sanitizer_runtimes():
 def default_rounds():
     if os.environ.get('LIANPAY_POWERCUT_ROUNDS'):
         return int(os.environ['LIANPAY_POWERCUT_ROUNDS'])
-    return 16 if sanitizer_runtimes() else 40
+    return 12 if sanitizer_runtimes() else 30
 
 
 class Registrar:
