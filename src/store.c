@@ -526,23 +526,37 @@ const char *store_errmsg(struct store *st)
     return st->errmsg[0] != '\0' ? st->errmsg : "no error";
 }
 
-const char *store_errkind(struct store *st)
+enum store_err store_err(struct store *st)
 {
     switch (st->errcode & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return "busy";
+        return STORE_ERR_BUSY;
     case SQLITE_FULL:
-        return "full";
+        return STORE_ERR_FULL;
     case SQLITE_READONLY:
-        return "readonly";
+        return STORE_ERR_READONLY;
     case SQLITE_CANTOPEN:
-        return st->mode == STORE_WRITE ? "readonly" : "sql";
+        return st->mode == STORE_WRITE ? STORE_ERR_READONLY : STORE_ERR_SQL;
     case SQLITE_IOERR:
-        return st->unwritable != 0 ? "readonly" : "ioerr";
+        return st->unwritable != 0 ? STORE_ERR_READONLY : STORE_ERR_IOERR;
     default:
-        return "sql";
+        return STORE_ERR_SQL;
     }
+}
+
+const char *store_err_name(enum store_err kind)
+{
+    static const char *const names[STORE_ERR_COUNT] = {
+        [STORE_ERR_BUSY] = "busy",   [STORE_ERR_FULL] = "full", [STORE_ERR_READONLY] = "readonly",
+        [STORE_ERR_IOERR] = "ioerr", [STORE_ERR_SQL] = "sql",
+    };
+    return (unsigned)kind < STORE_ERR_COUNT ? names[kind] : "sql";
+}
+
+const char *store_errkind(struct store *st)
+{
+    return store_err_name(store_err(st));
 }
 
 /* ---- lianpayctl status --------------------------------------------------------------------- */

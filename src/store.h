@@ -37,9 +37,25 @@ int store_rollback(struct store *st);
 int store_probe_write(struct store *st);
 /* Rows this connection has inserted, updated or deleted since it was opened. */
 int64_t store_changes(struct store *st);
-/* The last SQLite error of this connection, and whether it was "busy/locked", "full", "readonly"
- * or "ioerr" (for the log line). Valid until the next call on st. */
+/* The last SQLite error of this connection. Valid until the next call on st. */
 const char *store_errmsg(struct store *st);
+
+/* The kinds of storage failure: the writer tells its own errors from the disk's by them, and the
+ * log line names them (kind=..., README: failure model). */
+enum store_err {
+    STORE_ERR_BUSY,     /* "busy": another connection held the lock past the busy timeout */
+    STORE_ERR_FULL,     /* "full": the disk or a quota is full */
+    STORE_ERR_READONLY, /* "readonly": the files cannot be written (remount, chattr +i, mode) */
+    STORE_ERR_IOERR,    /* "ioerr": a read or write failed */
+    STORE_ERR_SQL,      /* "sql": anything else (a constraint, the schema, a misuse): the
+                         * statement's own fault, which the disk would not fix */
+    STORE_ERR_COUNT
+};
+/* The kind of the last failure on st (STORE_ERR_SQL when there was none). */
+enum store_err store_err(struct store *st);
+/* "busy", "full", "readonly", "ioerr" or "sql", as the log lines write the kind. */
+const char *store_err_name(enum store_err kind);
+/* store_err_name(store_err(st)), for the log line. */
 const char *store_errkind(struct store *st);
 
 /* Where notify_count, query_count and seen_count stop counting (sql/0003 allows no more). */

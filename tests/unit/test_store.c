@@ -1431,6 +1431,7 @@ static void test_query_plans(void **state)
     struct store_due due[1];
     assert_int_equal(store_due(fx->st, T0, due, 1), -1);
     assert_string_equal(store_errkind(fx->st), "sql");
+    assert_int_equal(store_err(fx->st), STORE_ERR_SQL);
     raw_exec(fx, "DROP INDEX payments_unscheduled");
     assert_int_equal(store_has_unscheduled(fx->st), -1);
 }
@@ -1546,6 +1547,7 @@ static void test_busy_is_reported(void **state)
     assert_int_equal(store_begin(fx->st), -1);
     t = time_mono_ms() - t;
     assert_string_equal(store_errkind(fx->st), "busy");
+    assert_int_equal(store_err(fx->st), STORE_ERR_BUSY);
     /* the writer's short busy timeout: it waits about a second, then gives up */
     assert_true(t >= 900 && t < 4000);
     raw_exec(fx, "ROLLBACK");
@@ -1564,8 +1566,21 @@ static void test_readonly_connection(void **state)
     assert_int_equal(store_begin(ro), 0);
     assert_int_equal(store_flag_review(ro, "A1", "x"), -1);
     assert_string_equal(store_errkind(ro), "readonly");
+    assert_int_equal(store_err(ro), STORE_ERR_READONLY);
     assert_int_equal(store_rollback(ro), 0);
     store_close(ro);
+}
+
+/* The kind= of the writer's storage_error lines (a contract): one name per kind. */
+static void test_error_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(store_err_name(STORE_ERR_BUSY), "busy");
+    assert_string_equal(store_err_name(STORE_ERR_FULL), "full");
+    assert_string_equal(store_err_name(STORE_ERR_READONLY), "readonly");
+    assert_string_equal(store_err_name(STORE_ERR_IOERR), "ioerr");
+    assert_string_equal(store_err_name(STORE_ERR_SQL), "sql");
+    assert_string_equal(store_err_name(STORE_ERR_COUNT), "sql");
 }
 
 int main(void)
@@ -1608,6 +1623,7 @@ int main(void)
         T(test_print_status),
         T(test_busy_is_reported),
         T(test_readonly_connection),
+        cmocka_unit_test(test_error_kind_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
