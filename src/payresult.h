@@ -51,10 +51,13 @@ const char *payresult_source_name(enum payresult_source s);
 
 /*
  * The formats of protocol.md's fields, one definition each. payresult_from_msg checks every
- * notification and query answer with them, store_register every registration (lianpayctl
- * register), store_due every order before the reconciler queries it. sql/0003 writes the same
- * formats as CHECK constraints for plain SQL; test_store checks that both accept the same values.
+ * notification and query answer with them, config_load the merchant's own number, store_register
+ * every registration (lianpayctl register), store_due every order before the reconciler queries it.
+ * sql/0003 writes the same formats as CHECK constraints for plain SQL; test_store checks that both
+ * accept the same values.
  */
+/* oid_partner: a merchant number, 18 digits (also the configuration's lianlian.oid_partner). */
+bool payresult_valid_oid_partner(const char *s);
 /* no_order: 1 to 32 printable ASCII characters, none of space, &, = or ". */
 bool payresult_valid_no_order(const char *s);
 /* dt_order: YYYYMMDDHHMMSS, month 01-12, day 01-31, hour 00-23, minutes and seconds 00-59. */

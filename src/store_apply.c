@@ -13,11 +13,6 @@
 #include "money.h"
 #include "store_private.h"
 
-static const char *source_name(enum payresult_source s)
-{
-    return s == PAYRESULT_QUERY ? "query" : "notify";
-}
-
 int store_order_find(struct store *st, const char *no_order, struct order *o)
 {
     sqlite3_stmt *s = store_prepared(st, Q_ORDER);
@@ -81,9 +76,9 @@ static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_in
     if (!result)
         return 0;
     if (bind_text(st, s, 6, state_result_name(r->result_pay)) ||
-        bind_text(st, s, 7, source_name(in->source)) || bind_opt(st, s, 8, r->oid_paybill) ||
-        bind_opt(st, s, 9, r->settle_date) || bind_opt(st, s, 10, r->info_order) ||
-        bind_opt(st, s, 11, r->oid_partner) ||
+        bind_text(st, s, 7, payresult_source_name(in->source)) ||
+        bind_opt(st, s, 8, r->oid_paybill) || bind_opt(st, s, 9, r->settle_date) ||
+        bind_opt(st, s, 10, r->info_order) || bind_opt(st, s, 11, r->oid_partner) ||
         bind_text(st, s, 12, state_is_final(r->result_pay) ? in->received_at : NULL) ||
         bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order))
         return -1;
@@ -128,12 +123,12 @@ static int mismatch_reason(const struct order *o, const struct store_input *in, 
         money_format(o->amount_fen, have);
         money_format(r->amount_fen, got);
         n = (size_t)snprintf(reason, len, "amount mismatch: %s %s, %s says %s (%s)", stored, have,
-                             source_name(in->source), got, result);
+                             payresult_source_name(in->source), got, result);
     }
     if (dt && n < len)
         snprintf(reason + n, len - n, "%sdt_order mismatch: %s %s, %s says %s (%s)",
-                 amount ? "; " : "", stored, o->dt_order, source_name(in->source), r->dt_order,
-                 result);
+                 amount ? "; " : "", stored, o->dt_order, payresult_source_name(in->source),
+                 r->dt_order, result);
     return 1;
 }
 
@@ -152,7 +147,7 @@ static int journal(struct store *st, const struct store_input *in, int order_kno
         goto insert;
     s = store_prepared(st, Q_EVENT_FIND);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
-        bind_text(st, s, 2, source_name(in->source)) || bind_digest(st, s, 3, r) ||
+        bind_text(st, s, 2, payresult_source_name(in->source)) || bind_digest(st, s, 3, r) ||
         check_bind(st, sqlite3_bind_text(s, 4, in->body, (int)in->body_len, SQLITE_STATIC)))
         goto out;
     int row = step_row(st, s);
@@ -172,7 +167,7 @@ static int journal(struct store *st, const struct store_input *in, int order_kno
 insert:
     s = store_prepared(st, Q_EVENT_INSERT);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
-        bind_text(st, s, 2, source_name(in->source)) ||
+        bind_text(st, s, 2, payresult_source_name(in->source)) ||
         bind_text(st, s, 3, state_result_name(r->result_pay)) ||
         bind_text(st, s, 4, r->money_order) || bind_opt(st, s, 5, r->oid_paybill) ||
         bind_opt(st, s, 6, r->settle_date) || bind_opt(st, s, 7, r->info_order) ||
@@ -199,7 +194,7 @@ static enum query judge(const struct order *o, const struct store_input *in,
     else if (out->outcome == OUTCOME_CONFLICT)
         snprintf(out->review_reason, sizeof(out->review_reason), "conflict: %s then %s by %s",
                  state_result_name(o->result), state_result_name(incoming),
-                 source_name(in->source));
+                 payresult_source_name(in->source));
 
     switch (out->outcome) {
     case OUTCOME_APPLIED:

@@ -419,6 +419,11 @@ static void test_exported_formats(void **state)
 {
     int64_t fen = 0;
 
+    assert_true(payresult_valid_oid_partner("201103171000000000"));
+    assert_false(payresult_valid_oid_partner("20110317100000000"));
+    assert_false(payresult_valid_oid_partner("2011031710000000000"));
+    assert_false(payresult_valid_oid_partner("20110317100000000x"));
+    assert_false(payresult_valid_oid_partner(""));
     assert_true(payresult_valid_no_order("A-1"));
     assert_false(payresult_valid_no_order(""));
     assert_false(payresult_valid_no_order("A&1"));
