@@ -204,11 +204,11 @@ static enum MHD_Result process(struct request *req)
                      "bad signature", req->body, req->len, claimed);
         goto out;
     }
-    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->job.result, &why) < 0) {
-        const char *partner = msg_get(&m, "oid_partner");
-        enum httpd_reject kind = partner != NULL && strcmp(partner, h->cfg->oid_partner) != 0
-                                     ? HTTPD_REJECT_WRONG_PARTNER
-                                     : HTTPD_REJECT_INVALID_FIELD;
+    enum payresult_refusal refused =
+        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->job.result, &why);
+    if (refused != PAYRESULT_ACCEPTED) {
+        enum httpd_reject kind = refused == PAYRESULT_WRONG_PARTNER ? HTTPD_REJECT_WRONG_PARTNER
+                                                                    : HTTPD_REJECT_INVALID_FIELD;
         ret = reject(h, req->conn, req->client, kind, MHD_HTTP_BAD_REQUEST, why, req->body,
                      req->len, claimed);
         goto out;

@@ -341,8 +341,20 @@ out:
     return rc;
 }
 
-int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
-                       struct payresult *out, const char **why)
+/* A message that names another merchant was sent to the wrong place, whichever of its fields
+ * was found wrong first: the operator's first question is whose message it is. */
+static enum payresult_refusal refusal(const struct msg *m, const char *ours)
+{
+    const char *partner = msg_get(m, r_oid_partner.key);
+
+    if (partner != NULL && (ours == NULL || strcmp(partner, ours) != 0))
+        return PAYRESULT_WRONG_PARTNER;
+    return PAYRESULT_INVALID_FIELD;
+}
+
+enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
+                                          const char *oid_partner, struct payresult *out,
+                                          const char **why)
 {
     struct payresult r;
 
@@ -351,9 +363,9 @@ int payresult_from_msg(const struct msg *m, enum payresult_source source, const 
         check_ret_code(m, source, why) < 0 || check_order(m, &r, why) < 0 ||
         check_result(m, source, &r, why) < 0 || check_optional(m, &r, why) < 0 ||
         check_controls(m, why) < 0 || signed_digest(m, r.signed_sha256, why) < 0)
-        return -1;
+        return refusal(m, oid_partner);
     *out = r;
-    return 0;
+    return PAYRESULT_ACCEPTED;
 }
 
 int payresult_money_fen(const char *s, int64_t *fen)

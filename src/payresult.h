@@ -37,15 +37,24 @@ struct payresult {
     unsigned char signed_sha256[PAYRESULT_DIGEST_LEN];
 };
 
+/* What payresult_from_msg made of a message. */
+enum payresult_refusal {
+    PAYRESULT_ACCEPTED = 0,
+    PAYRESULT_INVALID_FIELD, /* a field is missing or invalid */
+    PAYRESULT_WRONG_PARTNER, /* it names a merchant other than ours, whatever else is wrong */
+};
+
 /*
  * Validates every known field of an authentic message (protocol.md) and fills *out.
  * For PAYRESULT_NOTIFY: sign_type must be "RSA", result_pay SUCCESS/FAILURE/CANCEL.
  * For PAYRESULT_QUERY: the message is a queryPayment answer with ret_code "0000"; result_pay may
  * also be APPLY/CHECK/WAITING/PROCESSING/CLOSED.
- * oid_partner must equal ours. Returns 0, or -1 with *why set to a static, loggable reason.
+ * oid_partner must equal ours. Returns PAYRESULT_ACCEPTED, or why it refused with *why set to a
+ * static, loggable reason (out is then untouched).
  */
-int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
-                       struct payresult *out, const char **why);
+enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
+                                          const char *oid_partner, struct payresult *out,
+                                          const char **why);
 
 const char *payresult_source_name(enum payresult_source s);
 
