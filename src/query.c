@@ -249,6 +249,8 @@ const char *query_status_name(enum query_status s)
         return "invalid";
     case QUERY_TRANSPORT:
         return "transport_error";
+    case QUERY_STATUS_COUNT:
+        break;
     }
     return "unknown";
 }
