@@ -7,6 +7,7 @@
 #include "payresult.h"
 #include "state.h"
 #include "timeutil.h"
+#include "verdict.h"
 
 /*
  * The SQLite file (design.md, database contract). One struct store is one connection and is used
@@ -78,7 +79,7 @@ struct store_applied {
     int redelivery;           /* 1: the same signed content as a journalled message (or, for
                                * rows from before sql/0003, the same bytes): seen_count++ */
     int flagged;              /* 1: this message set needs_review */
-    char review_reason[256];  /* when flagged */
+    char review_reason[VERDICT_REASON_LEN]; /* when flagged */
 };
 
 /*

@@ -1,13 +1,13 @@
 /*
  * Registering a submitted payout (store_register, for lianpayctl register): the order becomes
  * one the reconciler chases if no result arrives. Its values are checked as a notification's
- * are, and an order LianLian already told us about is merged, flagged when the two disagree.
+ * are, and an order LianLian already told us about is merged, flagged when the two disagree
+ * (verdict_register decides).
  */
 #include "store.h"
 
 #include <string.h>
 
-#include "money.h"
 #include "store_private.h"
 
 static int register_insert(struct store *st, const char *no_order, const char *money_order,
@@ -42,56 +42,32 @@ out:
     return ret;
 }
 
-/* The reason a merge is flagged, or "" when the registration agrees with what LianLian said. */
-static void merge_reason(const struct order *o, int64_t fen, const char *dt_order, char *reason,
-                         size_t len)
-{
-    const char *by = o->source[0] != '\0' ? o->source : "LianLian";
-    const char *result = o->result != RESULT_NONE ? state_result_name(o->result) : "no result";
-    char have[24], got[24];
-    size_t n = 0;
-
-    reason[0] = '\0';
-    if (o->has_amount && o->amount_fen != fen) {
-        money_format(fen, have);
-        money_format(o->amount_fen, got);
-        n = (size_t)snprintf(reason, len, "amount mismatch: registered %s, %s says %s (%s)", have,
-                             by, got, result);
-    }
-    if (o->dt_order[0] != '\0' && strcmp(o->dt_order, dt_order) != 0 && n < len)
-        snprintf(reason + n, len - n, "%sdt_order mismatch: registered %s, %s says %s (%s)",
-                 n > 0 ? "; " : "", dt_order, by, o->dt_order, result);
-}
-
 /* Inside the transaction: decides and writes. Returns 0, -1 on SQL error (st->errmsg), -2 when
  * the caller's data contradict an earlier registration (err filled). */
 static int register_locked(struct store *st, const char *no_order, const char *money_order,
                            int64_t fen, const char *dt_order, int64_t now_ms, int64_t window_s,
                            enum store_register_result *res, char *err, size_t errlen)
 {
-    struct order o;
-    char now[TIME_ISO_LEN], next[TIME_ISO_LEN], reason[256], have[24];
+    struct verdict_order o;
+    char now[TIME_ISO_LEN], next[TIME_ISO_LEN], reason[VERDICT_REASON_LEN];
 
     if (store_order_find(st, no_order, &o) < 0)
         return -1;
     time_iso(now_ms, now);
     time_iso(now_ms + window_s * 1000, next);
-    if (!o.found) {
+    switch (verdict_register(&o, fen, dt_order, reason, sizeof(reason))) {
+    case VERDICT_REGISTER_NEW:
         *res = STORE_REGISTERED;
         return register_insert(st, no_order, money_order, fen, dt_order, now, next);
-    }
-    if (o.registered) {
-        if ((o.has_amount && o.amount_fen != fen) ||
-            (o.dt_order[0] != '\0' && strcmp(o.dt_order, dt_order) != 0)) {
-            money_format(o.amount_fen, have);
-            snprintf(err, errlen, "order %s already registered with amount %s and dt_order %s",
-                     no_order, have, o.dt_order[0] != '\0' ? o.dt_order : "unknown");
-            return -2;
-        }
+    case VERDICT_REGISTER_SAME:
         *res = STORE_ALREADY;
         return 0;
+    case VERDICT_REGISTER_REFUSED:
+        snprintf(err, errlen, "order %s %s", no_order, reason);
+        return -2;
+    case VERDICT_REGISTER_MERGE:
+        break;
     }
-    merge_reason(&o, fen, dt_order, reason, sizeof(reason));
     *res = reason[0] != '\0' ? STORE_MERGED_MISMATCH : STORE_MERGED;
     return register_merge(st, no_order, fen, dt_order, now, next,
                           reason[0] != '\0' ? reason : NULL);
