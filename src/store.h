@@ -3,7 +3,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "payresult.h"
 #include "state.h"
 #include "timeutil.h"
@@ -164,11 +163,28 @@ int store_reschedule(struct store *st, const char *no_order, int64_t next_ms);
  * gave up on it. Inside the caller's transaction. Returns 0, or -1. */
 int store_flag_review(struct store *st, const char *no_order, const char *reason);
 
-/*
- * Prints an order's current row and its event history, human-readable, to out
- * (lianpayctl status). Returns 0, 1 when the order is unknown, or -1 on error.
- */
-int store_print_status(struct store *st, const char *no_order, FILE *out);
+/* A value as stored, for people: its text and length in bytes (which may hold a NUL written
+ * past the CHECKs), text NULL for SQL NULL. Valid during the callback only. */
+struct store_value {
+    const char *text;
+    size_t len;
+};
+
+/* Calls column(ctx, name, value) for each column of no_order's payments row, in the table's
+ * order (lianpayctl status). Returns 0, 1 when the order is unknown, or -1. */
+int store_order_columns(struct store *st, const char *no_order,
+                        void (*column)(void *ctx, const char *name, struct store_value value),
+                        void *ctx);
+
+/* One message of an order's journal, as stored. */
+struct store_event {
+    struct store_value received_at, source, result_pay, outcome, remote_addr;
+    int64_t seen_count;
+};
+
+/* Calls event(ctx, ev) for each journalled message of no_order, oldest first. Returns 0, or -1. */
+int store_order_events(struct store *st, const char *no_order,
+                       void (*event)(void *ctx, const struct store_event *ev), void *ctx);
 
 /* The orders still being chased, for /metrics and the periodic summary. */
 struct store_pending {

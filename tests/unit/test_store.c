@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_print.h"
 #include "migrations.h"
 #include "payresult.h"
 #include "state.h"
@@ -1513,7 +1514,7 @@ static void test_print_status(void **state)
 
     FILE *out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "P1", out), 0);
+    assert_int_equal(ctl_print_status(fx->st, "P1", out), 0);
     assert_int_equal(fclose(out), 0);
     static const char *const want[] = {
         "no_order:",      "P1\n",
@@ -1521,7 +1522,7 @@ static void test_print_status(void **state)
         "amount_fen:",    "4965\n",
         "result_pay:",    "SUCCESS\n",
         "registered_at:", "2026-11-22T08:30:00.000Z\n",
-        "notify_count:",  "review_reason:",
+        "notify_count:",  "review_reason:      -\n",
         "events:",        "2026-11-22T08:31:00.000Z notify SUCCESS applied seen×2 115.236.102.36",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1532,7 +1533,7 @@ static void test_print_status(void **state)
 
     out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "nope", out), 1);
+    assert_int_equal(ctl_print_status(fx->st, "nope", out), 1);
     assert_int_equal(fclose(out), 0);
     assert_int_equal(len, 0);
     free(buf);
