@@ -175,7 +175,7 @@ static void render_http(struct admin *a, struct metrics_text *t)
     metrics_family(t, "lianpay_notifications_total", "counter",
                    "Authentic notifications by what they did to the order; failed: not stored "
                    "(answered 503, LianLian resends).");
-    for (int o = 0; o < OUTCOME_COUNT; o++)
+    for (int o = OUTCOME_APPLIED; o <= OUTCOME_MISMATCH; o++)
         labelled(t, "lianpay_notifications_total", "outcome", state_outcome_name(o),
                  hs.outcomes[o]);
     labelled(t, "lianpay_notifications_total", "outcome", "failed", hs.failed);
@@ -197,7 +197,7 @@ static void render_queries(struct admin *a, struct metrics_text *t)
         reconcile_get_stats(a->src.reconciler, &rs);
     metrics_family(t, "lianpay_queries_total", "counter",
                    "queryPayment attempts by the reconciler, by what the answer was.");
-    for (int q = 0; q < QUERY_STATUS_COUNT; q++)
+    for (int q = QUERY_RESULT; q <= QUERY_TRANSPORT; q++)
         labelled(t, "lianpay_queries_total", "result", query_status_name(q), rs.by_answer[q]);
     metrics_family(t, "lianpay_reconcile_gave_up_total", "counter",
                    "Orders flagged for review because no final result came within give_up_after.");
