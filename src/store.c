@@ -91,12 +91,14 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_REG_INSERT] = "INSERT INTO payments (no_order, money_order, amount_fen, dt_order, "
                      "registered_at, updated_at, next_query_at) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-    [Q_REG_MERGE] = "UPDATE payments SET registered_at = ?2, updated_at = ?2, "
+    /* Numbered as Q_REG_INSERT is, ?7 added; ?2 (money_order) is not used: the text LianLian
+     * wrote stays. */
+    [Q_REG_MERGE] = "UPDATE payments SET registered_at = ?5, updated_at = ?5, "
                     "amount_fen = coalesce(amount_fen, ?3), dt_order = coalesce(dt_order, ?4), "
-                    "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?5 ELSE next_query_at END, "
-                    "needs_review = CASE WHEN ?6 IS NULL THEN needs_review ELSE 1 END, "
-                    "review_reason = CASE WHEN ?6 IS NULL OR (needs_review = 1 AND "
-                    "review_reason IS NOT NULL) THEN review_reason ELSE ?6 END "
+                    "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?6 ELSE next_query_at END, "
+                    "needs_review = CASE WHEN ?7 IS NULL THEN needs_review ELSE 1 END, "
+                    "review_reason = CASE WHEN ?7 IS NULL OR (needs_review = 1 AND "
+                    "review_reason IS NOT NULL) THEN review_reason ELSE ?7 END "
                     "WHERE no_order = ?1",
     /* An order that cannot be given a time would stay unscheduled, and be retried every turn,
      * forever: it goes to a person instead. */
@@ -202,11 +204,8 @@ static int read_int_pragma(struct store *st, const char *sql, int *out)
 {
     sqlite3_stmt *s = NULL;
     int ret = -1;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, sql, &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1) {
         if (st->errcode == SQLITE_OK)
             store_set_errorf(st, SQLITE_ERROR, "%s returned nothing", sql);
@@ -223,11 +222,8 @@ static int set_wal(struct store *st)
 {
     sqlite3_stmt *s = NULL;
     int ret = -1;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, "PRAGMA journal_mode=WAL", &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1)
         goto out;
     const unsigned char *mode = sqlite3_column_text(s, 0);
@@ -298,11 +294,8 @@ static int check_foreign_keys(struct store *st, const struct migration *m)
     sqlite3_stmt *s = NULL;
     int ret = -1;
 
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, "PRAGMA foreign_key_check", &s) < 0)
         goto out;
-    }
     int row = step_row(st, s);
     if (row == 1)
         store_set_errorf(
@@ -354,6 +347,23 @@ fail:
     return -1;
 }
 
+/* Refuses a schema version this connection cannot use: newer than this build knows, or, for a
+ * reader (which does not migrate), older. Returns -1 with err saying what to do. */
+static int schema_refused(const struct store *st, int version, char *err, size_t errlen)
+{
+    if (st->mode == STORE_READ && version < store_migrations_count)
+        snprintf(err, errlen,
+                 "%s: schema version %d is older than this build's (%d): "
+                 "start lianpay-notifyd once to migrate it",
+                 st->path, version, store_migrations_count);
+    else
+        snprintf(err, errlen,
+                 "%s: schema version %d is newer than this build knows (%d): "
+                 "use a newer lianpay-notifyd",
+                 st->path, version, store_migrations_count);
+    return -1;
+}
+
 static int open_writer(struct store *st, char *err, size_t errlen)
 {
     int version = 0;
@@ -368,13 +378,8 @@ static int open_writer(struct store *st, char *err, size_t errlen)
     }
     if (exec(st, "PRAGMA foreign_keys=ON") < 0)
         goto sqlfail;
-    if (version != store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is newer than this build knows (%d): "
-                 "use a newer lianpay-notifyd",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
+    if (version != store_migrations_count)
+        return schema_refused(st, version, err, errlen);
     return 0;
 sqlfail:
     snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
@@ -389,20 +394,8 @@ static int open_reader(struct store *st, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
         return -1;
     }
-    if (version > store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is newer than this build knows (%d): "
-                 "use a newer lianpay-notifyd",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
-    if (version < store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is older than this build's (%d): "
-                 "start lianpay-notifyd once to migrate it",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
+    if (version != store_migrations_count)
+        return schema_refused(st, version, err, errlen);
     return 0;
 }
 

@@ -30,11 +30,8 @@ int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, sql, &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1)
         goto out;
     out->count = sqlite3_column_int64(s, 0);
@@ -67,11 +64,8 @@ int store_order_columns(struct store *st, const char *no_order,
     sqlite3_stmt *s = NULL;
     int ret = -1, row;
 
-    int rc = sqlite3_prepare_v2(st->db, "SELECT * FROM payments WHERE no_order = ?1", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, "SELECT * FROM payments WHERE no_order = ?1", &s) < 0)
         goto out;
-    }
     if (bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
         goto out;
     if (row == 0) {
@@ -100,11 +94,8 @@ int store_order_events(struct store *st, const char *no_order,
     sqlite3_stmt *s = NULL;
     int ret = -1, row;
 
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, sql, &s) < 0)
         goto out;
-    }
     if (bind_text(st, s, 1, no_order) < 0)
         goto out;
     while ((row = step_row(st, s)) == 1) {

@@ -70,6 +70,17 @@ int store_order_find(struct store *st, const char *no_order, struct verdict_orde
  * the reconciler cannot query such a row (store_chase.c), or NULL. */
 void store_sql_unqueryable(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
+/* Prepares a statement that is not worth caching (start-up, migrations, lianpayctl, counts);
+ * the caller finalizes it. Returns 0, or -1. */
+static inline int prepare_once(struct store *st, const char *sql, sqlite3_stmt **s)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    store_set_error(st, rc);
+    return -1;
+}
+
 /* Makes a cached statement ready for its next use. reset() repeats the error of the last step,
  * which was already recorded when step returned it. */
 static inline void release(sqlite3_stmt *s)
