@@ -3,7 +3,8 @@
  * migrations, version checks), its statement cache, transactions and the kinds of storage error.
  * The reads and writes themselves live next door: store_apply.c (recording results and the
  * journal), store_register.c (lianpayctl register), store_chase.c (the reconciler's queries),
- * store_monitor.c (counts for /metrics); store_private.h is what they share.
+ * store_monitor.c (counts for /metrics, an order as stored for lianpayctl status);
+ * store_private.h is what they share. What a result does to an order is verdict.c's to decide.
  *
  * One struct store is one connection, used by one thread at a time (SQLITE_OPEN_NOMUTEX). The
  * daemon's writer thread owns the only writable one and calls store_apply thousands of times a
