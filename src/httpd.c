@@ -43,7 +43,6 @@
 #define CONNECTION_MEMORY (32 * 1024)
 /* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
 #define PROBE_HEADER "X-Lianpay-Probe"
-#define OUTCOMES     5
 
 struct httpd {
     const struct config *cfg;
@@ -55,7 +54,7 @@ struct httpd {
 
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
-    atomic_ullong outcomes[OUTCOMES];
+    atomic_ullong outcomes[OUTCOME_COUNT];
     atomic_ullong rejections[HTTPD_REJECT_COUNT];
 
     char probe_token[33];
@@ -207,11 +206,11 @@ static enum MHD_Result process(struct request *req)
                      "bad signature", req->body, req->len, claimed);
         goto out;
     }
-    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->result, &why) < 0) {
-        const char *partner = msg_get(&m, "oid_partner");
-        enum httpd_reject kind = partner != NULL && strcmp(partner, h->cfg->oid_partner) != 0
-                                     ? HTTPD_REJECT_WRONG_PARTNER
-                                     : HTTPD_REJECT_INVALID_FIELD;
+    enum payresult_refusal refused =
+        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->result, &why);
+    if (refused != PAYRESULT_ACCEPTED) {
+        enum httpd_reject kind = refused == PAYRESULT_WRONG_PARTNER ? HTTPD_REJECT_WRONG_PARTNER
+                                                                    : HTTPD_REJECT_INVALID_FIELD;
         ret = reject(h, req->conn, req->client, kind, MHD_HTTP_BAD_REQUEST, why, req->body,
                      req->len, claimed);
         goto out;
@@ -252,7 +251,7 @@ static enum MHD_Result answer_done(struct request *req)
     log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
-        if ((unsigned)req->job.applied.outcome < OUTCOMES)
+        if ((unsigned)req->job.applied.outcome < OUTCOME_COUNT)
             atomic_fetch_add(&h->outcomes[req->job.applied.outcome], 1);
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
@@ -590,7 +589,7 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
     out->acknowledged = atomic_load(&h->acknowledged);
     out->rejected = atomic_load(&h->rejected);
     out->failed = atomic_load(&h->failed);
-    for (int i = 0; i < OUTCOMES; i++)
+    for (int i = 0; i < OUTCOME_COUNT; i++)
         out->outcomes[i] = atomic_load(&h->outcomes[i]);
     for (int i = 0; i < HTTPD_REJECT_COUNT; i++)
         out->rejections[i] = atomic_load(&h->rejections[i]);

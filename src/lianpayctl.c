@@ -17,6 +17,7 @@
 
 #include "attempt.h"
 #include "config.h"
+#include "ctl_print.h"
 #include "devconfig.h"
 #include "keys.h"
 #include "log.h"
@@ -277,7 +278,7 @@ static int cmd_status(int argc, char **argv)
     config_finish(&cfg);
     if (st == NULL)
         return fail("%s", err);
-    int rc = store_print_status(st, argv[1], stdout);
+    int rc = ctl_print_status(st, argv[1], stdout);
     store_close(st);
     if (rc == 1)
         fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "query.h"
 
 struct config;
 struct keyring;
@@ -25,7 +26,7 @@ int64_t reconcile_heartbeat(struct reconciler *r);
  * (lianlian.query_timeout), the writer's answer and a database read, each bounded. */
 int64_t reconcile_stall_ms(const struct config *cfg);
 
-#define RECONCILE_ANSWER_KINDS 6
+#define RECONCILE_ANSWER_KINDS QUERY_STATUS_COUNT
 
 struct reconcile_stats {
     uint64_t queries;   /* attempts */

@@ -3,7 +3,8 @@
  * migrations, version checks), its statement cache, transactions and the kinds of storage error.
  * The reads and writes themselves live next door: store_apply.c (recording results and the
  * journal), store_register.c (lianpayctl register), store_chase.c (the reconciler's queries),
- * store_monitor.c (counts for /metrics); store_private.h is what they share.
+ * store_monitor.c (counts for /metrics, an order as stored for lianpayctl status);
+ * store_private.h is what they share. What a result does to an order is verdict.c's to decide.
  *
  * One struct store is one connection, used by one thread at a time (SQLITE_OPEN_NOMUTEX). The
  * daemon's writer thread owns the only writable one and calls store_apply thousands of times a
@@ -91,12 +92,14 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_REG_INSERT] = "INSERT INTO payments (no_order, money_order, amount_fen, dt_order, "
                      "registered_at, updated_at, next_query_at) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-    [Q_REG_MERGE] = "UPDATE payments SET registered_at = ?2, updated_at = ?2, "
+    /* Numbered as Q_REG_INSERT is, ?7 added; ?2 (money_order) is not used: the text LianLian
+     * wrote stays. */
+    [Q_REG_MERGE] = "UPDATE payments SET registered_at = ?5, updated_at = ?5, "
                     "amount_fen = coalesce(amount_fen, ?3), dt_order = coalesce(dt_order, ?4), "
-                    "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?5 ELSE next_query_at END, "
-                    "needs_review = CASE WHEN ?6 IS NULL THEN needs_review ELSE 1 END, "
-                    "review_reason = CASE WHEN ?6 IS NULL OR (needs_review = 1 AND "
-                    "review_reason IS NOT NULL) THEN review_reason ELSE ?6 END "
+                    "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?6 ELSE next_query_at END, "
+                    "needs_review = CASE WHEN ?7 IS NULL THEN needs_review ELSE 1 END, "
+                    "review_reason = CASE WHEN ?7 IS NULL OR (needs_review = 1 AND "
+                    "review_reason IS NOT NULL) THEN review_reason ELSE ?7 END "
                     "WHERE no_order = ?1",
     /* An order that cannot be given a time would stay unscheduled, and be retried every turn,
      * forever: it goes to a person instead. */
@@ -202,11 +205,8 @@ static int read_int_pragma(struct store *st, const char *sql, int *out)
 {
     sqlite3_stmt *s = NULL;
     int ret = -1;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, sql, &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1) {
         if (st->errcode == SQLITE_OK)
             store_set_errorf(st, SQLITE_ERROR, "%s returned nothing", sql);
@@ -223,11 +223,8 @@ static int set_wal(struct store *st)
 {
     sqlite3_stmt *s = NULL;
     int ret = -1;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, "PRAGMA journal_mode=WAL", &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1)
         goto out;
     const unsigned char *mode = sqlite3_column_text(s, 0);
@@ -298,11 +295,8 @@ static int check_foreign_keys(struct store *st, const struct migration *m)
     sqlite3_stmt *s = NULL;
     int ret = -1;
 
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, "PRAGMA foreign_key_check", &s) < 0)
         goto out;
-    }
     int row = step_row(st, s);
     if (row == 1)
         store_set_errorf(
@@ -354,6 +348,23 @@ fail:
     return -1;
 }
 
+/* Refuses a schema version this connection cannot use: newer than this build knows, or, for a
+ * reader (which does not migrate), older. Returns -1 with err saying what to do. */
+static int schema_refused(const struct store *st, int version, char *err, size_t errlen)
+{
+    if (st->mode == STORE_READ && version < store_migrations_count)
+        snprintf(err, errlen,
+                 "%s: schema version %d is older than this build's (%d): "
+                 "start lianpay-notifyd once to migrate it",
+                 st->path, version, store_migrations_count);
+    else
+        snprintf(err, errlen,
+                 "%s: schema version %d is newer than this build knows (%d): "
+                 "use a newer lianpay-notifyd",
+                 st->path, version, store_migrations_count);
+    return -1;
+}
+
 static int open_writer(struct store *st, char *err, size_t errlen)
 {
     int version = 0;
@@ -368,13 +379,8 @@ static int open_writer(struct store *st, char *err, size_t errlen)
     }
     if (exec(st, "PRAGMA foreign_keys=ON") < 0)
         goto sqlfail;
-    if (version != store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is newer than this build knows (%d): "
-                 "use a newer lianpay-notifyd",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
+    if (version != store_migrations_count)
+        return schema_refused(st, version, err, errlen);
     return 0;
 sqlfail:
     snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
@@ -389,20 +395,8 @@ static int open_reader(struct store *st, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
         return -1;
     }
-    if (version > store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is newer than this build knows (%d): "
-                 "use a newer lianpay-notifyd",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
-    if (version < store_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: schema version %d is older than this build's (%d): "
-                 "start lianpay-notifyd once to migrate it",
-                 st->path, version, store_migrations_count);
-        return -1;
-    }
+    if (version != store_migrations_count)
+        return schema_refused(st, version, err, errlen);
     return 0;
 }
 
@@ -526,110 +520,35 @@ const char *store_errmsg(struct store *st)
     return st->errmsg[0] != '\0' ? st->errmsg : "no error";
 }
 
-const char *store_errkind(struct store *st)
+enum store_err store_err(struct store *st)
 {
     switch (st->errcode & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return "busy";
+        return STORE_ERR_BUSY;
     case SQLITE_FULL:
-        return "full";
+        return STORE_ERR_FULL;
     case SQLITE_READONLY:
-        return "readonly";
+        return STORE_ERR_READONLY;
     case SQLITE_CANTOPEN:
-        return st->mode == STORE_WRITE ? "readonly" : "sql";
+        return st->mode == STORE_WRITE ? STORE_ERR_READONLY : STORE_ERR_SQL;
     case SQLITE_IOERR:
-        return st->unwritable != 0 ? "readonly" : "ioerr";
+        return st->unwritable != 0 ? STORE_ERR_READONLY : STORE_ERR_IOERR;
     default:
-        return "sql";
+        return STORE_ERR_SQL;
     }
 }
 
-/* ---- lianpayctl status --------------------------------------------------------------------- */
-
-/* A column's text for people, escaped as the log escapes (internal tools and LianLian wrote it,
- * a terminal shows it): "-" for NULL. */
-static void print_column(FILE *out, sqlite3_stmt *s, int col)
+const char *store_err_name(enum store_err kind)
 {
-    const unsigned char *v = sqlite3_column_text(s, col);
-    if (v == NULL)
-        fputs("-", out);
-    else
-        log_print_escaped(out, (const char *)v, (size_t)sqlite3_column_bytes(s, col));
+    static const char *const names[STORE_ERR_COUNT] = {
+        [STORE_ERR_BUSY] = "busy",   [STORE_ERR_FULL] = "full", [STORE_ERR_READONLY] = "readonly",
+        [STORE_ERR_IOERR] = "ioerr", [STORE_ERR_SQL] = "sql",
+    };
+    return (unsigned)kind < STORE_ERR_COUNT ? names[kind] : "sql";
 }
 
-static int print_order(struct store *st, sqlite3_stmt *s, FILE *out)
+const char *store_errkind(struct store *st)
 {
-    int n = sqlite3_column_count(s);
-
-    for (int i = 0; i < n; i++) {
-        const char *name = sqlite3_column_name(s, i);
-        if (name == NULL) {
-            store_set_errorf(st, SQLITE_NOMEM, "out of memory");
-            return -1;
-        }
-        int pad = strlen(name) < 19 ? (int)(19 - strlen(name)) : 1;
-        fprintf(out, "%s:%*s", name, pad, "");
-        print_column(out, s, i);
-        fputc('\n', out);
-    }
-    return 0;
-}
-
-static int print_events(struct store *st, const char *no_order, FILE *out)
-{
-    static const char sql[] = "SELECT received_at, source, result_pay, outcome, seen_count, "
-                              "remote_addr FROM payment_events WHERE no_order = ?1 ORDER BY id";
-    sqlite3_stmt *s = NULL;
-    int ret = -1, row;
-
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
-        goto out;
-    }
-    if (bind_text(st, s, 1, no_order) < 0)
-        goto out;
-    fprintf(out, "events:\n");
-    while ((row = step_row(st, s)) == 1) {
-        for (int col = 0; col < 4; col++) {
-            fputs(col == 0 ? "  " : " ", out);
-            print_column(out, s, col);
-        }
-        fprintf(out, " seen×%" PRId64 " ", (int64_t)sqlite3_column_int64(s, 4));
-        print_column(out, s, 5);
-        fputc('\n', out);
-    }
-    ret = row < 0 ? -1 : 0;
-out:
-    (void)sqlite3_finalize(s);
-    return ret;
-}
-
-int store_print_status(struct store *st, const char *no_order, FILE *out)
-{
-    sqlite3_stmt *s = NULL;
-    int ret = -1, row;
-
-    int rc = sqlite3_prepare_v2(st->db, "SELECT * FROM payments WHERE no_order = ?1", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
-        goto out;
-    }
-    if (bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
-        goto out;
-    if (row == 0) {
-        ret = 1;
-        goto out;
-    }
-    if (print_order(st, s, out) < 0 || print_events(st, no_order, out) < 0)
-        goto out;
-    if (fflush(out) != 0 || ferror(out)) {
-        store_set_errorf(st, SQLITE_IOERR, "cannot write the status");
-        goto out;
-    }
-    ret = 0;
-out:
-    (void)sqlite3_finalize(s);
-    return ret;
+    return store_err_name(store_err(st));
 }

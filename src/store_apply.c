@@ -1,6 +1,6 @@
 /*
- * Recording a result (store_apply): the payments row of its order, as the state machine and the
- * stored facts decide, and the message in the journal (payment_events). Runs on the writer
+ * Recording a result (store_apply): the payments row of its order, as its verdict (verdict.c)
+ * decides, and the message in the journal (payment_events). Runs on the writer
  * thread, thousands of times a second inside its group-committed transactions: every statement
  * here is a cached one (store_private.h).
  */
@@ -10,15 +10,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "money.h"
 #include "store_private.h"
 
-static const char *source_name(enum payresult_source s)
-{
-    return s == PAYRESULT_QUERY ? "query" : "notify";
-}
-
-int store_order_find(struct store *st, const char *no_order, struct order *o)
+int store_order_find(struct store *st, const char *no_order, struct verdict_order *o)
 {
     sqlite3_stmt *s = store_prepared(st, Q_ORDER);
     int ret = -1;
@@ -31,7 +25,7 @@ int store_order_find(struct store *st, const char *no_order, struct order *o)
         ret = row;
         goto out;
     }
-    o->found = 1;
+    o->found = true;
     const unsigned char *result = sqlite3_column_text(s, 0);
     if (result != NULL && state_result_parse((const char *)result, &o->result) < 0) {
         store_set_errorf(st, SQLITE_ERROR, "order %s: unknown result_pay '%s' in the database",
@@ -81,9 +75,9 @@ static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_in
     if (!result)
         return 0;
     if (bind_text(st, s, 6, state_result_name(r->result_pay)) ||
-        bind_text(st, s, 7, source_name(in->source)) || bind_opt(st, s, 8, r->oid_paybill) ||
-        bind_opt(st, s, 9, r->settle_date) || bind_opt(st, s, 10, r->info_order) ||
-        bind_opt(st, s, 11, r->oid_partner) ||
+        bind_text(st, s, 7, payresult_source_name(in->source)) ||
+        bind_opt(st, s, 8, r->oid_paybill) || bind_opt(st, s, 9, r->settle_date) ||
+        bind_opt(st, s, 10, r->info_order) || bind_opt(st, s, 11, r->oid_partner) ||
         bind_text(st, s, 12, state_is_final(r->result_pay) ? in->received_at : NULL) ||
         bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order))
         return -1;
@@ -109,34 +103,6 @@ out:
     return ret;
 }
 
-/* Fills reason and returns 1 when the message's amount or dt_order contradicts the stored one. */
-static int mismatch_reason(const struct order *o, const struct store_input *in, char *reason,
-                           size_t len)
-{
-    const struct payresult *r = in->r;
-    const char *stored = o->registered ? "registered" : "recorded";
-    const char *result = state_result_name(r->result_pay);
-    int amount = o->has_amount && o->amount_fen != r->amount_fen;
-    int dt = o->dt_order[0] != '\0' && strcmp(o->dt_order, r->dt_order) != 0;
-    char have[24], got[24];
-    size_t n = 0;
-
-    if (!amount && !dt)
-        return 0;
-    reason[0] = '\0';
-    if (amount) {
-        money_format(o->amount_fen, have);
-        money_format(r->amount_fen, got);
-        n = (size_t)snprintf(reason, len, "amount mismatch: %s %s, %s says %s (%s)", stored, have,
-                             source_name(in->source), got, result);
-    }
-    if (dt && n < len)
-        snprintf(reason + n, len - n, "%sdt_order mismatch: %s %s, %s says %s (%s)",
-                 amount ? "; " : "", stored, o->dt_order, source_name(in->source), r->dt_order,
-                 result);
-    return 1;
-}
-
 /* Journals the message, or counts it again when one with the same signed content is already
  * there. An order that had no payments row has no events either (the foreign key), so for it the
  * search is skipped: one index lookup less on the writer's thread (about 3 % of store_apply,
@@ -152,7 +118,7 @@ static int journal(struct store *st, const struct store_input *in, int order_kno
         goto insert;
     s = store_prepared(st, Q_EVENT_FIND);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
-        bind_text(st, s, 2, source_name(in->source)) || bind_digest(st, s, 3, r) ||
+        bind_text(st, s, 2, payresult_source_name(in->source)) || bind_digest(st, s, 3, r) ||
         check_bind(st, sqlite3_bind_text(s, 4, in->body, (int)in->body_len, SQLITE_STATIC)))
         goto out;
     int row = step_row(st, s);
@@ -172,7 +138,7 @@ static int journal(struct store *st, const struct store_input *in, int order_kno
 insert:
     s = store_prepared(st, Q_EVENT_INSERT);
     if (s == NULL || bind_text(st, s, 1, r->no_order) ||
-        bind_text(st, s, 2, source_name(in->source)) ||
+        bind_text(st, s, 2, payresult_source_name(in->source)) ||
         bind_text(st, s, 3, state_result_name(r->result_pay)) ||
         bind_text(st, s, 4, r->money_order) || bind_opt(st, s, 5, r->oid_paybill) ||
         bind_opt(st, s, 6, r->settle_date) || bind_opt(st, s, 7, r->info_order) ||
@@ -187,26 +153,16 @@ out:
     return ret;
 }
 
-/* Decides what the message does to a known order and which statement writes it. */
-static enum query judge(const struct order *o, const struct store_input *in,
-                        struct store_applied *out)
+/* The statement that writes what the message does to its order. */
+static enum query statement(const struct verdict_order *o, enum outcome outcome)
 {
-    enum result_pay incoming = in->r->result_pay;
-
-    out->outcome = state_next(o->result, incoming);
-    if (mismatch_reason(o, in, out->review_reason, sizeof(out->review_reason)))
-        out->outcome = OUTCOME_MISMATCH;
-    else if (out->outcome == OUTCOME_CONFLICT)
-        snprintf(out->review_reason, sizeof(out->review_reason), "conflict: %s then %s by %s",
-                 state_result_name(o->result), state_result_name(incoming),
-                 source_name(in->source));
-
-    switch (out->outcome) {
+    if (!o->found)
+        return Q_INSERT;
+    switch (outcome) {
     case OUTCOME_APPLIED:
         return Q_APPLY;
     case OUTCOME_CONFLICT:
     case OUTCOME_MISMATCH:
-        out->flagged = 1;
         return Q_FLAG;
     default:
         return Q_TOUCH;
@@ -215,7 +171,7 @@ static enum query judge(const struct order *o, const struct store_input *in,
 
 int store_apply(struct store *st, const struct store_input *in, struct store_applied *out)
 {
-    struct order o;
+    struct verdict_order o;
     enum query q;
 
     memset(out, 0, sizeof(*out));
@@ -233,12 +189,10 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
     if (store_order_find(st, in->r->no_order, &o) < 0)
         return -1;
     out->previous = o.result;
-    if (!o.found) {
-        out->outcome = OUTCOME_APPLIED;
-        q = Q_INSERT;
-    } else {
-        q = judge(&o, in, out);
-    }
+    out->outcome =
+        verdict_result(&o, in->r, in->source, out->review_reason, sizeof(out->review_reason));
+    q = statement(&o, out->outcome);
+    out->flagged = q == Q_FLAG;
     if (order_write(st, q, in, out->review_reason) < 0)
         return -1;
     return journal(st, in, o.found, out);

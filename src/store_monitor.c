@@ -1,7 +1,9 @@
 /*
- * Counts for monitoring (store_pending): the orders still being chased and those waiting for a
- * person, for /metrics and the periodic summary. Read-only, on any connection, served by the
- * partial indexes so that it stays cheap with millions of final orders.
+ * What people and monitoring read. Counts (store_pending): the orders still being chased and
+ * those waiting for a person, for /metrics and the periodic summary, served by the partial
+ * indexes so that it stays cheap with millions of final orders. One order as stored
+ * (store_order_columns, store_order_events), for lianpayctl status to print (ctl_print.c).
+ * Read-only, on any connection.
  */
 #include "store.h"
 
@@ -28,11 +30,8 @@ int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, rc);
+    if (prepare_once(st, sql, &s) < 0)
         goto out;
-    }
     if (step_row(st, s) != 1)
         goto out;
     out->count = sqlite3_column_int64(s, 0);
@@ -43,6 +42,74 @@ int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
         out->oldest_age_s = (now_ms - registered) / 1000;
     out->review = sqlite3_column_int64(s, 3);
     ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+/* The column's value with its length; SQLite wants the text asked for before the bytes. */
+static struct store_value column_value(sqlite3_stmt *s, int col)
+{
+    struct store_value v;
+
+    v.text = (const char *)sqlite3_column_text(s, col);
+    v.len = v.text != NULL ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    return v;
+}
+
+int store_order_columns(struct store *st, const char *no_order,
+                        void (*column)(void *ctx, const char *name, struct store_value value),
+                        void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    if (prepare_once(st, "SELECT * FROM payments WHERE no_order = ?1", &s) < 0)
+        goto out;
+    if (bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
+        goto out;
+    if (row == 0) {
+        ret = 1;
+        goto out;
+    }
+    for (int i = 0; i < sqlite3_column_count(s); i++) {
+        const char *name = sqlite3_column_name(s, i);
+        if (name == NULL) {
+            store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+            goto out;
+        }
+        column(ctx, name, column_value(s, i));
+    }
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+int store_order_events(struct store *st, const char *no_order,
+                       void (*event)(void *ctx, const struct store_event *ev), void *ctx)
+{
+    static const char sql[] = "SELECT received_at, source, result_pay, outcome, seen_count, "
+                              "remote_addr FROM payment_events WHERE no_order = ?1 ORDER BY id";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    if (bind_text(st, s, 1, no_order) < 0)
+        goto out;
+    while ((row = step_row(st, s)) == 1) {
+        struct store_event ev = {
+            .received_at = column_value(s, 0),
+            .source = column_value(s, 1),
+            .result_pay = column_value(s, 2),
+            .outcome = column_value(s, 3),
+            .seen_count = sqlite3_column_int64(s, 4),
+            .remote_addr = column_value(s, 5),
+        };
+        event(ctx, &ev);
+    }
+    ret = row < 0 ? -1 : 0;
 out:
     (void)sqlite3_finalize(s);
     return ret;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "verdict.h"
 
 /* Written without IN: see sql/0002_check_without_in.sql. */
 #define SQL_NOT_FINAL                                                                              \
@@ -53,17 +54,6 @@ struct store {
     char errmsg[1024];
 };
 
-/* What the payments row of an order says, as far as store_apply and store_register care. */
-struct order {
-    int found;
-    enum result_pay result;
-    int has_amount;
-    int64_t amount_fen;
-    char dt_order[15]; /* "" when NULL */
-    int registered;
-    char source[8]; /* "" when NULL */
-};
-
 /* The cached statement q of this connection, prepared on first use; NULL on error. */
 sqlite3_stmt *store_prepared(struct store *st, enum query q);
 /* Records SQLite result rc as the connection's last failure (with SQLite's message). */
@@ -72,12 +62,24 @@ void store_set_error(struct store *st, int rc);
 __attribute__((format(printf, 3, 4))) void store_set_errorf(struct store *st, int rc,
                                                             const char *fmt, ...);
 
-/* Reads the payments row of no_order into *o (o->found 0 when there is none). Returns 0, or -1. */
-int store_order_find(struct store *st, const char *no_order, struct order *o);
+/* Reads the payments row of no_order into *o (o->found false when there is none). Returns 0, or
+ * -1. */
+int store_order_find(struct store *st, const char *no_order, struct verdict_order *o);
 
 /* The SQL function lianpay_unqueryable(no_order, registered_at) that store_open registers: why
  * the reconciler cannot query such a row (store_chase.c), or NULL. */
 void store_sql_unqueryable(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* Prepares a statement that is not worth caching (start-up, migrations, lianpayctl, counts);
+ * the caller finalizes it. Returns 0, or -1. */
+static inline int prepare_once(struct store *st, const char *sql, sqlite3_stmt **s)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    store_set_error(st, rc);
+    return -1;
+}
 
 /* Makes a cached statement ready for its next use. reset() repeats the error of the last step,
  * which was already recorded when step returned it. */

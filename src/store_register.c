@@ -1,107 +1,77 @@
 /*
  * Registering a submitted payout (store_register, for lianpayctl register): the order becomes
  * one the reconciler chases if no result arrives. Its values are checked as a notification's
- * are, and an order LianLian already told us about is merged, flagged when the two disagree.
+ * are, and an order LianLian already told us about is merged, flagged when the two disagree
+ * (verdict_register decides).
  */
 #include "store.h"
 
 #include <string.h>
 
-#include "money.h"
 #include "store_private.h"
 
-static int register_insert(struct store *st, const char *no_order, const char *money_order,
-                           int64_t fen, const char *dt_order, const char *now, const char *next)
+/* A registration as store_register writes it: Q_REG_INSERT and Q_REG_MERGE number their
+ * parameters alike, ?1..?6 in this order (?7 is the merge's review reason). */
+struct registration {
+    const char *no_order;
+    const char *money_order;
+    int64_t fen;
+    const char *dt_order;
+    char now[TIME_ISO_LEN];
+    char next[TIME_ISO_LEN]; /* next_query_at: now + notify_window */
+};
+
+/* q is Q_REG_INSERT, or Q_REG_MERGE with reason (NULL when nothing needs review). */
+static int register_write(struct store *st, enum query q, const struct registration *g,
+                          const char *reason)
 {
-    sqlite3_stmt *s = store_prepared(st, Q_REG_INSERT);
+    sqlite3_stmt *s = store_prepared(st, q);
     int ret = -1;
 
-    if (s == NULL || bind_text(st, s, 1, no_order) || bind_text(st, s, 2, money_order) ||
-        bind_int(st, s, 3, fen) || bind_text(st, s, 4, dt_order) || bind_text(st, s, 5, now) ||
-        bind_text(st, s, 6, next))
+    if (s == NULL || bind_text(st, s, 1, g->no_order) || bind_text(st, s, 2, g->money_order) ||
+        bind_int(st, s, 3, g->fen) || bind_text(st, s, 4, g->dt_order) ||
+        bind_text(st, s, 5, g->now) || bind_text(st, s, 6, g->next) ||
+        (q == Q_REG_MERGE && bind_text(st, s, 7, reason)))
         goto out;
     ret = step_done(st, s);
 out:
     release(s);
     return ret;
-}
-
-static int register_merge(struct store *st, const char *no_order, int64_t fen, const char *dt_order,
-                          const char *now, const char *next, const char *reason)
-{
-    sqlite3_stmt *s = store_prepared(st, Q_REG_MERGE);
-    int ret = -1;
-
-    if (s == NULL || bind_text(st, s, 1, no_order) || bind_text(st, s, 2, now) ||
-        bind_int(st, s, 3, fen) || bind_text(st, s, 4, dt_order) || bind_text(st, s, 5, next) ||
-        bind_text(st, s, 6, reason))
-        goto out;
-    ret = step_done(st, s);
-out:
-    release(s);
-    return ret;
-}
-
-/* The reason a merge is flagged, or "" when the registration agrees with what LianLian said. */
-static void merge_reason(const struct order *o, int64_t fen, const char *dt_order, char *reason,
-                         size_t len)
-{
-    const char *by = o->source[0] != '\0' ? o->source : "LianLian";
-    const char *result = o->result != RESULT_NONE ? state_result_name(o->result) : "no result";
-    char have[24], got[24];
-    size_t n = 0;
-
-    reason[0] = '\0';
-    if (o->has_amount && o->amount_fen != fen) {
-        money_format(fen, have);
-        money_format(o->amount_fen, got);
-        n = (size_t)snprintf(reason, len, "amount mismatch: registered %s, %s says %s (%s)", have,
-                             by, got, result);
-    }
-    if (o->dt_order[0] != '\0' && strcmp(o->dt_order, dt_order) != 0 && n < len)
-        snprintf(reason + n, len - n, "%sdt_order mismatch: registered %s, %s says %s (%s)",
-                 n > 0 ? "; " : "", dt_order, by, o->dt_order, result);
 }
 
 /* Inside the transaction: decides and writes. Returns 0, -1 on SQL error (st->errmsg), -2 when
  * the caller's data contradict an earlier registration (err filled). */
-static int register_locked(struct store *st, const char *no_order, const char *money_order,
-                           int64_t fen, const char *dt_order, int64_t now_ms, int64_t window_s,
+static int register_locked(struct store *st, const struct registration *g,
                            enum store_register_result *res, char *err, size_t errlen)
 {
-    struct order o;
-    char now[TIME_ISO_LEN], next[TIME_ISO_LEN], reason[256], have[24];
+    struct verdict_order o;
+    char reason[VERDICT_REASON_LEN];
 
-    if (store_order_find(st, no_order, &o) < 0)
+    if (store_order_find(st, g->no_order, &o) < 0)
         return -1;
-    time_iso(now_ms, now);
-    time_iso(now_ms + window_s * 1000, next);
-    if (!o.found) {
+    switch (verdict_register(&o, g->fen, g->dt_order, reason, sizeof(reason))) {
+    case VERDICT_REGISTER_NEW:
         *res = STORE_REGISTERED;
-        return register_insert(st, no_order, money_order, fen, dt_order, now, next);
-    }
-    if (o.registered) {
-        if ((o.has_amount && o.amount_fen != fen) ||
-            (o.dt_order[0] != '\0' && strcmp(o.dt_order, dt_order) != 0)) {
-            money_format(o.amount_fen, have);
-            snprintf(err, errlen, "order %s already registered with amount %s and dt_order %s",
-                     no_order, have, o.dt_order[0] != '\0' ? o.dt_order : "unknown");
-            return -2;
-        }
+        return register_write(st, Q_REG_INSERT, g, NULL);
+    case VERDICT_REGISTER_SAME:
         *res = STORE_ALREADY;
         return 0;
+    case VERDICT_REGISTER_REFUSED:
+        snprintf(err, errlen, "order %s %s", g->no_order, reason);
+        return -2;
+    case VERDICT_REGISTER_MERGE:
+        break;
     }
-    merge_reason(&o, fen, dt_order, reason, sizeof(reason));
     *res = reason[0] != '\0' ? STORE_MERGED_MISMATCH : STORE_MERGED;
-    return register_merge(st, no_order, fen, dt_order, now, next,
-                          reason[0] != '\0' ? reason : NULL);
+    return register_write(st, Q_REG_MERGE, g, reason[0] != '\0' ? reason : NULL);
 }
 
 int store_register(struct store *st, const char *no_order, const char *money_order,
                    const char *dt_order, int64_t now_ms, int64_t notify_window_s,
                    enum store_register_result *res, char *err, size_t errlen)
 {
-    int64_t fen = 0;
+    struct registration g = {
+        .no_order = no_order, .money_order = money_order, .dt_order = dt_order};
     int rc;
 
     /* The checks a notification's fields get: an order registered with a value LianLian's
@@ -111,7 +81,7 @@ int store_register(struct store *st, const char *no_order, const char *money_ord
                  "no_order must be 1 to 32 printable ASCII characters without space, &, = or \"");
         return -1;
     }
-    if (payresult_money_fen(money_order, &fen) < 0) {
+    if (payresult_money_fen(money_order, &g.fen) < 0) {
         snprintf(err, errlen, "money_order '%s' is not an amount in yuan above zero (49.65)",
                  money_order);
         return -1;
@@ -127,8 +97,9 @@ int store_register(struct store *st, const char *no_order, const char *money_ord
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
         return -1;
     }
-    rc = register_locked(st, no_order, money_order, fen, dt_order, now_ms, notify_window_s, res,
-                         err, errlen);
+    time_iso(now_ms, g.now);
+    time_iso(now_ms + notify_window_s * 1000, g.next);
+    rc = register_locked(st, &g, res, err, errlen);
     if (rc == 0 && store_commit(st) == 0)
         return 0;
     if (rc != -2)

@@ -165,8 +165,8 @@ static void process(struct writer *w, struct writer_job *list, size_t n)
 
     /* A storage fault (lock, full, read-only, I/O) would fail each retry too, after its own busy
      * timeout: a locked database would hold the last of a batch of n for n seconds. Only an error
-     * of the job's own (kind "sql") is worth retrying alone. */
-    if (status < 0 && n > 1 && strcmp(store_errkind(w->store), "sql") == 0) {
+     * of the job's own (STORE_ERR_SQL) is worth retrying alone. */
+    if (status < 0 && n > 1 && store_err(w->store) == STORE_ERR_SQL) {
         atomic_fetch_add(&w->failed_batches, 1);
         /* Alone, each job either commits or fails on its own account. */
         while (list != NULL) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_print.h"
 #include "migrations.h"
 #include "payresult.h"
 #include "state.h"
@@ -1431,6 +1432,7 @@ static void test_query_plans(void **state)
     struct store_due due[1];
     assert_int_equal(store_due(fx->st, T0, due, 1), -1);
     assert_string_equal(store_errkind(fx->st), "sql");
+    assert_int_equal(store_err(fx->st), STORE_ERR_SQL);
     raw_exec(fx, "DROP INDEX payments_unscheduled");
     assert_int_equal(store_has_unscheduled(fx->st), -1);
 }
@@ -1512,7 +1514,7 @@ static void test_print_status(void **state)
 
     FILE *out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "P1", out), 0);
+    assert_int_equal(ctl_print_status(fx->st, "P1", out), 0);
     assert_int_equal(fclose(out), 0);
     static const char *const want[] = {
         "no_order:",      "P1\n",
@@ -1520,7 +1522,7 @@ static void test_print_status(void **state)
         "amount_fen:",    "4965\n",
         "result_pay:",    "SUCCESS\n",
         "registered_at:", "2026-11-22T08:30:00.000Z\n",
-        "notify_count:",  "review_reason:",
+        "notify_count:",  "review_reason:      -\n",
         "events:",        "2026-11-22T08:31:00.000Z notify SUCCESS applied seen×2 115.236.102.36",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1531,7 +1533,7 @@ static void test_print_status(void **state)
 
     out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "nope", out), 1);
+    assert_int_equal(ctl_print_status(fx->st, "nope", out), 1);
     assert_int_equal(fclose(out), 0);
     assert_int_equal(len, 0);
     free(buf);
@@ -1546,6 +1548,7 @@ static void test_busy_is_reported(void **state)
     assert_int_equal(store_begin(fx->st), -1);
     t = time_mono_ms() - t;
     assert_string_equal(store_errkind(fx->st), "busy");
+    assert_int_equal(store_err(fx->st), STORE_ERR_BUSY);
     /* the writer's short busy timeout: it waits about a second, then gives up */
     assert_true(t >= 900 && t < 4000);
     raw_exec(fx, "ROLLBACK");
@@ -1564,8 +1567,21 @@ static void test_readonly_connection(void **state)
     assert_int_equal(store_begin(ro), 0);
     assert_int_equal(store_flag_review(ro, "A1", "x"), -1);
     assert_string_equal(store_errkind(ro), "readonly");
+    assert_int_equal(store_err(ro), STORE_ERR_READONLY);
     assert_int_equal(store_rollback(ro), 0);
     store_close(ro);
+}
+
+/* The kind= of the writer's storage_error lines (a contract): one name per kind. */
+static void test_error_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(store_err_name(STORE_ERR_BUSY), "busy");
+    assert_string_equal(store_err_name(STORE_ERR_FULL), "full");
+    assert_string_equal(store_err_name(STORE_ERR_READONLY), "readonly");
+    assert_string_equal(store_err_name(STORE_ERR_IOERR), "ioerr");
+    assert_string_equal(store_err_name(STORE_ERR_SQL), "sql");
+    assert_string_equal(store_err_name(STORE_ERR_COUNT), "sql");
 }
 
 int main(void)
@@ -1608,6 +1624,7 @@ int main(void)
         T(test_print_status),
         T(test_busy_is_reported),
         T(test_readonly_connection),
+        cmocka_unit_test(test_error_kind_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
