@@ -26,6 +26,7 @@
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "testdb.h"
 #include "timeutil.h"
 #include "writer.h"
 
@@ -64,12 +65,9 @@ static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     char err[512];
-    const char *tmp = getenv("TMPDIR");
 
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof(fx->dir), "%s/test_writer.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->path, sizeof(fx->path), "%s/payments.db", fx->dir);
+    testdb_make("test_writer", fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path));
     struct store *st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     if (st == NULL)
         fail_msg("store_open: %s", err);
@@ -86,54 +84,23 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[320];
 
     writer_destroy(fx->w);
     sqlite3_close(fx->raw);
     pthread_cond_destroy(&fx->cond);
     pthread_mutex_destroy(&fx->lock);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
-        unlink(p);
-    }
-    if (rmdir(fx->dir) != 0)
-        fail_msg("cannot remove %s", fx->dir);
+    testdb_remove(fx->dir, fx->path, NULL);
     free(fx);
     return 0;
 }
 
 static void raw_exec(struct fx *fx, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(fx->raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
+    testdb_exec(fx->raw, sql);
 }
 
 /* First column of the first row as text ("NULL" for NULL, "NOROW" for no row). */
-__attribute__((format(printf, 2, 3))) static const char *q_text(struct fx *fx, const char *fmt, ...)
-{
-    char sql[1024];
-    sqlite3_stmt *s = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    if (sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(s, 0);
-        snprintf(fx->text, sizeof(fx->text), "%s", v != NULL ? (const char *)v : "NULL");
-    } else if (rc == SQLITE_DONE) {
-        snprintf(fx->text, sizeof(fx->text), "NOROW");
-    } else {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    }
-    sqlite3_finalize(s);
-    return fx->text;
-}
+#define q_text(fx, ...) testdb_textf((fx)->raw, (fx)->text, sizeof((fx)->text), __VA_ARGS__)
 
 static const char *col(struct fx *fx, const char *no_order, const char *column)
 {
