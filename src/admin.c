@@ -5,7 +5,8 @@
  * (opened on first use, for the pending-order gauges) is only ever used by that thread. The
  * figures come from the other modules' atomics and getters; the only lock here guards the main
  * loop's liveness verdict. Nothing served here names an order: no order number in a label, a
- * body or a log line, whoever asks.
+ * body or a log line, whoever asks. Its connections are limited and given a deadline by
+ * listener.c like the notification endpoint's, so that a few slow clients cannot silence it.
  */
 #include "admin.h"
 
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "httpd.h"
 #include "keyring.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "query.h"
@@ -41,10 +43,14 @@
 /* The pending gauges are a query; scrapes closer together than this share one. */
 #define PENDING_CACHE_MS 2000
 #define METRICS_TYPE     "text/plain; version=0.0.4; charset=utf-8"
+/* The notification listener counts as saturated this long after it last refused a connection
+ * for max_connections. */
+#define SATURATION_WINDOW_MS 10000
 
 struct admin {
     struct admin_sources src;
     struct MHD_Daemon *mhd;
+    struct listener *listener;
     uint16_t port;
     double start_time; /* Unix seconds */
 
@@ -92,6 +98,20 @@ static bool heartbeat_ok(int64_t beat, int64_t limit_ms, char *why, size_t len)
     return false;
 }
 
+/* The notification listener is not full (overload, not a hang: /livez still holds). */
+static bool connections_ok(struct admin *a, char *why, size_t len)
+{
+    struct listener *l = httpd_listener(a->src.httpd);
+    struct listener_stats st;
+
+    if (!listener_saturated(l, SATURATION_WINDOW_MS))
+        return true;
+    listener_get_stats(l, &st);
+    snprintf(why, len, "saturated: %u of %u connections in use, new ones refused", st.connections,
+             st.max_connections);
+    return false;
+}
+
 /* Adds one check to the JSON object; returns ok. */
 static bool check(cJSON *checks, const char *name, bool ok, const char *why)
 {
@@ -126,6 +146,7 @@ static char *readiness(struct admin *a, bool *ready)
                                  reconcile_stall_ms(a->src.cfg), why, sizeof(why)),
                     why);
     ok &= check(checks, "live", is_live(a, why, sizeof(why)), why);
+    ok &= check(checks, "connections", connections_ok(a, why, sizeof(why)), why);
     cJSON_AddBoolToObject(root, "ready", ok);
     text = cJSON_PrintUnformatted(root);
     *ready = ok;
@@ -186,6 +207,14 @@ static void render_http(struct admin *a, struct metrics_text *t)
     metrics_family(t, "lianpay_http_requests_in_flight", "gauge",
                    "Notification requests received and not yet answered.");
     metrics_sample_u64(t, "lianpay_http_requests_in_flight", NULL, httpd_in_flight(a->src.httpd));
+    struct listener_stats ls;
+    listener_get_stats(httpd_listener(a->src.httpd), &ls);
+    metrics_family(t, "lianpay_http_connections", "gauge",
+                   "Connections open to the notification listener (server.max_connections at "
+                   "most).");
+    metrics_sample_u64(t, "lianpay_http_connections", NULL, ls.connections);
+    metrics_family(t, "lianpay_http_max_connections", "gauge", "server.max_connections.");
+    metrics_sample_u64(t, "lianpay_http_max_connections", NULL, ls.max_connections);
 }
 
 static void render_queries(struct admin *a, struct metrics_text *t)
@@ -331,6 +360,10 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    /* The only 400 is a header name with whitespace before its colon ("Content-Length : 5"):
+     * what follows may not be a request of its own. */
+    if (status == MHD_HTTP_BAD_REQUEST)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -383,29 +416,42 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 {
     struct admin *a = cls;
 
+    listener_request_received(conn);
+    if (!listener_headers_ok(conn, MHD_HEADER_KIND))
+        return send_text(conn, MHD_HTTP_BAD_REQUEST, "text/plain", "invalid header name\n", 20);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
                          19);
     /* A GET with a body: answer without reading it (libmicrohttpd discards it). */
     *upload_data_size = 0;
-    if (strcmp(url, "/livez") == 0)
+    if (listener_path_is(conn, version, "/livez"))
         return serve_livez(a, conn);
-    if (strcmp(url, "/readyz") == 0)
+    if (listener_path_is(conn, version, "/readyz"))
         return serve_readyz(a, conn);
-    if (strcmp(url, "/metrics") == 0)
+    if (listener_path_is(conn, version, "/metrics"))
         return serve_metrics(a, conn);
     return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10);
 }
 
-/* libmicrohttpd passes printf-style messages. */
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
-    char buf[512];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    log_kv(LOG_LEVEL_DEBUG, "admin_http_library", "message", buf, NULL);
+    listener_request_done(conn);
+}
+
+/* A connection the listener closed without an answer. */
+static void refused(void *cls, enum listener_refusal why, const char *peer)
+{
+    static const char *const kinds[LISTENER_REFUSAL_COUNT] = {
+        [LISTENER_NOT_ALLOWED] = "source_not_allowed",
+        [LISTENER_PER_IP] = "per_ip_limit",
+        [LISTENER_FULL] = "connection_limit",
+        [LISTENER_TIMEOUT] = "request_timeout",
+    };
+    struct admin *a = cls;
+    if (listener_may_log(a->listener, kinds[why], peer))
+        log_kv(LOG_LEVEL_WARNING, "admin_reject", "kind", kinds[why], "remote", peer, "connection",
+               "closed", NULL);
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
@@ -417,6 +463,24 @@ static int admin_address(const struct config *cfg, struct sockaddr_storage *ss, 
         return 0;
     snprintf(err, errlen, "admin.listen: %s is not an IP address", cfg->admin_host);
     return -1;
+}
+
+static int start_listener(struct admin *a, char *err, size_t errlen)
+{
+    const struct config *cfg = a->src.cfg;
+    struct listener_config lc = {
+        .name = "admin",
+        .reject_event = "admin_reject_suppressed",
+        .library_event = "admin_http_library",
+        .max_connections = cfg->admin_max_connections,
+        .max_per_ip = cfg->admin_max_connections_per_ip,
+        .request_timeout_ms = (int64_t)cfg->request_timeout * 1000,
+        .threads = 1,
+        .refused = refused,
+        .refused_cls = a,
+    };
+    a->listener = listener_create(&lc, err, errlen);
+    return a->listener != NULL ? 0 : -1;
 }
 
 struct admin *admin_create(const struct admin_sources *src, char *err, size_t errlen)
@@ -431,16 +495,25 @@ struct admin *admin_create(const struct admin_sources *src, char *err, size_t er
     a->src = *src;
     a->start_time = (double)time_now_ms() / 1000.0;
     pthread_mutex_init(&a->lock, NULL);
-    if (admin_address(src->cfg, &ss, err, errlen) < 0)
+    if (admin_address(src->cfg, &ss, err, errlen) < 0 || start_listener(a, err, errlen) < 0)
         goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    a->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, answer, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
-                         MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_END);
+    struct MHD_OptionItem opts[12];
+    const struct MHD_OptionItem more[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, a},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
+    };
+    if (listener_options(a->listener, more, sizeof(more) / sizeof(more[0]), opts,
+                         sizeof(opts) / sizeof(opts[0])) < 0) {
+        snprintf(err, errlen, "too many libmicrohttpd options");
+        goto fail;
+    }
+    a->mhd = MHD_start_daemon(flags, 0, listener_accept_policy(), a->listener, answer, a,
+                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (a->mhd == NULL) {
         snprintf(err, errlen, "admin.listen: cannot listen on %s: %s", src->cfg->admin_listen,
                  errno ? strerror(errno) : "libmicrohttpd refused the options");
@@ -450,6 +523,7 @@ struct admin *admin_create(const struct admin_sources *src, char *err, size_t er
     a->port = di ? di->port : src->cfg->admin_port;
     return a;
 fail:
+    listener_destroy(a->listener);
     pthread_mutex_destroy(&a->lock);
     free(a);
     return NULL;
@@ -484,6 +558,7 @@ void admin_destroy(struct admin *a)
     if (a == NULL)
         return;
     MHD_stop_daemon(a->mhd);
+    listener_destroy(a->listener);
     store_close(a->store);
     pthread_mutex_destroy(&a->lock);
     free(a);

@@ -14,12 +14,14 @@ struct writer;
 /*
  * The admin listener (admin.listen, loopback by default): its own small libmicrohttpd daemon with
  * one thread, apart from the notification endpoint so that monitoring never competes with
- * LianLian for connections.
+ * LianLian for connections. Its own connections have the same deadline (server.request_timeout)
+ * and limits of their own (admin.max_connections, admin.max_connections_per_ip).
  *
  *   GET /livez    200 while the main loop's last liveness check passed (writer heartbeat fresh,
  *                 the notification listener answered a real request), else 503 with the reason
- *   GET /readyz   200 when the database takes writes, the writer and the reconciler are alive and
- *                 /livez holds; else 503. JSON body naming each check.
+ *   GET /readyz   200 when the database takes writes, the writer and the reconciler are alive,
+ *                 /livez holds and the notification listener is not full; else 503. JSON body
+ *                 naming each check.
  *   GET /metrics  Prometheus text format
  */
 struct admin;

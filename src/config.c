@@ -72,6 +72,11 @@ enum key_id {
     K_PENDING_WARNING_AFTER,
     K_QUERY_TIMEOUT,
     K_CONNECT_TIMEOUT,
+    /* Issue 11: hostile clients. */
+    K_REQUEST_TIMEOUT,
+    K_TLS_PRIORITIES,
+    K_ADMIN_MAX_CONNECTIONS,
+    K_ADMIN_MAX_CONNECTIONS_PER_IP,
     K_COUNT
 };
 
@@ -342,11 +347,38 @@ static int set_tls_cert(struct parse_ctx *p, const char *v)
     return set_readable_path(p, &p->cfg->tls_cert, v);
 }
 
+/* A private key file: whoever can read it can act as us. */
+static int check_private_mode(struct parse_ctx *p, const char *path, const struct stat *st)
+{
+    if ((st->st_mode & 077) == 0)
+        return 0;
+    return key_error(p, "%s is %s by others (mode %04o); chmod 600 it", path,
+                     (st->st_mode & 044) != 0 ? "readable" : "accessible",
+                     (unsigned)(st->st_mode & 07777));
+}
+
 static int set_tls_key(struct parse_ctx *p, const char *v)
 {
+    struct stat st;
+
     if (p->flags & CONFIG_NO_SECRETS)
         return set_path(p, &p->cfg->tls_key, v);
-    return set_readable_path(p, &p->cfg->tls_key, v);
+    if (set_readable_path(p, &p->cfg->tls_key, v) < 0)
+        return -1;
+    /* The listener's certificate key: with it, anyone can pose as this endpoint. */
+    if (stat(p->cfg->tls_key, &st) < 0)
+        return key_error(p, "cannot open \"%s\": %s", p->cfg->tls_key, strerror(errno));
+    return check_private_mode(p, p->cfg->tls_key, &st);
+}
+
+static int set_tls_priorities(struct parse_ctx *p, const char *v)
+{
+    /* GnuTLS checks the string itself when the listener starts (and -t does not start it):
+     * here only what cannot be part of one. */
+    if (v[0] == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789:+-!%@._=") != strlen(v))
+        return key_error(p, "not a GnuTLS priority string: \"%s\"", v);
+    return replace_string(p, &p->cfg->tls_priorities, v);
 }
 
 static int set_max_body(struct parse_ctx *p, const char *v)
@@ -391,6 +423,17 @@ static int set_connection_timeout(struct parse_ctx *p, const char *v)
     if (secs > 3600)
         return key_error(p, "at most 1h: \"%s\"", v);
     p->cfg->connection_timeout = (unsigned)secs;
+    return 0;
+}
+
+static int set_request_timeout(struct parse_ctx *p, const char *v)
+{
+    int64_t secs = 0;
+    if (parse_duration(p, v, &secs) < 0)
+        return -1;
+    if (secs > 3600)
+        return key_error(p, "at most 1h: \"%s\"", v);
+    p->cfg->request_timeout = (unsigned)secs;
     return 0;
 }
 
@@ -541,12 +584,8 @@ static int set_merchant_private_key(struct parse_ctx *p, const char *v)
     }
     /* Our signing key: whoever can read it can ask LianLian about our payouts as us; its owner
      * can read it whatever its mode, so that must be the daemon's user (the unit says so). */
-    if ((st.st_mode & 077) != 0) {
-        key_error(p, "%s is %s by others (mode %04o); chmod 600 it", path,
-                  (st.st_mode & 044) != 0 ? "readable" : "accessible",
-                  (unsigned)(st.st_mode & 07777));
+    if (check_private_mode(p, path, &st) < 0)
         goto out;
-    }
     if (filecheck_owned_by_me(path, reason, sizeof(reason)) < 0 ||
         filecheck_not_writable_by_others(path, reason, sizeof(reason)) < 0 ||
         filecheck_access(path, R_OK, reason, sizeof(reason)) < 0) {
@@ -670,6 +709,17 @@ static int set_connect_timeout(struct parse_ctx *p, const char *v)
 
 /* ---- [admin] and monitoring ---- */
 
+static int set_admin_max_connections(struct parse_ctx *p, const char *v)
+{
+    return set_count(p, v, 1, 10000, "connections", &p->cfg->admin_max_connections);
+}
+
+static int set_admin_max_connections_per_ip(struct parse_ctx *p, const char *v)
+{
+    return set_count(p, v, 0, 10000, "connections (0: no limit)",
+                     &p->cfg->admin_max_connections_per_ip);
+}
+
 static int set_admin_listen(struct parse_ctx *p, const char *v)
 {
     struct config *c = p->cfg;
@@ -740,6 +790,11 @@ static const struct key_def keys[K_COUNT] = {
     [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after},
     [K_QUERY_TIMEOUT] = {"lianlian", "query_timeout", set_query_timeout},
     [K_CONNECT_TIMEOUT] = {"lianlian", "connect_timeout", set_connect_timeout},
+    [K_REQUEST_TIMEOUT] = {"server", "request_timeout", set_request_timeout},
+    [K_TLS_PRIORITIES] = {"server", "tls_priorities", set_tls_priorities},
+    [K_ADMIN_MAX_CONNECTIONS] = {"admin", "max_connections", set_admin_max_connections},
+    [K_ADMIN_MAX_CONNECTIONS_PER_IP] = {"admin", "max_connections_per_ip",
+                                        set_admin_max_connections_per_ip},
 };
 
 /* ---- parsing ---- */
@@ -869,8 +924,12 @@ static int set_defaults(struct config *c)
     c->max_rate = 5;
     c->log_level = LOG_LEVEL_INFO;
     c->max_connections = 1000;
-    c->max_connections_per_ip = 0;
+    c->max_connections_per_ip = 64;
     c->connection_timeout = 15;
+    c->request_timeout = 10;
+    c->tls_priorities = strdup(CONFIG_DEFAULT_TLS_PRIORITIES);
+    c->admin_max_connections = 64;
+    c->admin_max_connections_per_ip = 8;
     c->threads = 0;
     c->admin_listen = strdup("127.0.0.1:9090");
     snprintf(c->admin_host, sizeof(c->admin_host), "127.0.0.1");
@@ -880,7 +939,7 @@ static int set_defaults(struct config *c)
     c->connect_timeout_ms = 5000;
     c->pending_warning_after = 3600;
     if (c->admin_listen == NULL || c->listen == NULL || c->notify_path == NULL ||
-        c->query_url == NULL || c->database_path == NULL)
+        c->tls_priorities == NULL || c->query_url == NULL || c->database_path == NULL)
         return -1;
     return 0;
 }
@@ -1095,6 +1154,7 @@ void config_finish(struct config *cfg)
     free(cfg->notify_path);
     free(cfg->tls_cert);
     free(cfg->tls_key);
+    free(cfg->tls_priorities);
     netaddr_list_finish(&cfg->trusted_proxies);
     netaddr_list_finish(&cfg->allow_from);
     free(cfg->public_key);

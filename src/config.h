@@ -11,6 +11,8 @@
 
 #define CONFIG_DEFAULT_FILE      "/etc/lianpay-notifyd/lianpay-notifyd.conf"
 #define CONFIG_DEFAULT_QUERY_URL "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
+/* TLS 1.2 and 1.3 only (GnuTLS's NORMAL also offers 1.0 and 1.1). */
+#define CONFIG_DEFAULT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* Everything the configuration file says (design.md, configuration contract), checked and with
  * its key files loaded. Strings are malloc'd and owned by the struct. */
@@ -22,16 +24,20 @@ struct config {
     char listen_host[64];
     uint16_t listen_port;
     char *notify_path;
-    char *tls_cert; /* NULL: plain HTTP */
-    char *tls_key;
+    char *tls_cert;       /* NULL: plain HTTP */
+    char *tls_key;        /* mode checked like the merchant key's */
+    char *tls_priorities; /* a GnuTLS priority string */
     size_t max_body;
     struct netaddr_list trusted_proxies;
     struct netaddr_list allow_from; /* n == 0 and allow_all: everyone */
     bool allow_all;
     /* Beyond design.md's table (issue "reliability"): limits against hostile clients. */
     unsigned max_connections;        /* all clients together */
-    unsigned max_connections_per_ip; /* per TCP peer; 0: no limit (a reverse proxy is one peer) */
+    unsigned max_connections_per_ip; /* per client address (IPv6: /64), trusted proxies not
+                                        counted; 0: no limit */
     unsigned connection_timeout;     /* seconds of inactivity before a connection is closed */
+    unsigned request_timeout;        /* seconds for a whole request, headers and body; both
+                                        listeners */
     unsigned threads;                /* HTTP threads; 0: one per CPU */
 
     /* [lianlian] */
@@ -65,6 +71,8 @@ struct config {
     char *admin_listen; /* NULL: off */
     char admin_host[64];
     uint16_t admin_port;
+    unsigned admin_max_connections;
+    unsigned admin_max_connections_per_ip; /* 0: no limit */
 };
 
 /*

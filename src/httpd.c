@@ -8,11 +8,19 @@
  * queues the message for the writer and suspends the connection. The writer calls job_done() on
  * its thread after COMMIT; that resumes the connection, libmicrohttpd calls answer() once more,
  * and only then is the answer queued. An HTTP thread never waits for the disk.
+ *
+ * Connections are counted, limited and given a deadline by listener.c, which also refuses
+ * sources outside allow_from before any byte is read and closes every new connection once
+ * httpd_quiesce was called. The watchdog's probe comes in through a loopback socket of its own
+ * that the prober accepts and hands to the pool (listener_add_internal), outside those limits:
+ * a listener full of hostile connections is overloaded, not hung, and the probe says so by
+ * passing.
  */
 #include "httpd.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,6 +39,7 @@
 
 #include "config.h"
 #include "keyring.h"
+#include "listener.h"
 #include "log.h"
 #include "msg.h"
 #include "netaddr.h"
@@ -49,6 +60,7 @@ struct httpd {
     struct keyring *keys;
     struct writer *writer;
     struct MHD_Daemon *mhd;
+    struct listener *listener;
     struct MHD_Response *ack; /* shared by every 200: libmicrohttpd responses are refcounted */
     uint16_t port;
 
@@ -58,8 +70,13 @@ struct httpd {
     atomic_ullong rejections[HTTPD_REJECT_COUNT];
 
     char probe_token[33];
-    CURL *probe; /* the prober's handle, made on first use (one thread only) */
+    /* The prober's (one thread only), made on first use. */
+    CURL *probe;
+    CURLM *probe_multi;
     struct curl_slist *probe_headers;
+    int probe_listen;     /* its own loopback listening socket, known to no one else */
+    uint16_t probe_local; /* the port libcurl's socket is bound to, for the current probe */
+    bool probe_added;     /* the current probe's connection is with the pool */
 };
 
 enum request_state {
@@ -84,8 +101,10 @@ struct request {
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
+/* close: the connection ends after this answer (what follows cannot be trusted to be a
+ * request of its own). */
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, const char *code,
-                                 const char *msg)
+                                 const char *msg, bool close)
 {
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"ret_code\":\"%s\",\"ret_msg\":\"%s\"}", code, msg);
@@ -96,6 +115,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, c
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -128,26 +149,68 @@ const char *httpd_reject_name(enum httpd_reject r)
         [HTTPD_REJECT_BODY_TOO_LARGE] = "body_too_large",
         [HTTPD_REJECT_NOT_FOUND] = "not_found",
         [HTTPD_REJECT_METHOD_NOT_ALLOWED] = "method_not_allowed",
+        [HTTPD_REJECT_BAD_HEADER] = "bad_header",
+        [HTTPD_REJECT_PER_IP_LIMIT] = "per_ip_limit",
+        [HTTPD_REJECT_CONNECTION_LIMIT] = "connection_limit",
+        [HTTPD_REJECT_REQUEST_TIMEOUT] = "request_timeout",
     };
     return (unsigned)r < HTTPD_REJECT_COUNT ? names[r] : "unknown";
 }
 
+/* Counts a refusal; true when its line is to be written. Anyone can send refusals by the
+ * thousand: their lines are throttled per kind and source. A message LianLian signed is not
+ * anyone's (wrong partner, invalid field): its line is always written. */
+static bool count_refusal(struct httpd *h, enum httpd_reject kind, const char *client)
+{
+    atomic_fetch_add(&h->rejected, 1);
+    atomic_fetch_add(&h->rejections[kind], 1);
+    return kind == HTTPD_REJECT_WRONG_PARTNER || kind == HTTPD_REJECT_INVALID_FIELD ||
+           listener_may_log(h->listener, httpd_reject_name(kind), client);
+}
+
 /* Logs and answers a refusal; `kind` is the counter's label, `reason` the words for people. */
-static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, const char *client,
-                              enum httpd_reject kind, unsigned status, const char *reason,
-                              const char *body, size_t len, const char *claimed_order)
+static enum MHD_Result reject_and_close(struct httpd *h, struct MHD_Connection *conn,
+                                        const char *client, enum httpd_reject kind, unsigned status,
+                                        const char *reason, const char *body, size_t len,
+                                        const char *claimed_order, bool close)
 {
     char hash[17];
     char st[8];
 
-    body_hash(body, len, hash);
-    snprintf(st, sizeof(st), "%u", status);
-    atomic_fetch_add(&h->rejected, 1);
-    atomic_fetch_add(&h->rejections[kind], 1);
-    log_kv(LOG_LEVEL_WARNING, "reject", "status", st, "reason", reason, "remote", client,
-           "claimed_no_order", log_outside(claimed_order), "bytes", log_int((long long)len),
-           "body_sha256", hash, NULL);
-    return send_json(conn, status, "9999", reason);
+    if (count_refusal(h, kind, client)) {
+        body_hash(body, len, hash);
+        snprintf(st, sizeof(st), "%u", status);
+        log_kv(LOG_LEVEL_WARNING, "reject", "status", st, "reason", reason, "kind",
+               httpd_reject_name(kind), "remote", client, "claimed_no_order", log_outside(claimed_order),
+               "bytes", log_int((long long)len), "body_sha256", hash, NULL);
+    }
+    return send_json(conn, status, "9999", reason, close);
+}
+
+static enum MHD_Result reject(struct httpd *h, struct MHD_Connection *conn, const char *client,
+                              enum httpd_reject kind, unsigned status, const char *reason,
+                              const char *body, size_t len, const char *claimed_order)
+{
+    return reject_and_close(h, conn, client, kind, status, reason, body, len, claimed_order, false);
+}
+
+/* A connection the listener closed without an answer (listener.h). */
+static void refused(void *cls, enum listener_refusal why, const char *peer)
+{
+    static const struct {
+        enum httpd_reject kind;
+        const char *reason;
+    } map[LISTENER_REFUSAL_COUNT] = {
+        [LISTENER_NOT_ALLOWED] = {HTTPD_REJECT_SOURCE_NOT_ALLOWED, "source not allowed"},
+        [LISTENER_PER_IP] = {HTTPD_REJECT_PER_IP_LIMIT, "too many connections from this address"},
+        [LISTENER_FULL] = {HTTPD_REJECT_CONNECTION_LIMIT, "max_connections reached"},
+        [LISTENER_TIMEOUT] = {HTTPD_REJECT_REQUEST_TIMEOUT, "no complete request in time"},
+    };
+    struct httpd *h = cls;
+
+    if (count_refusal(h, map[why].kind, peer))
+        log_kv(LOG_LEVEL_WARNING, "reject", "reason", map[why].reason, "kind",
+               httpd_reject_name(map[why].kind), "remote", peer, "connection", "closed", NULL);
 }
 
 /* ---- the writer's side ------------------------------------------------------------------ */
@@ -256,12 +319,15 @@ static enum MHD_Result answer_done(struct request *req)
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
     atomic_fetch_add(&h->failed, 1);
-    return send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "9999", "storage unavailable");
+    return send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "9999", "storage unavailable", false);
 }
 
-/* The watchdog's own request (httpd_probe): the header holds this process's secret. */
+/* The watchdog's own request (httpd_probe): on its own connection, and the header holds this
+ * process's secret. */
 static bool is_probe(struct httpd *h, struct MHD_Connection *conn)
 {
+    if (!listener_is_internal(conn))
+        return false;
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PROBE_HEADER);
     size_t n = sizeof(h->probe_token) - 1;
     return v != NULL && strlen(v) == n && CRYPTO_memcmp(v, h->probe_token, n) == 0;
@@ -315,20 +381,33 @@ static int client_address(struct httpd *h, struct MHD_Connection *conn, char *ou
 
 /* The first call: everything decided from the request line and headers. Returns MHD_YES with
  * *req set to continue with the body, or the result of an answer already queued. */
-static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, const char *url,
+static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, const char *version,
                                   const char *method, struct request **reqp)
 {
     char client[46];
 
     if (is_probe(h, conn))
         return answer_probe(conn);
+    if (!listener_headers_ok(conn, MHD_HEADER_KIND)) {
+        /* libmicrohttpd took "Content-Length : 5" for another header: what it read as the end
+         * of this request may be the middle of its body. Nothing more is read. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci == NULL || ci->client_addr == NULL ||
+            netaddr_format(ci->client_addr, client, sizeof(client)) < 0)
+            snprintf(client, sizeof(client), "unknown");
+        return reject_and_close(h, conn, client, HTTPD_REJECT_BAD_HEADER, MHD_HTTP_BAD_REQUEST,
+                                "invalid header name (whitespace before the colon?)", NULL, 0, NULL,
+                                true);
+    }
     if (client_address(h, conn, client, sizeof(client)) < 0)
         return reject(h, conn, client, HTTPD_REJECT_BAD_FORWARDED_FOR, MHD_HTTP_BAD_REQUEST,
                       "malformed X-Forwarded-For", NULL, 0, NULL);
     if (!h->cfg->allow_all && !netaddr_list_contains(&h->cfg->allow_from, client))
         return reject(h, conn, client, HTTPD_REJECT_SOURCE_NOT_ALLOWED, MHD_HTTP_FORBIDDEN,
                       "source not allowed", NULL, 0, NULL);
-    if (strcmp(url, h->cfg->notify_path) != 0)
+    /* The path as sent: "/lianpay/%6eotify" and "/lianpay/notify%00x" are other paths. */
+    if (!listener_path_is(conn, version, h->cfg->notify_path))
         return reject(h, conn, client, HTTPD_REJECT_NOT_FOUND, MHD_HTTP_NOT_FOUND, "not found",
                       NULL, 0, NULL);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
@@ -395,7 +474,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     struct request *req = *con_cls;
 
     if (req == NULL)
-        return first_call(h, conn, url, method, (struct request **)con_cls);
+        return first_call(h, conn, version, method, (struct request **)con_cls);
 
     switch (req->state) {
     case REQ_READING:
@@ -404,6 +483,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
             *upload_data_size = 0;
             return MHD_YES;
         }
+        listener_request_received(conn);
+        if (!listener_headers_ok(conn, MHD_FOOTER_KIND))
+            return reject_and_close(h, conn, req->client, HTTPD_REJECT_BAD_HEADER,
+                                    MHD_HTTP_BAD_REQUEST, "invalid trailer name", NULL, req->len,
+                                    NULL, true);
         if (req->too_big)
             return reject(h, conn, req->client, HTTPD_REJECT_BODY_TOO_LARGE,
                           MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL, req->len, NULL);
@@ -421,6 +505,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct httpd *h = cls;
     struct request *req = *con_cls;
+    listener_request_done(conn);
     if (req == NULL)
         return;
     /* A client that left while its message was with the writer never got to answer_done. */
@@ -432,43 +517,53 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* libmicrohttpd passes printf-style messages. */
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char buf[512];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    log_kv(LOG_LEVEL_DEBUG, "http_library", "message", buf, NULL);
-}
-
 /* ---- life cycle ------------------------------------------------------------------------- */
 
-static char *read_file(const char *path, char *err, size_t errlen)
+/* A PEM file into a NUL-terminated buffer of *len bytes. read(2), not stdio: the key's bytes
+ * are in this buffer only, which the caller wipes. */
+static char *read_pem(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    struct stat st;
     char *buf = NULL;
-    if (f == NULL) {
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) != 0)
+    if (fstat(fd, &st) < 0 || st.st_size < 0 || st.st_size > 1 << 20)
         goto fail;
-    long size = ftell(f);
-    if (size < 0 || size > 1 << 20 || fseek(f, 0, SEEK_SET) != 0)
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL)
         goto fail;
-    buf = malloc((size_t)size + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size)
-        goto fail;
-    buf[size] = '\0';
-    fclose(f);
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *len = got;
+    close(fd);
     return buf;
 fail:
     snprintf(err, errlen, "%s: cannot read", path);
+    if (buf != NULL)
+        OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
     free(buf);
-    fclose(f);
+    close(fd);
     return NULL;
+}
+
+static void free_secret(char *buf, size_t len)
+{
+    if (buf == NULL)
+        return;
+    OPENSSL_cleanse(buf, len);
+    free(buf);
 }
 
 static int make_probe_token(struct httpd *h, char *err, size_t errlen)
@@ -492,11 +587,95 @@ static int listen_address(const struct config *cfg, struct sockaddr_storage *ss,
     return -1;
 }
 
+static unsigned pool_size(const struct config *cfg)
+{
+    long threads = cfg->threads;
+    if (threads == 0)
+        threads = sysconf(_SC_NPROCESSORS_ONLN);
+    return threads < 1 ? 1 : (unsigned)threads;
+}
+
+static int start_listener(struct httpd *h, unsigned threads, char *err, size_t errlen)
+{
+    const struct config *cfg = h->cfg;
+    struct listener_config lc = {
+        .name = "http",
+        .reject_event = "reject_suppressed",
+        .library_event = "http_library",
+        .max_connections = cfg->max_connections,
+        .max_per_ip = cfg->max_connections_per_ip,
+        .request_timeout_ms = (int64_t)cfg->request_timeout * 1000,
+        .threads = threads,
+        .allow = cfg->allow_all ? NULL : &cfg->allow_from,
+        .exempt = &cfg->trusted_proxies,
+        .refused = refused,
+        .refused_cls = h,
+    };
+    h->listener = listener_create(&lc, err, errlen);
+    if (h->listener == NULL)
+        return -1;
+    listener_fit_fd_limit(cfg->max_connections +
+                          (cfg->admin_listen != NULL ? cfg->admin_max_connections : 0));
+    return 0;
+}
+
+static int start_daemon(struct httpd *h, struct sockaddr_storage *ss, unsigned threads, char *err,
+                        size_t errlen)
+{
+    const struct config *cfg = h->cfg;
+    char *cert = NULL, *key = NULL;
+    size_t cert_len = 0, key_len = 0;
+    struct MHD_OptionItem opts[16];
+    int rc = -1;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert != NULL) {
+        cert = read_pem(cfg->tls_cert, &cert_len, err, errlen);
+        key = cert ? read_pem(cfg->tls_key, &key_len, err, errlen) : NULL;
+        if (key == NULL)
+            goto out;
+        flags |= MHD_USE_TLS;
+    }
+    const struct MHD_OptionItem more[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ss},
+        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
+        {cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, cfg->tls_priorities},
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+    };
+    if (listener_options(h->listener, more, sizeof(more) / sizeof(more[0]), opts,
+                         sizeof(opts) / sizeof(opts[0])) < 0) {
+        snprintf(err, errlen, "too many libmicrohttpd options");
+        goto out;
+    }
+    errno = 0;
+    h->mhd = MHD_start_daemon(flags, 0, listener_accept_policy(), h->listener, answer, h,
+                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (h->mhd == NULL) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
+                 errno ? strerror(errno)
+                       : "libmicrohttpd refused the options (server.tls_priorities, the "
+                         "certificate or its key?)");
+        goto out;
+    }
+    rc = 0;
+out:
+    /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
+    free(cert);
+    free_secret(key, key_len + 1);
+    return rc;
+}
+
 struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struct writer *w,
                            char *err, size_t errlen)
 {
     struct httpd *h = calloc(1, sizeof(*h));
-    char *cert = NULL, *key = NULL;
     struct sockaddr_storage ss;
 
     if (h == NULL) {
@@ -506,6 +685,7 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
     h->cfg = cfg;
     h->keys = keys;
     h->writer = w;
+    h->probe_listen = -1;
     if (make_probe_token(h, err, errlen) < 0 || listen_address(cfg, &ss, err, errlen) < 0)
         goto fail;
     h->ack =
@@ -513,54 +693,15 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
     if (h->ack == NULL)
         goto fail;
     MHD_add_response_header(h->ack, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
-
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (cfg->tls_cert != NULL) {
-        cert = read_file(cfg->tls_cert, err, errlen);
-        key = cert ? read_file(cfg->tls_key, err, errlen) : NULL;
-        if (key == NULL)
-            goto fail;
-        flags |= MHD_USE_TLS;
-    }
-    long threads = cfg->threads;
-    if (threads == 0)
-        threads = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads < 1)
-        threads = 1;
-
-    /* The logger first: libmicrohttpd reports problems with the options that follow it. */
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h},
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h},
-        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
-        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    h->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, answer, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (h->mhd == NULL) {
-        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
-                 errno ? strerror(errno) : "libmicrohttpd refused the options");
+    unsigned threads = pool_size(cfg);
+    if (start_listener(h, threads, err, errlen) < 0 ||
+        start_daemon(h, &ss, threads, err, errlen) < 0)
         goto fail;
-    }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : cfg->listen_port;
-    /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
-    free(cert);
-    free(key);
     return h;
 fail:
-    free(cert);
-    free(key);
+    listener_destroy(h->listener);
     if (h->ack)
         MHD_destroy_response(h->ack);
     free(h);
@@ -572,16 +713,23 @@ uint16_t httpd_port(struct httpd *h)
     return h->port;
 }
 
+/* Not MHD_quiesce_daemon: in libmicrohttpd 0.9.75 (and 1.0.1) it races the pool's threads over
+ * the listening socket in their epoll sets, and the loser aborts the process ("Failed to remove
+ * listen FD from epoll set"). The socket stays open until httpd_destroy; new connections are
+ * closed as they come, by the accept policy. */
 void httpd_quiesce(struct httpd *h)
 {
-    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    listener_stop_accepting(h->listener);
 }
 
 unsigned httpd_in_flight(struct httpd *h)
 {
     return atomic_load(&h->in_flight);
+}
+
+struct listener *httpd_listener(struct httpd *h)
+{
+    return h->listener;
 }
 
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
@@ -595,42 +743,96 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
         out->rejections[i] = atomic_load(&h->rejections[i]);
 }
 
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void probe_teardown(struct httpd *h);
+
 void httpd_destroy(struct httpd *h)
 {
     if (h == NULL)
         return;
     MHD_stop_daemon(h->mhd);
+    listener_destroy(h->listener);
     MHD_destroy_response(h->ack);
-    if (h->probe != NULL)
-        curl_easy_cleanup(h->probe);
-    curl_slist_free_all(h->probe_headers);
+    probe_teardown(h);
     free(h);
 }
 
-/* Where the probe connects: the listening address, or loopback when it listens on all. */
-static void probe_url(struct httpd *h, char *url, size_t len)
+/* ---- the watchdog's probe ---------------------------------------------------------------- */
+
+/*
+ * libcurl connects to a loopback socket of the prober's own; between its steps (the multi
+ * interface, on this one thread) the prober accepts that connection and hands it to the pool as
+ * an internal one. So the probe never waits among outside connections for a slot or in the
+ * listen queue. (libcurl 7.88 cannot be given a connected socket: CURL_SOCKOPT_ALREADY_CONNECTED
+ * is ignored there, curl issue 10626.)
+ */
+
+static int loopback_socket(struct sockaddr_in *sa)
 {
-    const char *host = h->cfg->listen_host;
-    if (strcmp(host, "0.0.0.0") == 0)
-        host = "127.0.0.1";
-    else if (strcmp(host, "::") == 0)
-        host = "::1";
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(url, len, "%s://%s%s%s:%u%s", h->cfg->tls_cert ? "https" : "http", v6 ? "[" : "", host,
-             v6 ? "]" : "", (unsigned)h->port, h->cfg->notify_path);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+/* libcurl's socket, bound here so that the prober knows its port before it connects. */
+static curl_socket_t probe_open(void *cls, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    struct httpd *h = cls;
+    struct sockaddr_in sa;
+    socklen_t n = sizeof(sa);
+    int fd = loopback_socket(&sa);
+
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &n) < 0) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    h->probe_local = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* The probe's listening socket; returns its port, or 0. */
+static uint16_t probe_listen(struct httpd *h)
+{
+    struct sockaddr_in sa;
+    socklen_t n = sizeof(sa);
+
+    h->probe_listen = loopback_socket(&sa);
+    if (h->probe_listen < 0)
+        return 0;
+    if (bind(h->probe_listen, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(h->probe_listen, 4) < 0 ||
+        getsockname(h->probe_listen, (struct sockaddr *)&sa, &n) < 0 ||
+        fcntl(h->probe_listen, F_SETFL, O_NONBLOCK) < 0) {
+        close_fd(&h->probe_listen);
+        return 0;
+    }
+    return ntohs(sa.sin_port);
 }
 
 static int probe_setup(struct httpd *h)
 {
     char header[64];
     char url[160];
+    uint16_t port = probe_listen(h);
 
     snprintf(header, sizeof(header), "%s: %s", PROBE_HEADER, h->probe_token);
     h->probe_headers = curl_slist_append(NULL, header);
     h->probe = curl_easy_init();
-    if (h->probe_headers == NULL || h->probe == NULL)
+    h->probe_multi = curl_multi_init();
+    if (port == 0 || h->probe_headers == NULL || h->probe == NULL || h->probe_multi == NULL)
         return -1;
-    probe_url(h, url, sizeof(url));
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", h->cfg->tls_cert ? "https" : "http",
+             (unsigned)port, h->cfg->notify_path);
     CURL *c = h->probe;
     /* Our own listener: no proxy from the environment, and its certificate need not name a
      * loopback address (only the secret travels, and it proves nothing to anyone else). */
@@ -640,9 +842,76 @@ static int probe_setup(struct httpd *h)
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, probe_open) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h) != CURLE_OK)
         return -1;
     return 0;
+}
+
+static void probe_teardown(struct httpd *h)
+{
+    if (h->probe != NULL)
+        curl_easy_cleanup(h->probe);
+    if (h->probe_multi != NULL)
+        curl_multi_cleanup(h->probe_multi);
+    curl_slist_free_all(h->probe_headers);
+    close_fd(&h->probe_listen);
+    h->probe = NULL;
+    h->probe_multi = NULL;
+    h->probe_headers = NULL;
+}
+
+/* Takes libcurl's connection from the probe's listening socket to the pool. Anything else that
+ * found the socket (it is on loopback) is closed. */
+static void probe_accept(struct httpd *h)
+{
+    struct sockaddr_in peer;
+
+    while (!h->probe_added && h->probe_local != 0) {
+        socklen_t n = sizeof(peer);
+        int fd = accept4(h->probe_listen, (struct sockaddr *)&peer, &n, SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (n != sizeof(peer) || ntohs(peer.sin_port) != h->probe_local) {
+            close(fd);
+            continue;
+        }
+        h->probe_added = true; /* the pool's, even when adding failed (then it is closed) */
+        listener_add_internal(h->mhd, fd);
+    }
+}
+
+/* Runs the transfer for at most timeout_ms; returns its result. */
+static CURLcode probe_run(struct httpd *h, long timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    CURLcode result = CURLE_OPERATION_TIMEDOUT;
+    int running = 1;
+
+    h->probe_local = 0;
+    h->probe_added = false;
+    if (curl_multi_add_handle(h->probe_multi, h->probe) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    while (running > 0) {
+        if (curl_multi_perform(h->probe_multi, &running) != CURLM_OK)
+            break;
+        probe_accept(h);
+        int64_t left = end - time_mono_ms();
+        if (running == 0 || left <= 0)
+            break;
+        struct curl_waitfd extra = {h->probe_listen, CURL_WAIT_POLLIN, 0};
+        curl_multi_poll(h->probe_multi, &extra, h->probe_added ? 0 : 1,
+                        (int)(left < 100 ? left : 100), NULL);
+    }
+    int queued;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(h->probe_multi, &queued)) != NULL) {
+        if (m->msg == CURLMSG_DONE)
+            result = m->data.result;
+    }
+    curl_multi_remove_handle(h->probe_multi, h->probe);
+    return result;
 }
 
 int httpd_probe(struct httpd *h, long timeout_ms)
@@ -650,16 +919,13 @@ int httpd_probe(struct httpd *h, long timeout_ms)
     long code = 0;
 
     if (h->probe == NULL && probe_setup(h) < 0) {
-        if (h->probe != NULL)
-            curl_easy_cleanup(h->probe);
-        curl_slist_free_all(h->probe_headers);
-        h->probe = NULL;
-        h->probe_headers = NULL;
+        probe_teardown(h);
         return -1;
     }
-    /* A fresh connection each time (FORBID_REUSE): accepting is part of what is checked. */
+    /* A fresh connection each time (FORBID_REUSE), taken in by one of the pool's threads:
+     * answering it is what is checked, not winning a place among connections from outside. */
     if (curl_easy_setopt(h->probe, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_perform(h->probe) != CURLE_OK ||
+        probe_run(h, timeout_ms) != CURLE_OK ||
         curl_easy_getinfo(h->probe, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
         return -1;
     return code == MHD_HTTP_NO_CONTENT ? 0 : -1;

@@ -7,6 +7,7 @@
 
 struct config;
 struct keyring;
+struct listener;
 struct writer;
 
 /*
@@ -24,8 +25,12 @@ struct httpd *httpd_create(const struct config *cfg, struct keyring *keys, struc
 /* The port actually bound (useful with port 0). */
 uint16_t httpd_port(struct httpd *h);
 
-/* Stops accepting new connections; requests already received still complete. */
+/* Stops accepting new connections (each is closed as it comes); requests already received
+ * still complete. */
 void httpd_quiesce(struct httpd *h);
+
+/* Its connections: counts, limits, saturation (listener.h). Owned by the httpd. */
+struct listener *httpd_listener(struct httpd *h);
 
 /* Requests received and not yet answered. */
 unsigned httpd_in_flight(struct httpd *h);
@@ -36,11 +41,16 @@ enum httpd_reject {
     HTTPD_REJECT_BAD_SIGNATURE,      /* no trusted key verifies it */
     HTTPD_REJECT_WRONG_PARTNER,      /* authentic, but oid_partner is not ours */
     HTTPD_REJECT_INVALID_FIELD,      /* authentic, but a field is missing or invalid */
-    HTTPD_REJECT_SOURCE_NOT_ALLOWED, /* 403: not in server.allow_from */
+    HTTPD_REJECT_SOURCE_NOT_ALLOWED, /* not in server.allow_from: closed at accept, or 403
+                                        when a trusted proxy forwarded it */
     HTTPD_REJECT_BAD_FORWARDED_FOR,  /* a trusted proxy sent a malformed X-Forwarded-For */
     HTTPD_REJECT_BODY_TOO_LARGE,     /* 413 */
     HTTPD_REJECT_NOT_FOUND,          /* 404: not notify_path */
     HTTPD_REJECT_METHOD_NOT_ALLOWED, /* 405: not POST */
+    HTTPD_REJECT_BAD_HEADER,         /* 400 and closed: a header name that is no token */
+    HTTPD_REJECT_PER_IP_LIMIT,       /* closed at accept: server.max_connections_per_ip */
+    HTTPD_REJECT_CONNECTION_LIMIT,   /* closed at accept: server.max_connections */
+    HTTPD_REJECT_REQUEST_TIMEOUT,    /* closed: no complete request within request_timeout */
     HTTPD_REJECT_COUNT
 };
 
@@ -58,10 +68,12 @@ struct httpd_stats {
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out);
 
 /*
- * The liveness probe behind the watchdog: makes a real request to the notification listener over
- * loopback (HTTPS when it serves HTTPS) and returns 0 when one of its threads answered within
- * timeout_ms, -1 otherwise. The request carries a secret made at start, so it is answered 204
- * without a log line and cannot be told apart by anyone else. Call from one thread only.
+ * The liveness probe behind the watchdog: makes a real request to the notification listener
+ * (HTTPS when it serves HTTPS) over a loopback connection of its own that it hands to the
+ * thread pool, outside the connection limits and the listen queue, and returns 0 when one of its
+ * threads answered within timeout_ms, -1 otherwise. So connections from outside, however many,
+ * cannot make it fail; a wedged pool does. The request carries a secret made at start, so it is
+ * answered 204 without a log line. Call from one thread only.
  */
 int httpd_probe(struct httpd *h, long timeout_ms);
 

@@ -8,8 +8,11 @@
  * works: the writer's heartbeat must be fresh and the notification listener must answer a real
  * request over loopback (httpd_probe). Only then does it send WATCHDOG=1, so a stuck writer or a
  * wedged HTTP thread pool stops the pings and systemd restarts the service. The verdict also
- * feeds /livez and STATUS=. Every log.summary_interval it logs a summary line and, when the oldest
- * pending order is older than log.pending_warning_after, a warning.
+ * feeds /livez and STATUS=. A listener full of connections is not a wedged pool: the probe
+ * does not compete with them (httpd_probe), so hostile clients cannot stop the pings; the
+ * supervisor reports it as overload instead (a warning when it starts, a line when it ends;
+ * /readyz says so meanwhile). Every log.summary_interval it logs a summary line and, when the
+ * oldest pending order is older than log.pending_warning_after, a warning.
  *
  * One daemon per database: two would both chase the same orders (and query LianLian twice about
  * each). Start-up takes an fcntl write lock on DATABASE.lock beside the database file and holds it
@@ -43,6 +46,7 @@
 #include "filecheck.h"
 #include "httpd.h"
 #include "keyring.h"
+#include "listener.h"
 #include "log.h"
 #include "reconcile.h"
 #include "store.h"
@@ -57,6 +61,9 @@
 #define CHECK_MS 5000
 /* The overdue-order check when log.summary_interval is off. */
 #define OVERDUE_CHECK_S 300
+/* The listener counts as saturated this long after it last refused a connection for
+ * server.max_connections. */
+#define SATURATION_WINDOW_MS 10000
 
 struct service {
     struct config *cfg;
@@ -70,13 +77,15 @@ struct service {
     char addr[96];
 
     /* supervision (main thread only) */
-    int64_t check_ms;    /* interval between liveness checks */
-    bool watchdog;       /* WATCHDOG_USEC set: ping after each passing check */
-    int64_t next_check;  /* monotonic ms */
-    bool live;           /* last verdict */
-    char why[160];       /* why not */
-    int64_t monitor_s;   /* summary / overdue check interval; 0: none */
-    int64_t next_report; /* monotonic ms */
+    int64_t check_ms;      /* interval between liveness checks */
+    bool watchdog;         /* WATCHDOG_USEC set: ping after each passing check */
+    int64_t next_check;    /* monotonic ms */
+    bool live;             /* last verdict */
+    char why[160];         /* why not */
+    bool saturated;        /* the notification listener, at the last check */
+    uint64_t full_refused; /* its refusals for max_connections before this saturation */
+    int64_t monitor_s;     /* summary / overdue check interval; 0: none */
+    int64_t next_report;   /* monotonic ms */
     struct store *monitor;
     struct httpd_stats last_http;
     uint64_t last_queries;
@@ -148,6 +157,33 @@ static bool alive(struct service *s, char *why, size_t len)
     return true;
 }
 
+/* Overload of the notification listener: logged when it begins and when it ends. */
+static void watch_overload(struct service *s)
+{
+    struct listener *l = httpd_listener(s->httpd);
+    struct listener_stats st;
+    bool saturated = listener_saturated(l, SATURATION_WINDOW_MS);
+
+    if (saturated == s->saturated)
+        return;
+    listener_get_stats(l, &st);
+    s->saturated = saturated;
+    if (saturated) {
+        log_kv(LOG_LEVEL_WARNING, "overload", "status", "saturated", "connections",
+               log_int(st.connections), "max_connections", log_int(st.max_connections), "advice",
+               "new connections are refused; see reject lines for their sources", NULL);
+        sd_notifyf(0, "STATUS=overloaded: %u of %u connections in use on %s", st.connections,
+                   st.max_connections, s->addr);
+    } else {
+        log_kv(LOG_LEVEL_INFO, "overload", "status", "cleared", "refused",
+               log_int((long long)(st.refused[LISTENER_FULL] - s->full_refused)), "connections",
+               log_int(st.connections), NULL);
+        s->full_refused = st.refused[LISTENER_FULL];
+        sd_notifyf(0, "STATUS=%s on %s%s%s", s->live ? "serving" : "degraded", s->addr,
+                   s->live ? "" : ": ", s->live ? "" : s->why);
+    }
+}
+
 /* Checks liveness; feeds the watchdog only when it passed and ping is set. */
 static void supervise(struct service *s, bool ping)
 {
@@ -158,6 +194,7 @@ static void supervise(struct service *s, bool ping)
     admin_set_live(s->admin, live, why, 3 * s->check_ms + 5000);
     if (live && ping && s->watchdog)
         sd_notify(0, "WATCHDOG=1");
+    watch_overload(s);
     if (live == s->live && (live || strcmp(why, s->why) == 0))
         return;
     if (live) {
@@ -281,16 +318,28 @@ static int64_t tick(struct service *s)
 
 /* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
  * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
- * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read). */
+ * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read).
+ * The new file and its name are synced at once: a file this daemon creates does not wait for
+ * SQLite to make it durable. */
 static int create_database_file(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-    if (fd >= 0)
-        return close(fd);
-    if (errno == EEXIST)
-        return 0;
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return -1;
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fsync(fd) < 0) {
+        snprintf(err, errlen, "%s: cannot sync: %s", path, strerror(errno));
+        (void)close(fd);
+        return -1;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return store_sync_directory(path, err, errlen);
 }
 
 /* snprintf into a reason buffer, which may cut a long path short. */

@@ -26,6 +26,10 @@ enum store_mode {
 struct store *store_open(const char *path, enum store_mode mode, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* fsyncs the directory holding the file path, so that names created or removed in it survive a
+ * power cut. Returns 0, or -1 with a reason in err (unless err is NULL). */
+int store_sync_directory(const char *path, char *err, size_t errlen);
+
 /* The schema version this build creates (the highest migration number). */
 int store_schema_version(void);
 

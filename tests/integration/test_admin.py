@@ -12,14 +12,16 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL, NOTIFYD, Daemon, Sim, Skip, TempDir, eq, keypair,  # noqa: E402
                      notification, ok, run, sh, sign, test, wait_for)
+from slow import PARTIAL, Trickler, close_all, count_open, hold, wait_all_closed  # noqa: E402
 from threads import freeze  # noqa: E402
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
 
-def get(d, path, method='GET', host='127.0.0.1', port=None):
+def get(d, path, method='GET', host='127.0.0.1', port=None, source=None):
     """(status, headers dict, body bytes) of one request to the admin listener."""
-    s = socket.create_connection((host, port or d.admin_port), timeout=10)
+    s = socket.create_connection((host, port or d.admin_port), timeout=10,
+                                 source_address=(source, 0) if source else None)
     try:
         s.sendall(b'%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'
                   % (method.encode(), path.encode()))
@@ -117,7 +119,7 @@ def livez_and_readyz_when_healthy():
     status, r = readyz(e.d)
     eq(status, 200, '/readyz')
     eq(r, {'ready': True, 'checks': {'database': 'ok', 'writer': 'ok', 'reconciler': 'off',
-                                     'live': 'ok'}}, '/readyz body')
+                                     'live': 'ok', 'connections': 'ok'}}, '/readyz body')
     eq(get(e.d, '/livez', method='HEAD')[0], 200, 'HEAD')
 
 
@@ -184,7 +186,8 @@ def readyz_reports_a_stuck_reconciler():
     d = Daemon(tmp, ll_pub, m_priv, sections={'lianlian': {'query_url': sim.url,
                                                              'query_timeout': '2s'}})
     eq(readyz(d), (200, {'ready': True, 'checks': {'database': 'ok', 'writer': 'ok',
-                                                   'reconciler': 'ok', 'live': 'ok'}}), 'before')
+                                                   'reconciler': 'ok', 'live': 'ok',
+                                                   'connections': 'ok'}}), 'before')
     with freeze(d.proc.pid, names={'reconcile'}):
         # a turn may legitimately take a whole query (query_timeout) and 20 s more
         time.sleep(19)
@@ -225,7 +228,8 @@ def metrics_count_notifications_rejections_and_batches_without_order_numbers():
     for reason, n in (('bad_signature', 1), ('malformed', 1), ('wrong_partner', 1),
                       ('invalid_field', 1), ('not_found', 1), ('method_not_allowed', 1),
                       ('body_too_large', 1), ('source_not_allowed', 0),
-                      ('bad_forwarded_for', 0)):
+                      ('bad_forwarded_for', 0), ('bad_header', 0), ('per_ip_limit', 0),
+                      ('connection_limit', 0), ('request_timeout', 0)):
         eq(metric(s, 'lianpay_rejections_total', reason=reason), n, reason)
     eq(metric(s, 'lianpay_writer_batch_size_sum'), 7, 'messages committed')
     ok(metric(s, 'lianpay_writer_batch_size_count') >= 1, 'batches')
@@ -246,6 +250,8 @@ def metrics_count_notifications_rejections_and_batches_without_order_numbers():
     else:
         ok(64 * 1024 < heap < metric(s, 'process_resident_memory_bytes'), 'heap in use %d' % heap)
     ok(metric(s, 'process_open_fds') > 3, 'fds')
+    eq(metric(s, 'lianpay_http_max_connections'), 1000, 'max_connections')
+    ok(metric(s, 'lianpay_http_connections') is not None, 'connections gauge')
     ok(time.time() - 3600 < metric(s, 'process_start_time_seconds') <= time.time(), 'start')
     ok('MET-' not in text, 'no order number in /metrics')
     # the scrape itself is not a notification
@@ -298,6 +304,38 @@ def admin_refuses_other_methods_and_paths():
     eq(get(e.d, '/')[0], 404, '/')
     eq(get(e.d, '/lianpay/notify')[0], 404, 'the notification path is not served here')
     eq(e.d.request(method='GET', path='/metrics')[0], 404, '/metrics not on the public port')
+
+
+@test
+def trickling_connections_cannot_silence_the_admin_listener():
+    e = Env(sections={'server': {'request_timeout': '2s'},
+                      'admin': {'max_connections': '30', 'max_connections_per_ip': '8'}})
+    port = e.d.admin_port
+    t0 = time.monotonic()
+    # more than the listener takes: 40 from one address, 8 more from each of two others
+    socks = hold(port, 40, '127.0.0.1', PARTIAL)
+    socks += hold(port, 8, '127.0.0.2', PARTIAL) + hold(port, 8, '127.0.0.3', PARTIAL)
+    with Trickler(socks, period=0.3):
+        held = count_open(socks)
+        answers = {}
+        for path in ('/livez', '/readyz', '/metrics'):
+            t = time.monotonic()
+            answers[path] = (get(e.d, path, host='127.0.0.1', source='127.0.0.9')[0],
+                             time.monotonic() - t)
+        wait_all_closed(socks, 15)
+        took = time.monotonic() - t0
+    close_all(socks)
+    print('# 56 trickling connections to the admin listener (%d held); /livez, /readyz, '
+          '/metrics answered in %s ms; all closed after %.1f s (request_timeout 2s)'
+          % (held, '/'.join('%.1f' % (a[1] * 1000) for a in answers.values()), took),
+          flush=True)
+    eq(held, 24, 'held: 8 from each address, the rest closed at once')
+    eq({p: a[0] for p, a in answers.items()}, {'/livez': 200, '/readyz': 200, '/metrics': 200},
+       'answers while they trickle')
+    ok(took < 10, 'closed by the deadline')
+    eq(get(e.d, '/livez')[0], 200, 'from 127.0.0.1 again')
+    ok([l for l in e.d.log_lines('admin_reject') if 'kind=per_ip_limit remote=127.0.0.1' in l],
+       'the refusals are logged')
 
 
 @test

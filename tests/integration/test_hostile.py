@@ -379,10 +379,48 @@ def path_variants():
                  b'/lianpay/notify/', b'http://x/lianpay/notify', b'*'):
         eq(status_of(e.raw(request(body, path=path))), 404, path.decode())
     e.no_rows()
+    # matched as sent: not percent-decoded, not cut at a NUL (raw or encoded)
+    for path in (b'/lianpay/%6eotify', b'/lianpay/notify%00junk', b'/lianpay/notify\x00junk',
+                 b'/lianpay%2fnotify', b'/lianpay/notify%3Fx', b'/lianpay/notify\x00?x=1'):
+        raw = e.raw(request(body, path=path))
+        eq(status_of(raw), 404, repr(path))
+    e.no_rows()
     # a query string is not part of the path: LianLian's notify_url may carry one
     no, body = fresh()
     eq(status_of(e.raw(request(body, path=b'/lianpay/notify?from=lianlian'))), 200, 'query')
     eq(e.d.row(no)['result_pay'], 'SUCCESS', 'stored')
+
+
+@test
+def whitespace_before_a_header_colon_is_refused_and_closes():
+    # libmicrohttpd takes "Content-Length : N" for a header named "Content-Length ": the
+    # request then has no body, and what follows was parsed as a second request and stored.
+    e = Env()
+    for sep in (b' :', b'\t:', b'  :'):
+        no, body = fresh()
+        smuggled = request(body)
+        data = (b'POST /lianpay/notify HTTP/1.1\r\nHost: x\r\nContent-Length' + sep +
+                b' %d\r\n\r\n' % len(smuggled) + smuggled)
+        raw = e.raw(data)
+        eq(statuses(raw), [400], 'one answer for %r' % sep)
+        ok(b'Connection: close' in raw, 'closed: %r' % raw[:200])
+        eq(e.d.row(no), None, 'the body was not taken for a request')
+    # any header, and chunked framing too
+    no, body = fresh()
+    raw = e.raw(b'POST /lianpay/notify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n'
+                b'\r\n' + chunked(body))
+    eq(statuses(raw), [400], 'Transfer-Encoding with a space')
+    raw = e.raw(b'POST /lianpay/notify HTTP/1.1\r\nHost: x\r\nX-Anything :1\r\n'
+                b'Connection: close\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+    eq(statuses(raw), [400], 'another header')
+    e.no_rows()
+    e.d.wait_log(r'level=warning event=reject status=400 reason="invalid header name '
+                 r'\(whitespace before the colon\?\)" kind=bad_header')
+    # the admin listener too
+    raw = raw_http(e.d.admin_port, b'GET /livez HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n'
+                                   b'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+    eq(statuses(raw), [400], 'admin: one answer, then closed')
+    e.alive()
 
 
 @test
@@ -624,9 +662,59 @@ def a_flood_of_refusals_leaves_the_daemon_serving():
         got += chunk
     s.close()
     eq(got.count(b'HTTP/1.1 400'), 500, '500 refusals on one connection')
-    eq(len(e.d.log_lines('reject')), 500, 'one log line each')
+    # every one counted, a few written: journald would otherwise drop the lines that matter
+    eq(len(e.d.log_lines('reject')), 5, 'the first five of this kind and source written')
     e.no_rows()
     e.alive()
+
+
+@test
+def refusal_lines_are_throttled_per_reason_and_source_never_notifications():
+    e = Env()
+    # 200 bad signatures and 200 malformed bodies from 127.0.0.1, 50 bad signatures from
+    # 127.0.0.2, pipelined; authentic notifications and authentic refusals among them
+    no, good = fresh()
+    forged = good.replace(b'"result_pay":"SUCCESS"', b'"result_pay":"FAILURE"')
+    ok(forged != good, 'forged')
+    authentic_bad = SPECIAL['long_no_order'].encode()
+    flood = (request(forged, close=False) + request(b'{"a":', close=False)) * 200
+    mixed = flood[:len(flood) // 2] + request(good, close=False) + flood[len(flood) // 2:]
+    mixed += request(authentic_bad, close=False) * 20
+    goods = [fresh() for _ in range(20)]
+    mixed += b''.join(request(b, close=False) for _, b in goods) + request(b'{}')
+    t0 = time.monotonic()
+    raw = e.raw(mixed, timeout=30)
+    eq(statuses(raw).count(200), 21, 'the authentic notifications acknowledged')
+    other = socket.create_connection(('127.0.0.1', e.d.port), source_address=('127.0.0.2', 0))
+    other.sendall(request(forged, close=False) * 49 + request(forged))
+    while other.recv(65536):
+        pass
+    other.close()
+    lines = e.d.log_lines('reject')
+    by = {}
+    for l in lines:
+        k = (__import__('re').search(r' kind=(\S+)', l).group(1),
+             __import__('re').search(r' remote=(\S+)', l).group(1))
+        by[k] = by.get(k, 0) + 1
+    print('# %d refusals sent in %.1f s; reject lines written: %r' % (200 + 200 + 20 + 1 + 50,
+          time.monotonic() - t0, by), flush=True)
+    eq(by[('bad_signature', '127.0.0.1')], 5, 'bad signatures from 127.0.0.1')
+    eq(by[('malformed', '127.0.0.1')], 5, 'malformed from 127.0.0.1')
+    eq(by[('bad_signature', '127.0.0.2')], 5, 'bad signatures from 127.0.0.2: its own count')
+    eq(by[('invalid_field', '127.0.0.1')], 20, 'an authentic refusal is always written')
+    eq(len(e.d.log_lines('notify')), 21, 'every notification written')
+    # once the window is over, one line says how many more there were (the last request, {},
+    # is a bad signature too)
+    e.d.wait_log(r'level=warning event=reject_suppressed kind=bad_signature remote=127.0.0.1 '
+                 r'more_like_this=196 seconds=10', timeout=15)
+    e.d.wait_log(r'level=warning event=reject_suppressed kind=malformed remote=127.0.0.1 '
+                 r'more_like_this=195 seconds=10', timeout=5)
+    e.d.wait_log(r'level=warning event=reject_suppressed kind=bad_signature remote=127.0.0.2 '
+                 r'more_like_this=45 seconds=10', timeout=5)
+    # and the next refusal is written again
+    eq(e.post(forged)[0], 400, 'a refusal after the window')
+    eq(len(e.d.log_lines('reject')), len(lines) + 1, 'written')
+    eq(e.d.row(no)['result_pay'], 'SUCCESS', 'stored')
 
 
 if __name__ == '__main__':

@@ -409,10 +409,16 @@ def forwarded_for_believed_only_from_trusted_proxies():
     # a client cannot prepend a forged address: the right-most untrusted one counts
     refused(e, sign(notification('XF-4'), e.ll_priv), 403,
             headers={'X-Forwarded-For': '115.236.102.36, 10.1.2.3'})
-    # not from a trusted proxy: X-Forwarded-For is ignored
+    # not from a trusted proxy: X-Forwarded-For is ignored, and the source, not allowed, is
+    # closed at accept time without a byte read or answered
     e2 = Env(sections={'server': {'trusted_proxies': '192.0.2.1', 'allow_from': '115.236.102.36'}})
-    refused(e2, sign(notification('XF-5'), e2.ll_priv), 403,
-            headers={'X-Forwarded-For': '115.236.102.36'})
+    body = sign(notification('XF-5'), e2.ll_priv).encode()
+    eq(raw_http(e2.d.port, b'POST /lianpay/notify HTTP/1.1\r\nHost: x\r\n'
+                b'X-Forwarded-For: 115.236.102.36\r\nContent-Length: %d\r\n\r\n' % len(body)
+                + body), b'', 'no answer')
+    eq(e2.d.row('XF-5'), None, 'not stored')
+    e2.d.wait_log(r'level=warning event=reject reason="source not allowed" '
+                  r'kind=source_not_allowed remote=127.0.0.1 connection=closed')
 
 
 if __name__ == '__main__':

@@ -147,8 +147,12 @@ static void test_extension_keys(void **state)
 
     assert_int_equal(load(MINIMAL, &c, err, sizeof(err)), 0);
     assert_int_equal(c.max_connections, 1000);
-    assert_int_equal(c.max_connections_per_ip, 0);
+    assert_int_equal(c.max_connections_per_ip, 64);
     assert_int_equal(c.connection_timeout, 15);
+    assert_int_equal(c.request_timeout, 10);
+    assert_string_equal(c.tls_priorities, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+    assert_int_equal(c.admin_max_connections, 64);
+    assert_int_equal(c.admin_max_connections_per_ip, 8);
     assert_int_equal(c.threads, 0);
     assert_int_equal(c.query_timeout_ms, 15000);
     assert_int_equal(c.connect_timeout_ms, 5000);
@@ -160,8 +164,10 @@ static void test_extension_keys(void **state)
 
     assert_int_equal(load(MINIMAL "query_timeout = 30s\nconnect_timeout = 2s\n"
                                   "[server]\nmax_connections = 64\nmax_connections_per_ip = 8\n"
-                                  "connection_timeout = 5s\nthreads = 3\n"
-                                  "[admin]\nlisten = [::1]:0\n"
+                                  "connection_timeout = 5s\nthreads = 3\nrequest_timeout = 3s\n"
+                                  "tls_priorities = NORMAL:+VERS-TLS1.1\n"
+                                  "[admin]\nlisten = [::1]:0\nmax_connections = 5\n"
+                                  "max_connections_per_ip = 0\n"
                                   "[log]\nsummary_interval = off\npending_warning_after = 2h\n",
                           &c, err, sizeof(err)),
                      0);
@@ -171,6 +177,10 @@ static void test_extension_keys(void **state)
     assert_int_equal(c.max_connections_per_ip, 8);
     assert_int_equal(c.connection_timeout, 5);
     assert_int_equal(c.threads, 3);
+    assert_int_equal(c.request_timeout, 3);
+    assert_string_equal(c.tls_priorities, "NORMAL:+VERS-TLS1.1");
+    assert_int_equal(c.admin_max_connections, 5);
+    assert_int_equal(c.admin_max_connections_per_ip, 0);
     assert_string_equal(c.admin_host, "::1");
     assert_int_equal(c.admin_port, 0);
     assert_int_equal(c.summary_interval, 0);
@@ -367,6 +377,11 @@ static const struct bad_case bad_cases[] = {
      "set without server.tls_key"},
     {MINIMAL "[server]\ntls_key = tlskey.pem\n", 6, "server.tls_key",
      "set without server.tls_cert"},
+    {MINIMAL "[server]\nrequest_timeout = 0\n", 6, "server.request_timeout", "greater than zero"},
+    {MINIMAL "[server]\nrequest_timeout = 2h\n", 6, "server.request_timeout", "at most 1h"},
+    {MINIMAL "[server]\ntls_priorities = NORMAL VERS\n", 6, "server.tls_priorities",
+     "not a GnuTLS priority string"},
+    {MINIMAL "[admin]\nmax_connections = 0\n", 6, "admin.max_connections", "1 to 10000"},
     {MINIMAL "[server]\ntrusted_proxies = 127.0.0.1 10.0.0.0/33\n", 6, "server.trusted_proxies",
      "\"10.0.0.0/33\""},
     {MINIMAL "[server]\nallow_from = 203.0.113.0/24, bogus\n", 6, "server.allow_from", "\"bogus\""},
