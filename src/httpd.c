@@ -94,7 +94,9 @@ struct request {
     size_t len;
     bool too_big;
     bool logged; /* the message's one "notify" line is written */
-    struct writer_job job;
+    struct payresult result;
+    char received_at[TIME_ISO_LEN];
+    struct writer_job job; /* its input points at body, client, result and received_at */
 };
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -218,19 +220,20 @@ static void refused(void *cls, enum listener_refusal why, const char *peer)
 static void log_stored(struct request *req)
 {
     const struct writer_job *j = &req->job;
+    const struct payresult *r = &req->result;
     req->logged = true;
     if (j->status != 0) {
-        log_kv(LOG_LEVEL_ERROR, "notify", "status", "503", "no_order", j->result.no_order,
-               "result_pay", state_result_name(j->result.result_pay), "remote", req->client,
-               "error", "not stored, LianLian will resend", NULL);
+        log_kv(LOG_LEVEL_ERROR, "notify", "status", "503", "no_order", r->no_order, "result_pay",
+               state_result_name(r->result_pay), "remote", req->client, "error",
+               "not stored, LianLian will resend", NULL);
         return;
     }
     log_kv(j->applied.flagged ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "notify", "status", "200",
-           "no_order", j->result.no_order, "result_pay", state_result_name(j->result.result_pay),
-           "money_order", j->result.money_order, "outcome", state_outcome_name(j->applied.outcome),
-           "previous", state_result_name(j->applied.previous), "redelivery",
-           j->applied.redelivery ? "1" : NULL, "review",
-           j->applied.flagged ? j->applied.review_reason : NULL, "remote", req->client, NULL);
+           "no_order", r->no_order, "result_pay", state_result_name(r->result_pay), "money_order",
+           r->money_order, "outcome", state_outcome_name(j->applied.outcome), "previous",
+           state_result_name(j->applied.previous), "redelivery", j->applied.redelivery ? "1" : NULL,
+           "review", j->applied.flagged ? j->applied.review_reason : NULL, "remote", req->client,
+           NULL);
 }
 
 /* Runs on the writer thread once the transaction holding this message has ended. */
@@ -267,7 +270,7 @@ static enum MHD_Result process(struct request *req)
         goto out;
     }
     enum payresult_refusal refused =
-        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->job.result, &why);
+        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->result, &why);
     if (refused != PAYRESULT_ACCEPTED) {
         enum httpd_reject kind = refused == PAYRESULT_WRONG_PARTNER ? HTTPD_REJECT_WRONG_PARTNER
                                                                     : HTTPD_REJECT_INVALID_FIELD;
@@ -277,12 +280,16 @@ static enum MHD_Result process(struct request *req)
     }
 
     struct writer_job *job = &req->job;
+    time_iso(time_now_ms(), req->received_at);
     job->kind = WRITER_APPLY;
-    job->source = PAYRESULT_NOTIFY;
-    job->body = req->body;
-    job->body_len = req->len;
-    snprintf(job->remote_addr, sizeof(job->remote_addr), "%s", req->client);
-    time_iso(time_now_ms(), job->received_at);
+    job->in.apply = (struct store_input){
+        .r = &req->result,
+        .source = PAYRESULT_NOTIFY,
+        .body = req->body,
+        .body_len = req->len,
+        .remote_addr = req->client,
+        .received_at = req->received_at,
+    };
     job->done = job_done;
     job->ctx = req;
 

@@ -42,8 +42,4 @@ void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out);
 /* Stops the thread (an ongoing query finishes or times out first). */
 void reconcile_stop(struct reconciler *r);
 
-/* The wait before the next query of an order queried `count` times already: retry_interval
- * doubled per query, at most max_retry_interval (seconds). */
-int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count);
-
 #endif

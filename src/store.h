@@ -8,6 +8,8 @@
 #include "timeutil.h"
 #include "verdict.h"
 
+struct attempt_action;
+
 /*
  * The SQLite file (design.md, database contract). One struct store is one connection and is used
  * by one thread at a time. The daemon has exactly one writable connection (the writer thread's);
@@ -155,6 +157,25 @@ int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max);
  * caller's transaction. Returns the number flagged, or -1.
  */
 int store_flag_unqueryable(struct store *st, int64_t now_ms, int max);
+
+/* A query attempt's outcome to carry out, as attempt_after_query decided it. */
+struct store_query_outcome {
+    const char *no_order;             /* the order queried */
+    const struct store_input *answer; /* the verified answer (source query); used when
+                                       * action->record, may be NULL otherwise */
+    const struct attempt_action *action;
+};
+
+/*
+ * Carries out a query attempt's action inside the caller's transaction, in this order: records
+ * the answer (store_apply, when action->record; *out says what it did, zeroed otherwise), then
+ * reschedules (store_reschedule at action->retry_at_ms) or gives up (store_flag_review with
+ * action->reason). query_count counts the attempt once: store_apply counts an answer that
+ * settles the order, the reschedule every other one; an attempt that gives up is not counted.
+ * Returns 0, or -1 (the caller rolls back: nothing of it is kept).
+ */
+int store_query_outcome(struct store *st, const struct store_query_outcome *in,
+                        struct store_applied *out);
 
 /*
  * After a query attempt that did not make the order final (pending answer, 8901, network error,

@@ -64,8 +64,8 @@ static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_in
 {
     const struct payresult *r = in->r;
     int notify = in->source == PAYRESULT_NOTIFY;
-    /* Pending query answers are counted by store_reschedule, which the reconciler calls after
-     * them; an answer that ends the chase is counted here. */
+    /* A query answer that ends the chase is counted here; store_query_outcome counts the others
+     * with the reschedule that follows them. */
     int counted_query = in->source == PAYRESULT_QUERY && !state_is_pending(r->result_pay);
 
     if (bind_text(st, s, 1, r->no_order) || bind_text(st, s, 2, in->received_at) ||

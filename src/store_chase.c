@@ -1,14 +1,16 @@
 /*
  * The reconciler's queries: which orders are due to be queried (store_due), scheduling the new
- * ones (store_schedule_new), and what a query attempt leaves behind (store_reschedule,
- * store_flag_review), with the rows that cannot be queried as stored sent to a person
- * (store_flag_unqueryable). Runs on the reconciler's thread (reads) and the writer's (writes).
+ * ones (store_schedule_new), and what a query attempt leaves behind (store_query_outcome: the
+ * answer recorded, then store_reschedule or store_flag_review), with the rows that cannot be
+ * queried as stored sent to a person (store_flag_unqueryable). Runs on the reconciler's thread
+ * (reads) and the writer's (writes).
  */
 #include "store.h"
 
 #include <inttypes.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "store_private.h"
 
 int store_schedule_new(struct store *st, int64_t notify_window_s)
@@ -184,4 +186,28 @@ int store_reschedule(struct store *st, const char *no_order, int64_t next_ms)
 int store_flag_review(struct store *st, const char *no_order, const char *reason)
 {
     return update_order(st, Q_FLAG_REVIEW, no_order, reason);
+}
+
+int store_query_outcome(struct store *st, const struct store_query_outcome *in,
+                        struct store_applied *out)
+{
+    const struct attempt_action *act = in->action;
+
+    memset(out, 0, sizeof(*out));
+    if (act->record && in->answer == NULL) {
+        store_set_errorf(st, SQLITE_MISUSE, "store_query_outcome: no answer to record");
+        return -1;
+    }
+    if (act->record && store_apply(st, in->answer, out) < 0)
+        return -1;
+    switch (act->next) {
+    case ATTEMPT_DONE:
+        return 0;
+    case ATTEMPT_RETRY:
+        return store_reschedule(st, in->no_order, act->retry_at_ms);
+    case ATTEMPT_GIVE_UP:
+        return store_flag_review(st, in->no_order, act->reason);
+    }
+    store_set_errorf(st, SQLITE_MISUSE, "store_query_outcome: unknown action");
+    return -1;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reconciliation: the daemon chases registered payouts whose result never arrived, asking
 lianpay-sim (as LianLian's queryPayment) and believing only verified answers."""
+import calendar
 import os
 import sys
 import time
@@ -100,6 +101,29 @@ def no_record_8901_never_becomes_failure_and_is_given_up_with_a_reason():
     ok(len(e.d.log_lines('query')) == n, 'one log line per attempt')
     with e.d.db() as c:
         ok(c.execute("SELECT 1 FROM review_queue WHERE no_order = 'G-1'").fetchone(), 'review view')
+
+
+@test
+def pending_answer_past_give_up_is_recorded_then_flagged():
+    e = Env({'PG-1': [answer('PROCESSING')]}, reconcile={'give_up_after': '4s'})
+    e.register('PG-1')
+    row = e.wait_row('PG-1', lambda r: r['needs_review'] == 1, 'flagged for review', timeout=20)
+    eq(row['result_pay'], 'PROCESSING', 'the last answer recorded')
+    ok(row['review_reason'].startswith('no final result ') and
+       row['review_reason'].endswith(' after registration; last query answer: PROCESSING'),
+       row['review_reason'])
+    ok(row['next_query_at'] is None, 'no longer scheduled')
+    n = len(e.sim.queries('PG-1'))
+    time.sleep(2.5)
+    eq(len(e.sim.queries('PG-1')), n, 'not queried after giving up')
+    eq([(x['result_pay'], x['outcome'], x['seen_count']) for x in e.d.events('PG-1')],
+       [('PROCESSING', 'applied', n)], 'journal: one message, seen at every query')
+    lines = e.d.log_lines('query')
+    eq(len(lines), n, 'one log line per attempt')
+    gave_up = [l for l in lines if 'action=gave_up' in l]
+    eq(len(gave_up), 1, 'given up once: %r' % gave_up)
+    ok(gave_up[0] == lines[-1] and 'outcome=duplicate' in gave_up[0], gave_up[0])
+    eq(row['query_count'], n - 1, 'the attempt that gave up is not counted')
 
 
 @test
@@ -212,6 +236,29 @@ def lianpayctl_query_prints_and_applies():
     r = sh([CTL, '-c', e.d.config, 'query', '--apply', 'C-2'], check=False)
     eq(r.returncode, 1, '8901 exit status')
     ok('no_record' in r.stdout, r.stdout)
+
+
+
+@test
+def lianpayctl_query_apply_pending_asks_again_after_retry_interval():
+    # query --apply has its own policy: a pending answer is asked again after retry_interval,
+    # without the reconciler's backoff and without giving up (this order is past give_up_after).
+    e = Env({'C-3': [answer('WAITING')]},
+            reconcile={'notify_window': '1h', 'retry_interval': '10m',
+                       'max_retry_interval': '2h', 'give_up_after': '1h'})
+    e.register('C-3')
+    with e.d.db() as c:
+        c.execute("UPDATE payments SET query_count = 3, registered_at = "
+                  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours') WHERE no_order = 'C-3'")
+    before = time.time()
+    r = sh([CTL, '-c', e.d.config, 'query', '--apply', 'C-3'])
+    ok('recorded:   applied' in r.stdout, r.stdout)
+    row = e.d.row('C-3')
+    eq((row['result_pay'], row['needs_review'], row['query_count']), ('WAITING', 0, 4), 'row')
+    nxt = calendar.timegm(time.strptime(row['next_query_at'][:19], '%Y-%m-%dT%H:%M:%S'))
+    print('# next_query_at %s, %.1f s after the query' % (row['next_query_at'], nxt - before))
+    ok(before + 590 <= nxt <= time.time() + 610,
+       'asked again in 10 minutes: %s' % row['next_query_at'])
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "testdb.h"
 #include "timeutil.h"
 
 #define T0       1795336200000 /* 2026-11-22T08:30:00.000Z */
@@ -48,12 +49,9 @@ static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     char err[512];
-    const char *tmp = getenv("TMPDIR");
 
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->path, sizeof(fx->path), "%s/payments.db", fx->dir);
+    testdb_make("test_store", fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path));
     fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     if (fx->st == NULL)
         fail_msg("store_open: %s", err);
@@ -66,28 +64,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[320];
 
     store_close(fx->st);
     sqlite3_close(fx->raw);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
-        unlink(p);
-    }
-    snprintf(p, sizeof(p), "%s/old.db", fx->dir); /* left by a failed reader test */
-    unlink(p);
-    if (rmdir(fx->dir) != 0)
-        fail_msg("cannot remove %s", fx->dir);
+    testdb_remove(fx->dir, fx->path, "old.db"); /* old.db: left by a failed reader test */
     free(fx);
     return 0;
 }
 
 static void raw_exec(struct fx *fx, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(fx->raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
+    testdb_exec(fx->raw, sql);
 }
 
 /* Returns the SQL error of sql, or NULL when it succeeded. */
@@ -104,32 +91,17 @@ static char *raw_try(struct fx *fx, const char *sql)
 /* First column of the first row as text ("NULL" for NULL, "NOROW" for no row). */
 static const char *q_sql(struct fx *fx, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-
-    if (sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(s, 0);
-        snprintf(fx->text, sizeof(fx->text), "%s", v != NULL ? (const char *)v : "NULL");
-    } else if (rc == SQLITE_DONE) {
-        snprintf(fx->text, sizeof(fx->text), "NOROW");
-    } else {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    }
-    sqlite3_finalize(s);
-    return fx->text;
+    return testdb_text(fx->raw, sql, fx->text, sizeof(fx->text));
 }
 
 __attribute__((format(printf, 2, 3))) static const char *q_text(struct fx *fx, const char *fmt, ...)
 {
-    char sql[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
+    testdb_vtext(fx->raw, fx->text, sizeof(fx->text), fmt, ap);
     va_end(ap);
-    return q_sql(fx, sql);
+    return fx->text;
 }
 
 static long long q_int(struct fx *fx, const char *sql)
