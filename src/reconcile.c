@@ -232,7 +232,6 @@ static void *reconcile_main(void *arg)
     struct reconciler *r = arg;
     struct store_due due[STORE_DUE_BATCH];
 
-    pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
         atomic_store(&r->heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS, now = time_now_ms();
@@ -310,6 +309,7 @@ struct reconciler *reconcile_start(const struct config *cfg, struct keyring *key
         pthread_mutex_destroy(&r->lock);
         goto fail;
     }
+    pthread_setname_np(r->thread, "reconcile"); /* before ready, as the writer's */
     return r;
 fail:
     store_close(r->store);
