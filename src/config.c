@@ -34,6 +34,7 @@
 
 #include "filecheck.h"
 #include "fileio.h"
+#include "payresult.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -475,15 +476,15 @@ static int set_allow_from(struct parse_ctx *p, const char *v)
 
 /* ---- [lianlian] ---- */
 
+_Static_assert(sizeof(((struct config *)0)->oid_partner) ==
+                   sizeof(((struct payresult *)0)->oid_partner),
+               "oid_partner holds what payresult_valid_oid_partner accepts");
+
 static int set_oid_partner(struct parse_ctx *p, const char *v)
 {
-    size_t n = strlen(v);
-    bool digits = n == sizeof(p->cfg->oid_partner) - 1;
-    for (size_t i = 0; digits && i < n; i++)
-        digits = v[i] >= '0' && v[i] <= '9';
-    if (!digits)
+    if (!payresult_valid_oid_partner(v))
         return key_error(p, "not an 18-digit merchant number: \"%s\"", v);
-    memcpy(p->cfg->oid_partner, v, n + 1);
+    memcpy(p->cfg->oid_partner, v, strlen(v) + 1);
     return 0;
 }
 

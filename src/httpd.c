@@ -56,7 +56,6 @@
 #define CONNECTION_MEMORY (32 * 1024)
 /* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
 #define PROBE_HEADER "X-Lianpay-Probe"
-#define OUTCOMES     5
 
 struct httpd {
     const struct httpd_options *cfg;
@@ -69,7 +68,7 @@ struct httpd {
 
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
-    atomic_ullong outcomes[OUTCOMES];
+    atomic_ullong outcomes[OUTCOME_COUNT];
     atomic_ullong rejections[HTTPD_REJECT_COUNT];
 
     char probe_token[33];
@@ -97,7 +96,9 @@ struct request {
     size_t len;
     bool too_big;
     bool logged; /* the message's one "notify" line is written */
-    struct writer_job job;
+    struct payresult result;
+    char received_at[TIME_ISO_LEN];
+    struct writer_job job; /* its input points at body, client, result and received_at */
 };
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -212,19 +213,20 @@ static void refused(void *cls, enum listener_refusal why, const char *peer)
 static void log_stored(struct request *req)
 {
     const struct writer_job *j = &req->job;
+    const struct payresult *r = &req->result;
     req->logged = true;
     if (j->status != 0) {
-        log_kv(LOG_LEVEL_ERROR, "notify", "status", "503", "no_order", j->result.no_order,
-               "result_pay", state_result_name(j->result.result_pay), "remote", req->client,
-               "error", "not stored, LianLian will resend", NULL);
+        log_kv(LOG_LEVEL_ERROR, "notify", "status", "503", "no_order", r->no_order, "result_pay",
+               state_result_name(r->result_pay), "remote", req->client, "error",
+               "not stored, LianLian will resend", NULL);
         return;
     }
     log_kv(j->applied.flagged ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "notify", "status", "200",
-           "no_order", j->result.no_order, "result_pay", state_result_name(j->result.result_pay),
-           "money_order", j->result.money_order, "outcome", state_outcome_name(j->applied.outcome),
-           "previous", state_result_name(j->applied.previous), "redelivery",
-           j->applied.redelivery ? "1" : NULL, "review",
-           j->applied.flagged ? j->applied.review_reason : NULL, "remote", req->client, NULL);
+           "no_order", r->no_order, "result_pay", state_result_name(r->result_pay), "money_order",
+           r->money_order, "outcome", state_outcome_name(j->applied.outcome), "previous",
+           state_result_name(j->applied.previous), "redelivery", j->applied.redelivery ? "1" : NULL,
+           "review", j->applied.flagged ? j->applied.review_reason : NULL, "remote", req->client,
+           NULL);
 }
 
 /* Runs on the writer thread once the transaction holding this message has ended. */
@@ -260,23 +262,27 @@ static enum MHD_Result process(struct request *req)
                      "bad signature", req->body, req->len, claimed);
         goto out;
     }
-    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->job.result, &why) < 0) {
-        const char *partner = msg_get(&m, "oid_partner");
-        enum httpd_reject kind = partner != NULL && strcmp(partner, h->cfg->oid_partner) != 0
-                                     ? HTTPD_REJECT_WRONG_PARTNER
-                                     : HTTPD_REJECT_INVALID_FIELD;
+    enum payresult_refusal refused =
+        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->result, &why);
+    if (refused != PAYRESULT_ACCEPTED) {
+        enum httpd_reject kind = refused == PAYRESULT_WRONG_PARTNER ? HTTPD_REJECT_WRONG_PARTNER
+                                                                    : HTTPD_REJECT_INVALID_FIELD;
         ret = reject(h, req->conn, req->client, kind, MHD_HTTP_BAD_REQUEST, why, req->body,
                      req->len, claimed);
         goto out;
     }
 
     struct writer_job *job = &req->job;
+    time_iso(time_now_ms(), req->received_at);
     job->kind = WRITER_APPLY;
-    job->source = PAYRESULT_NOTIFY;
-    job->body = req->body;
-    job->body_len = req->len;
-    snprintf(job->remote_addr, sizeof(job->remote_addr), "%s", req->client);
-    time_iso(time_now_ms(), job->received_at);
+    job->in.apply = (struct store_input){
+        .r = &req->result,
+        .source = PAYRESULT_NOTIFY,
+        .body = req->body,
+        .body_len = req->len,
+        .remote_addr = req->client,
+        .received_at = req->received_at,
+    };
     job->done = job_done;
     job->ctx = req;
 
@@ -301,7 +307,7 @@ static enum MHD_Result answer_done(struct request *req)
     log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
-        if ((unsigned)req->job.applied.outcome < OUTCOMES)
+        if ((unsigned)req->job.applied.outcome < OUTCOME_COUNT)
             atomic_fetch_add(&h->outcomes[req->job.applied.outcome], 1);
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
@@ -656,7 +662,7 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
     out->acknowledged = atomic_load(&h->acknowledged);
     out->rejected = atomic_load(&h->rejected);
     out->failed = atomic_load(&h->failed);
-    for (int i = 0; i < OUTCOMES; i++)
+    for (int i = 0; i < OUTCOME_COUNT; i++)
         out->outcomes[i] = atomic_load(&h->outcomes[i]);
     for (int i = 0; i < HTTPD_REJECT_COUNT; i++)
         out->rejections[i] = atomic_load(&h->rejections[i]);

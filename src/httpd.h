@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "netaddr.h"
+#include "state.h"
 
 struct keyring;
 struct listener;
@@ -77,10 +78,10 @@ const char *httpd_reject_name(enum httpd_reject r);
 
 /* Counters since start, for the periodic summary and metrics. */
 struct httpd_stats {
-    uint64_t acknowledged; /* answered 0000 */
-    uint64_t rejected;     /* 4xx */
-    uint64_t failed;       /* 503 */
-    uint64_t outcomes[5];  /* acknowledged, by enum outcome (applied ... mismatch) */
+    uint64_t acknowledged;            /* answered 0000 */
+    uint64_t rejected;                /* 4xx */
+    uint64_t failed;                  /* 503 */
+    uint64_t outcomes[OUTCOME_COUNT]; /* acknowledged, by enum outcome */
     uint64_t rejections[HTTPD_REJECT_COUNT];
 };
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out);

@@ -20,7 +20,14 @@ struct keyring *keyring_create(struct keyset *initial)
     struct keyring *kr = calloc(1, sizeof(*kr));
     if (kr == NULL)
         return NULL;
-    if (pthread_rwlock_init(&kr->lock, NULL) != 0) {
+    /* Readers verify without pause under load; glibc's default lets them in ahead of a waiting
+     * writer, so a key reload could wait for ever. No reader takes the lock twice. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&kr->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
         free(kr);
         return NULL;
     }

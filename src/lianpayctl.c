@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "config.h"
+#include "ctl_print.h"
 #include "devconfig.h"
 #include "fileio.h"
 #include "keys.h"
@@ -261,7 +263,7 @@ static int cmd_status(int argc, char **argv)
     config_finish(&cfg);
     if (st == NULL)
         return fail("%s", err);
-    int rc = store_print_status(st, argv[1], stdout);
+    int rc = ctl_print_status(st, argv[1], stdout);
     store_close(st);
     if (rc == 1)
         fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);
@@ -297,28 +299,46 @@ static void print_answer(const char *no_order, const struct query_answer *a)
         show("raw:        ", a->body, a->body_len);
 }
 
-/* Records a verified answer the way the reconciler does (source = query). */
+/*
+ * Records a verified answer the way the reconciler does (source = query), with the reconciler's
+ * decision (attempt_after_query) under lianpayctl's own policy: a pending answer is asked again
+ * after retry_interval, with neither backoff nor giving up, since an operator's query is no step
+ * of the order's chase. Only a verified answer gets here: anything else leaves the order alone.
+ */
 static int apply_answer(const struct config *cfg, const struct query_answer *a)
 {
-    char err[1024], now[TIME_ISO_LEN];
+    const struct attempt_policy policy = {
+        .retry_interval = cfg->retry_interval,
+        .max_retry_interval = cfg->retry_interval,
+        .give_up_after = 0,
+    };
+    const struct attempt_history history = {.started = false};
+    char err[1024], now_iso[TIME_ISO_LEN];
+    struct attempt_action act;
     struct store_applied applied;
+    int64_t now = time_now_ms();
+
     struct store *st = store_open(cfg->database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL)
         return fail("%s", err);
-    time_iso(time_now_ms(), now);
-    struct store_input in = {
+    attempt_after_query(a, &history, &policy, now, &act);
+    time_iso(now, now_iso);
+    struct store_input answer = {
         .r = &a->result,
         .source = PAYRESULT_QUERY,
         .body = a->body,
         .body_len = a->body_len,
         .remote_addr = "",
-        .received_at = now,
+        .received_at = now_iso,
+    };
+    struct store_query_outcome outcome = {
+        .no_order = a->result.no_order,
+        .answer = &answer,
+        .action = &act,
     };
     int rc = store_begin(st);
     if (rc == 0)
-        rc = store_apply(st, &in, &applied);
-    if (rc == 0 && !state_is_final(a->result.result_pay))
-        rc = store_reschedule(st, a->result.no_order, time_now_ms() + cfg->retry_interval * 1000);
+        rc = store_query_outcome(st, &outcome, &applied);
     if (rc == 0)
         rc = store_commit(st);
     if (rc < 0) {

@@ -428,7 +428,7 @@ static int build_fields(const cJSON *root, const struct scanner *sc, const char 
 }
 
 /* ASCII-only on purpose: strcasecmp follows the locale, the signer does not. */
-static int ascii_casecmp(const char *a, const char *b)
+int msg_key_casecmp(const char *a, const char *b)
 {
     for (;; a++, b++) {
         int ca = (unsigned char)*a, cb = (unsigned char)*b;
@@ -445,7 +445,7 @@ static int cmp_field_key(const void *a, const void *b)
 {
     const struct msg_field *const *fa = a;
     const struct msg_field *const *fb = b;
-    return ascii_casecmp((*fa)->key, (*fb)->key);
+    return msg_key_casecmp((*fa)->key, (*fb)->key);
 }
 
 /* Refuses empty keys and keys equal up to ASCII case. */
@@ -469,7 +469,7 @@ static int check_keys(const struct msg *m, const char **why)
         idx[i] = &m->fields[i];
     qsort(idx, m->n, sizeof(*idx), cmp_field_key);
     for (size_t i = 1; i < m->n; i++) {
-        if (ascii_casecmp(idx[i - 1]->key, idx[i]->key) == 0) {
+        if (msg_key_casecmp(idx[i - 1]->key, idx[i]->key) == 0) {
             *why = "duplicate key";
             goto out;
         }
@@ -561,7 +561,7 @@ const char *msg_get(const struct msg *m, const char *key)
 static struct msg_field *find_casefold(struct msg *m, const char *key)
 {
     for (size_t i = 0; i < m->n; i++) {
-        if (ascii_casecmp(m->fields[i].key, key) == 0)
+        if (msg_key_casecmp(m->fields[i].key, key) == 0)
             return &m->fields[i];
     }
     return NULL;

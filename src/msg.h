@@ -41,6 +41,11 @@ const struct msg_field *msg_find(const struct msg *m, const char *key);
 /* Its value when it is a string or a number, else NULL (absent, null, boolean). */
 const char *msg_get(const struct msg *m, const char *key);
 
+/* Compares two keys with ASCII letters folded to lower case, as LianLian's signer orders them
+ * and as msg_parse tells duplicates apart; a key sorts before a longer key it prefixes. Returns
+ * <0, 0 or >0, whatever the locale. */
+int msg_key_casecmp(const char *a, const char *b);
+
 /* Adds or replaces a string member (used to set sign_type and sign). Returns 0 or -1 (ENOMEM). */
 int msg_set(struct msg *m, const char *key, const char *value);
 

@@ -114,6 +114,11 @@ bool payresult_valid_dt_order(const char *s)
            two_digits(s + 10) < 60 && two_digits(s + 12) < 60;
 }
 
+bool payresult_valid_oid_partner(const char *s)
+{
+    return all_digits(s, 18, 18);
+}
+
 /* Printable ASCII without the characters that would make the sign string re-splittable. */
 bool payresult_valid_no_order(const char *s)
 {
@@ -185,7 +190,7 @@ static int check_partner(const struct msg *m, const char *ours, struct payresult
 
     if (v == NULL)
         return -1;
-    if (!all_digits(v, 18, 18))
+    if (!payresult_valid_oid_partner(v))
         return refuse(why, r_oid_partner.bad);
     if (ours == NULL || strcmp(v, ours) != 0)
         return refuse(why, "oid_partner is not ours");
@@ -237,12 +242,6 @@ static int check_order(const struct msg *m, struct payresult *out, const char **
     return 0;
 }
 
-/* APPLY, CHECK, WAITING, PROCESSING: LianLian may not have a bill number yet. */
-static bool is_pending(enum result_pay r)
-{
-    return r == RESULT_APPLY || r == RESULT_CHECK || r == RESULT_WAITING || r == RESULT_PROCESSING;
-}
-
 static bool notify_allows(enum result_pay r)
 {
     return r == RESULT_SUCCESS || r == RESULT_FAILURE || r == RESULT_CANCEL;
@@ -261,7 +260,8 @@ static int check_result(const struct msg *m, enum payresult_source source, struc
     if (field_text(m, &r_oid_paybill, &v, why) < 0)
         return -1;
     if (v == NULL) {
-        if (source == PAYRESULT_NOTIFY || !is_pending(out->result_pay))
+        /* A pending payout may not have a bill number yet. */
+        if (source == PAYRESULT_NOTIFY || !state_is_pending(out->result_pay))
             return refuse(why, r_oid_paybill.missing);
         return 0;
     }
@@ -341,8 +341,20 @@ out:
     return rc;
 }
 
-int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
-                       struct payresult *out, const char **why)
+/* A message that names another merchant was sent to the wrong place, whichever of its fields
+ * was found wrong first: the operator's first question is whose message it is. */
+static enum payresult_refusal refusal(const struct msg *m, const char *ours)
+{
+    const char *partner = msg_get(m, r_oid_partner.key);
+
+    if (partner != NULL && (ours == NULL || strcmp(partner, ours) != 0))
+        return PAYRESULT_WRONG_PARTNER;
+    return PAYRESULT_INVALID_FIELD;
+}
+
+enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
+                                          const char *oid_partner, struct payresult *out,
+                                          const char **why)
 {
     struct payresult r;
 
@@ -351,9 +363,9 @@ int payresult_from_msg(const struct msg *m, enum payresult_source source, const 
         check_ret_code(m, source, why) < 0 || check_order(m, &r, why) < 0 ||
         check_result(m, source, &r, why) < 0 || check_optional(m, &r, why) < 0 ||
         check_controls(m, why) < 0 || signed_digest(m, r.signed_sha256, why) < 0)
-        return -1;
+        return refusal(m, oid_partner);
     *out = r;
-    return 0;
+    return PAYRESULT_ACCEPTED;
 }
 
 int payresult_money_fen(const char *s, int64_t *fen)

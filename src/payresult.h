@@ -37,24 +37,36 @@ struct payresult {
     unsigned char signed_sha256[PAYRESULT_DIGEST_LEN];
 };
 
+/* What payresult_from_msg made of a message. */
+enum payresult_refusal {
+    PAYRESULT_ACCEPTED = 0,
+    PAYRESULT_INVALID_FIELD, /* a field is missing or invalid */
+    PAYRESULT_WRONG_PARTNER, /* it names a merchant other than ours, whatever else is wrong */
+};
+
 /*
  * Validates every known field of an authentic message (protocol.md) and fills *out.
  * For PAYRESULT_NOTIFY: sign_type must be "RSA", result_pay SUCCESS/FAILURE/CANCEL.
  * For PAYRESULT_QUERY: the message is a queryPayment answer with ret_code "0000"; result_pay may
  * also be APPLY/CHECK/WAITING/PROCESSING/CLOSED.
- * oid_partner must equal ours. Returns 0, or -1 with *why set to a static, loggable reason.
+ * oid_partner must equal ours. Returns PAYRESULT_ACCEPTED, or why it refused with *why set to a
+ * static, loggable reason (out is then untouched).
  */
-int payresult_from_msg(const struct msg *m, enum payresult_source source, const char *oid_partner,
-                       struct payresult *out, const char **why);
+enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
+                                          const char *oid_partner, struct payresult *out,
+                                          const char **why);
 
 const char *payresult_source_name(enum payresult_source s);
 
 /*
  * The formats of protocol.md's fields, one definition each. payresult_from_msg checks every
- * notification and query answer with them, store_register every registration (lianpayctl
- * register), store_due every order before the reconciler queries it. sql/0003 writes the same
- * formats as CHECK constraints for plain SQL; test_store checks that both accept the same values.
+ * notification and query answer with them, config_load the merchant's own number, store_register
+ * every registration (lianpayctl register), store_due every order before the reconciler queries it.
+ * sql/0003 writes the same formats as CHECK constraints for plain SQL; test_store checks that both
+ * accept the same values.
  */
+/* oid_partner: a merchant number, 18 digits (also the configuration's lianlian.oid_partner). */
+bool payresult_valid_oid_partner(const char *s);
 /* no_order: 1 to 32 printable ASCII characters, none of space, &, = or ". */
 bool payresult_valid_no_order(const char *s);
 /* dt_order: YYYYMMDDHHMMSS, month 01-12, day 01-31, hour 00-23, minutes and seconds 00-59. */

@@ -178,7 +178,8 @@ static void classify(const char *oid_partner, struct keyring *keys, const char *
         snprintf(out->detail, sizeof(out->detail), "LianLian answered %s", out->ret_code);
         return;
     }
-    if (payresult_from_msg(m, PAYRESULT_QUERY, oid_partner, &out->result, &why) < 0) {
+    if (payresult_from_msg(m, PAYRESULT_QUERY, oid_partner, &out->result, &why) !=
+        PAYRESULT_ACCEPTED) {
         out->status = QUERY_INVALID;
         snprintf(out->detail, sizeof(out->detail), "%s", why);
         return;
@@ -248,6 +249,8 @@ const char *query_status_name(enum query_status s)
         return "invalid";
     case QUERY_TRANSPORT:
         return "transport_error";
+    case QUERY_STATUS_COUNT:
+        break;
     }
     return "unknown";
 }

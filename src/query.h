@@ -35,6 +35,7 @@ enum query_status {
     QUERY_UNSIGNED,  /* an answer without a valid signature (other than 8901) */
     QUERY_INVALID,   /* signed 0000 but a field is invalid or it is about another order */
     QUERY_TRANSPORT, /* no answer: network error, timeout, HTTP status, not JSON */
+    QUERY_STATUS_COUNT
 };
 
 struct query_answer {

@@ -8,14 +8,16 @@
  * selection sees it. Orders inserted with plain SQL have no next_query_at yet: a writer job gives
  * them one first.
  *
- * What an answer does (query.c says what it is):
+ * What an answer does is attempt_after_query's decision (attempt.c; query.c says what the answer
+ * is), carried out by one writer job in one transaction (store_query_outcome):
  *   verified final result   -> recorded like a notification (source = query); never queried again
  *   verified pending result -> recorded, asked again after retry_interval, doubling each time up to
  *                              max_retry_interval
  *   8901, a signed error, an unsigned/badly signed/invalid answer, no answer
  *                           -> nothing about the order changes but the next query time
  * Past give_up_after since registration the order is flagged for review, with the last answer as
- * the reason, and no longer queried. Each attempt is logged once, after the writer is done.
+ * the reason, and no longer queried (a pending answer is recorded first). Each attempt is logged
+ * once, after the writer is done.
  *
  * A due row whose values cannot be read exactly (store_due's unqueryable: a no_order with a NUL
  * byte, a BLOB, no timestamp; written past the schema's CHECKs) is never queried: LianLian would
@@ -29,8 +31,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "attempt.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
@@ -46,6 +48,7 @@ struct reconciler {
     struct writer *writer;
     struct store *store; /* read-only */
     struct query_client *qc;
+    struct attempt_policy policy;
     int64_t next_slot; /* monotonic ms before which no query may start */
 
     pthread_t thread;
@@ -60,14 +63,6 @@ struct reconciler {
 };
 
 _Static_assert(QUERY_TRANSPORT + 1 == RECONCILE_ANSWER_KINDS, "one counter per query_status");
-
-int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count)
-{
-    int64_t wait = retry_interval;
-    for (int64_t i = 0; i < count && wait < max_retry_interval; i++)
-        wait *= 2;
-    return wait < max_retry_interval ? wait : max_retry_interval;
-}
 
 /* Sleeps until the monotonic time `until` or a stop request. Returns true when stopping. */
 static bool sleep_until(struct reconciler *r, int64_t until)
@@ -91,14 +86,6 @@ static bool sleep_until(struct reconciler *r, int64_t until)
     bool stopping = r->stopping;
     pthread_mutex_unlock(&r->lock);
     return stopping;
-}
-
-/* Copies a NUL-terminated string into a fixed array, cutting it if it must. */
-static void copy_str(char *dst, size_t size, const char *src)
-{
-    size_t n = strnlen(src, size - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 static void job_finished(struct writer_job *job)
@@ -126,85 +113,31 @@ static int write_job(struct reconciler *r, struct writer_job *job)
 }
 
 static void log_attempt(const struct store_due *d, const struct query_answer *a,
-                        const struct writer_job *job, int status, const char *action)
+                        const struct attempt_action *act, const struct store_applied *applied,
+                        int status)
 {
     bool result = a->status == QUERY_RESULT;
     char next[TIME_ISO_LEN] = "";
-    if (job->next_ms > 0)
-        time_iso(job->next_ms, next);
+    if (act->retry_at_ms > 0)
+        time_iso(act->retry_at_ms, next);
     enum log_level level = status < 0                  ? LOG_LEVEL_ERROR
                            : a->status == QUERY_RESULT ? LOG_LEVEL_INFO
                                                        : LOG_LEVEL_WARNING;
-    if (result && job->applied.flagged)
+    if (result && applied->flagged)
         level = LOG_LEVEL_WARNING;
     log_kv(level, "query", "no_order", d->no_order, "answer", query_status_name(a->status),
            "ret_code", log_outside(a->ret_code[0] ? a->ret_code : NULL), "signed",
            a->signed_ok ? "yes" : "no", "result_pay",
            result ? state_result_name(a->result.result_pay) : NULL, "outcome",
-           result && status == 0 ? state_outcome_name(job->applied.outcome) : NULL, "action",
-           status < 0 ? "not_stored" : action, "next_query_at", next[0] ? next : NULL, "attempt",
-           log_int((long long)d->query_count + 1), "detail",
+           result && status == 0 ? state_outcome_name(applied->outcome) : NULL, "action",
+           status < 0 ? "not_stored" : attempt_next_name(act->next), "next_query_at",
+           next[0] ? next : NULL, "attempt", log_int((long long)d->query_count + 1), "detail",
            log_outside(a->status == QUERY_RESULT ? NULL : a->detail), "review",
-           job->applied.flagged ? job->applied.review_reason : NULL, NULL);
+           applied->flagged ? applied->review_reason : NULL, NULL);
 }
 
-/* "7d 0h", "36m 5s": how long an order has been waiting, for a person to read. */
-static const char *format_age(int64_t secs, char *buf, size_t len)
-{
-    if (secs >= 86400)
-        snprintf(buf, len, "%lldd %lldh", (long long)(secs / 86400),
-                 (long long)(secs % 86400 / 3600));
-    else if (secs >= 3600)
-        snprintf(buf, len, "%lldh %lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
-    else
-        snprintf(buf, len, "%lldm %llds", (long long)(secs / 60), (long long)(secs % 60));
-    return buf;
-}
-
-/* Decides what the answer does and builds the writer job for it. Returns the action's name. */
-static const char *plan(struct reconciler *r, const struct store_due *d,
-                        const struct query_answer *a, struct writer_job *job)
-{
-    const struct reconcile_options *cfg = r->cfg;
-    int64_t now = time_now_ms();
-    int64_t registered = 0;
-    bool give_up = time_parse_iso(d->registered_at, &registered) == 0 &&
-                   now >= registered + cfg->give_up_after * 1000;
-
-    memset(job, 0, sizeof(*job));
-    copy_str(job->no_order, sizeof(job->no_order), d->no_order);
-    bool apply = a->status == QUERY_RESULT;
-    char age[32];
-    if (apply) {
-        job->kind = WRITER_APPLY;
-        job->result = a->result;
-        job->source = PAYRESULT_QUERY;
-        job->body = a->body;
-        job->body_len = a->body_len;
-        time_iso(now, job->received_at);
-        if (state_is_final(a->result.result_pay))
-            return "recorded";
-    }
-    if (give_up) {
-        /* A pending answer is still recorded first (chase() flags the order after it);
-         * anything else only flags. */
-        if (!apply)
-            job->kind = WRITER_FLAG_REVIEW;
-        snprintf(job->reason, sizeof(job->reason),
-                 "no final result %s after registration; last query answer: %.160s",
-                 format_age((now - registered) / 1000, age, sizeof(age)),
-                 apply ? state_result_name(a->result.result_pay) : a->detail);
-        return "gave_up";
-    }
-    if (!apply)
-        job->kind = WRITER_RESCHEDULE;
-    job->next_ms =
-        now +
-        reconcile_backoff(cfg->retry_interval, cfg->max_retry_interval, d->query_count) * 1000;
-    return "rescheduled";
-}
-
-static void count(struct reconciler *r, const struct query_answer *a, const char *action)
+static void count(struct reconciler *r, const struct query_answer *a,
+                  const struct attempt_action *act)
 {
     atomic_fetch_add(&r->queries, 1);
     if ((unsigned)a->status < RECONCILE_ANSWER_KINDS)
@@ -215,7 +148,7 @@ static void count(struct reconciler *r, const struct query_answer *a, const char
         atomic_fetch_add(&r->no_record, 1);
     else
         atomic_fetch_add(&r->errors, 1);
-    if (strcmp(action, "gave_up") == 0)
+    if (act->next == ATTEMPT_GIVE_UP)
         atomic_fetch_add(&r->gave_up, 1);
 }
 
@@ -223,19 +156,30 @@ static void count(struct reconciler *r, const struct query_answer *a, const char
 static int chase(struct reconciler *r, const struct store_due *d)
 {
     struct query_answer a;
-    struct writer_job job;
+    struct attempt_action act;
+    struct attempt_history h = {.attempts = d->query_count};
+    char received_at[TIME_ISO_LEN];
 
     query_payment(r->qc, r->keys, d->no_order, &a);
-    const char *action = plan(r, d, &a, &job);
+    int64_t now = time_now_ms();
+    h.started = time_parse_iso(d->registered_at, &h.started_ms) == 0;
+    attempt_after_query(&a, &h, &r->policy, now, &act);
+    time_iso(now, received_at);
+    struct store_input answer = {
+        .r = &a.result,
+        .source = PAYRESULT_QUERY,
+        .body = a.body,
+        .body_len = a.body_len,
+        .remote_addr = "",
+        .received_at = received_at,
+    };
+    struct writer_job job = {
+        .kind = WRITER_QUERY_OUTCOME,
+        .in.query = {.no_order = d->no_order, .answer = &answer, .action = &act},
+    };
     int status = write_job(r, &job);
-    if (status == 0 && strcmp(action, "gave_up") == 0 && job.kind == WRITER_APPLY) {
-        struct writer_job flag = {.kind = WRITER_FLAG_REVIEW};
-        copy_str(flag.no_order, sizeof(flag.no_order), d->no_order);
-        snprintf(flag.reason, sizeof(flag.reason), "%s", job.reason);
-        status = write_job(r, &flag);
-    }
-    count(r, &a, action);
-    log_attempt(d, &a, &job, status, action);
+    count(r, &a, &act);
+    log_attempt(d, &a, &act, &job.applied, status);
     query_answer_finish(&a);
     return status;
 }
@@ -255,7 +199,7 @@ static bool rate_wait(struct reconciler *r)
  * when the writer could not store it. */
 static int flag_unqueryable(struct reconciler *r, const struct store_due *due, int n, int64_t now)
 {
-    struct writer_job job = {.kind = WRITER_FLAG_UNQUERYABLE, .next_ms = now};
+    struct writer_job job = {.kind = WRITER_FLAG_UNQUERYABLE, .in.now_ms = now};
     int bad = 0;
 
     for (int i = 0; i < n; i++)
@@ -287,7 +231,6 @@ static void *reconcile_main(void *arg)
     struct reconciler *r = arg;
     struct store_due due[STORE_DUE_BATCH];
 
-    pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
         atomic_store(&r->heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS, now = time_now_ms();
@@ -333,6 +276,7 @@ struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct k
     r->cfg = cfg;
     r->keys = keys;
     r->writer = w;
+    r->policy = cfg->policy;
     r->qc = query_client_create(&cfg->query, err, errlen);
     if (r->qc == NULL)
         goto fail;
@@ -348,6 +292,7 @@ struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct k
         pthread_mutex_destroy(&r->lock);
         goto fail;
     }
+    pthread_setname_np(r->thread, "reconcile"); /* before ready, as the writer's */
     return r;
 fail:
     store_close(r->store);

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "attempt.h"
 #include "query.h"
 
 struct keyring;
@@ -20,10 +21,8 @@ struct reconciler;
 struct reconcile_options {
     const char *database_path; /* read for the orders due */
     struct query_options query;
-    int64_t retry_interval; /* seconds */
-    int64_t max_retry_interval;
-    int64_t give_up_after;
-    int max_rate; /* queries per second, >= 1 */
+    struct attempt_policy policy; /* when to ask again, when to give up */
+    int max_rate;                 /* queries per second, >= 1 */
 };
 
 /* Starts the thread. cfg, keys and w must outlive it. Returns NULL with a reason in err. */
@@ -36,7 +35,7 @@ int64_t reconcile_heartbeat(struct reconciler *r);
  * (lianlian.query_timeout), the writer's answer and a database read, each bounded. */
 int64_t reconcile_stall_ms(const struct reconcile_options *cfg);
 
-#define RECONCILE_ANSWER_KINDS 6
+#define RECONCILE_ANSWER_KINDS QUERY_STATUS_COUNT
 
 struct reconcile_stats {
     uint64_t queries;   /* attempts */
@@ -51,9 +50,5 @@ void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out);
 
 /* Stops the thread (an ongoing query finishes or times out first). */
 void reconcile_stop(struct reconciler *r);
-
-/* The wait before the next query of an order queried `count` times already: retry_interval
- * doubled per query, at most max_retry_interval (seconds). */
-int64_t reconcile_backoff(int64_t retry_interval, int64_t max_retry_interval, int64_t count);
 
 #endif

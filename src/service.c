@@ -337,9 +337,7 @@ static void set_options(struct service *s)
     };
     s->reconcile_opt = (struct reconcile_options){
         .database_path = c->database_path,
-        .retry_interval = c->retry_interval,
-        .max_retry_interval = c->max_retry_interval,
-        .give_up_after = c->give_up_after,
+        .policy = {c->retry_interval, c->max_retry_interval, c->give_up_after},
         .max_rate = c->max_rate,
     };
     config_query_options(c, &s->reconcile_opt.query);
@@ -355,16 +353,28 @@ static void set_options(struct service *s)
 
 /* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
  * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
- * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read). */
+ * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read).
+ * The new file and its name are synced at once: a file this daemon creates does not wait for
+ * SQLite to make it durable. */
 static int create_database_file(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-    if (fd >= 0)
-        return close(fd);
-    if (errno == EEXIST)
-        return 0;
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return -1;
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fsync(fd) < 0) {
+        snprintf(err, errlen, "%s: cannot sync: %s", path, strerror(errno));
+        (void)close(fd);
+        return -1;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return store_sync_directory(path, err, errlen);
 }
 
 /* snprintf into a reason buffer, which may cut a long path short. */

@@ -41,18 +41,9 @@ static int cmp_sign_key(const void *a, const void *b)
 {
     const char *ka = (*(const struct msg_field *const *)a)->key;
     const char *kb = (*(const struct msg_field *const *)b)->key;
+    int c = msg_key_casecmp(ka, kb);
 
-    for (size_t i = 0;; i++) {
-        int ca = (unsigned char)ka[i], cb = (unsigned char)kb[i];
-        if (ca >= 'A' && ca <= 'Z')
-            ca += 'a' - 'A';
-        if (cb >= 'A' && cb <= 'Z')
-            cb += 'a' - 'A';
-        if (ca != cb)
-            return ca - cb;
-        if (ca == 0)
-            return strcmp(ka, kb);
-    }
+    return c != 0 ? c : strcmp(ka, kb);
 }
 
 static char *join_pairs(const struct msg_field **f, size_t n, size_t *len)

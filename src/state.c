@@ -16,7 +16,7 @@ static const char *const result_names[] = {
 
 #define RESULT_COUNT ((int)(sizeof(result_names) / sizeof(result_names[0])))
 
-static const char *const outcome_names[] = {
+static const char *const outcome_names[OUTCOME_COUNT] = {
     [OUTCOME_APPLIED] = "applied",   [OUTCOME_DUPLICATE] = "duplicate", [OUTCOME_STALE] = "stale",
     [OUTCOME_CONFLICT] = "conflict", [OUTCOME_MISMATCH] = "mismatch",
 };
@@ -81,7 +81,7 @@ int state_result_parse(const char *s, enum result_pay *out)
 
 const char *state_outcome_name(enum outcome o)
 {
-    if ((int)o < 0 || (size_t)o >= sizeof(outcome_names) / sizeof(outcome_names[0]))
+    if ((int)o < 0 || (int)o >= OUTCOME_COUNT)
         return NULL;
     return outcome_names[o];
 }

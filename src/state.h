@@ -23,6 +23,7 @@ enum outcome {
     OUTCOME_STALE,
     OUTCOME_CONFLICT,
     OUTCOME_MISMATCH,
+    OUTCOME_COUNT /* how many there are, for arrays indexed by them */
 };
 
 /* The state machine: outcome of result `incoming` on an order whose current result is `current`.

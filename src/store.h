@@ -3,10 +3,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "payresult.h"
 #include "state.h"
 #include "timeutil.h"
+#include "verdict.h"
+
+struct attempt_action;
 
 /*
  * The SQLite file (design.md, database contract). One struct store is one connection and is used
@@ -24,6 +26,10 @@ enum store_mode {
 struct store *store_open(const char *path, enum store_mode mode, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* fsyncs the directory holding the file path, so that names created or removed in it survive a
+ * power cut. Returns 0, or -1 with a reason in err (unless err is NULL). */
+int store_sync_directory(const char *path, char *err, size_t errlen);
+
 /* The schema version this build creates (the highest migration number). */
 int store_schema_version(void);
 
@@ -37,9 +43,25 @@ int store_rollback(struct store *st);
 int store_probe_write(struct store *st);
 /* Rows this connection has inserted, updated or deleted since it was opened. */
 int64_t store_changes(struct store *st);
-/* The last SQLite error of this connection, and whether it was "busy/locked", "full", "readonly"
- * or "ioerr" (for the log line). Valid until the next call on st. */
+/* The last SQLite error of this connection. Valid until the next call on st. */
 const char *store_errmsg(struct store *st);
+
+/* The kinds of storage failure: the writer tells its own errors from the disk's by them, and the
+ * log line names them (kind=..., README: failure model). */
+enum store_err {
+    STORE_ERR_BUSY,     /* "busy": another connection held the lock past the busy timeout */
+    STORE_ERR_FULL,     /* "full": the disk or a quota is full */
+    STORE_ERR_READONLY, /* "readonly": the files cannot be written (remount, chattr +i, mode) */
+    STORE_ERR_IOERR,    /* "ioerr": a read or write failed */
+    STORE_ERR_SQL,      /* "sql": anything else (a constraint, the schema, a misuse): the
+                         * statement's own fault, which the disk would not fix */
+    STORE_ERR_COUNT
+};
+/* The kind of the last failure on st (STORE_ERR_SQL when there was none). */
+enum store_err store_err(struct store *st);
+/* "busy", "full", "readonly", "ioerr" or "sql", as the log lines write the kind. */
+const char *store_err_name(enum store_err kind);
+/* store_err_name(store_err(st)), for the log line. */
 const char *store_errkind(struct store *st);
 
 /* Where notify_count, query_count and seen_count stop counting (sql/0003 allows no more). */
@@ -62,7 +84,7 @@ struct store_applied {
     int redelivery;           /* 1: the same signed content as a journalled message (or, for
                                * rows from before sql/0003, the same bytes): seen_count++ */
     int flagged;              /* 1: this message set needs_review */
-    char review_reason[256];  /* when flagged */
+    char review_reason[VERDICT_REASON_LEN]; /* when flagged */
 };
 
 /*
@@ -136,6 +158,25 @@ int store_due(struct store *st, int64_t now_ms, struct store_due *out, int max);
  */
 int store_flag_unqueryable(struct store *st, int64_t now_ms, int max);
 
+/* A query attempt's outcome to carry out, as attempt_after_query decided it. */
+struct store_query_outcome {
+    const char *no_order;             /* the order queried */
+    const struct store_input *answer; /* the verified answer (source query); used when
+                                       * action->record, may be NULL otherwise */
+    const struct attempt_action *action;
+};
+
+/*
+ * Carries out a query attempt's action inside the caller's transaction, in this order: records
+ * the answer (store_apply, when action->record; *out says what it did, zeroed otherwise), then
+ * reschedules (store_reschedule at action->retry_at_ms) or gives up (store_flag_review with
+ * action->reason). query_count counts the attempt once: store_apply counts an answer that
+ * settles the order, the reschedule every other one; an attempt that gives up is not counted.
+ * Returns 0, or -1 (the caller rolls back: nothing of it is kept).
+ */
+int store_query_outcome(struct store *st, const struct store_query_outcome *in,
+                        struct store_applied *out);
+
 /*
  * After a query attempt that did not make the order final (pending answer, 8901, network error,
  * unsigned answer, ...): query_count++, next_query_at = next_ms. Inside the caller's transaction.
@@ -147,11 +188,28 @@ int store_reschedule(struct store *st, const char *no_order, int64_t next_ms);
  * gave up on it. Inside the caller's transaction. Returns 0, or -1. */
 int store_flag_review(struct store *st, const char *no_order, const char *reason);
 
-/*
- * Prints an order's current row and its event history, human-readable, to out
- * (lianpayctl status). Returns 0, 1 when the order is unknown, or -1 on error.
- */
-int store_print_status(struct store *st, const char *no_order, FILE *out);
+/* A value as stored, for people: its text and length in bytes (which may hold a NUL written
+ * past the CHECKs), text NULL for SQL NULL. Valid during the callback only. */
+struct store_value {
+    const char *text;
+    size_t len;
+};
+
+/* Calls column(ctx, name, value) for each column of no_order's payments row, in the table's
+ * order (lianpayctl status). Returns 0, 1 when the order is unknown, or -1. */
+int store_order_columns(struct store *st, const char *no_order,
+                        void (*column)(void *ctx, const char *name, struct store_value value),
+                        void *ctx);
+
+/* One message of an order's journal, as stored. */
+struct store_event {
+    struct store_value received_at, source, result_pay, outcome, remote_addr;
+    int64_t seen_count;
+};
+
+/* Calls event(ctx, ev) for each journalled message of no_order, oldest first. Returns 0, or -1. */
+int store_order_events(struct store *st, const char *no_order,
+                       void (*event)(void *ctx, const struct store_event *ev), void *ctx);
 
 /* The orders still being chased, for /metrics and the periodic summary. */
 struct store_pending {

@@ -80,29 +80,14 @@ static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
 static int run_job(struct writer *w, struct writer_job *job)
 {
     switch (job->kind) {
-    case WRITER_APPLY: {
-        struct store_input in = {
-            .r = &job->result,
-            .source = job->source,
-            .body = job->body,
-            .body_len = job->body_len,
-            .remote_addr = job->remote_addr,
-            .received_at = job->received_at,
-        };
-        if (store_apply(w->store, &in, &job->applied) < 0)
-            return -1;
-        if (job->next_ms != 0 && !state_is_final(job->result.result_pay))
-            return store_reschedule(w->store, job->result.no_order, job->next_ms);
-        return 0;
-    }
-    case WRITER_RESCHEDULE:
-        return store_reschedule(w->store, job->no_order, job->next_ms);
-    case WRITER_FLAG_REVIEW:
-        return store_flag_review(w->store, job->no_order, job->reason);
+    case WRITER_APPLY:
+        return store_apply(w->store, &job->in.apply, &job->applied);
+    case WRITER_QUERY_OUTCOME:
+        return store_query_outcome(w->store, &job->in.query, &job->applied);
     case WRITER_SCHEDULE_NEW:
         return store_schedule_new(w->store, w->notify_window) < 0 ? -1 : 0;
     case WRITER_FLAG_UNQUERYABLE:
-        return store_flag_unqueryable(w->store, job->next_ms, STORE_DUE_BATCH) < 0 ? -1 : 0;
+        return store_flag_unqueryable(w->store, job->in.now_ms, STORE_DUE_BATCH) < 0 ? -1 : 0;
     }
     return -1;
 }
@@ -180,8 +165,8 @@ static void process(struct writer *w, struct writer_job *list, size_t n)
 
     /* A storage fault (lock, full, read-only, I/O) would fail each retry too, after its own busy
      * timeout: a locked database would hold the last of a batch of n for n seconds. Only an error
-     * of the job's own (kind "sql") is worth retrying alone. */
-    if (status < 0 && n > 1 && strcmp(store_errkind(w->store), "sql") == 0) {
+     * of the job's own (STORE_ERR_SQL) is worth retrying alone. */
+    if (status < 0 && n > 1 && store_err(w->store) == STORE_ERR_SQL) {
         atomic_fetch_add(&w->failed_batches, 1);
         /* Alone, each job either commits or fails on its own account. */
         while (list != NULL) {
@@ -247,8 +232,6 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     struct timespec last = {0, 0};
 
-    /* Named for operators (top -H, /proc/PID/task/TID/comm) and for the watchdog's tests. */
-    pthread_setname_np(pthread_self(), "writer");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         atomic_store(&w->heartbeat, time_mono_ms());
@@ -307,6 +290,9 @@ struct writer *writer_create(struct store *st, int64_t notify_window_s)
         free(w);
         return NULL;
     }
+    /* Named for operators (top -H, /proc/PID/task/TID/comm) and for the watchdog's tests; by
+     * the creator, so that the name is there before the daemon reports ready. */
+    pthread_setname_np(w->thread, "writer");
     return w;
 }
 

@@ -4,9 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "payresult.h"
 #include "store.h"
-#include "timeutil.h"
 
 struct metrics_histogram;
 
@@ -18,36 +16,33 @@ struct metrics_histogram;
 struct writer;
 
 enum writer_kind {
-    WRITER_APPLY,            /* record a result (store_apply), then reschedule if next_ms != 0 */
-    WRITER_RESCHEDULE,       /* store_reschedule(no_order, next_ms) */
-    WRITER_FLAG_REVIEW,      /* store_flag_review(no_order, reason) */
+    WRITER_APPLY,            /* a notification: store_apply(in.apply) */
+    WRITER_QUERY_OUTCOME,    /* a query attempt's outcome: store_query_outcome(in.query) */
     WRITER_SCHEDULE_NEW,     /* store_schedule_new(notify_window) */
-    WRITER_FLAG_UNQUERYABLE, /* store_flag_unqueryable(next_ms as now, STORE_DUE_BATCH) */
+    WRITER_FLAG_UNQUERYABLE, /* store_flag_unqueryable(in.now_ms, STORE_DUE_BATCH) */
 };
 
+/*
+ * One job: its kind and, in the union, the input of the store function that kind runs, handed
+ * to it as it is. The job and whatever its input points to belong to the caller and must stay
+ * valid until done(); the caller embeds the job (an HTTP request, the reconciler's stack), so
+ * that queueing a message allocates nothing.
+ */
 struct writer_job {
     enum writer_kind kind;
+    union {
+        struct store_input apply;
+        struct store_query_outcome query;
+        int64_t now_ms;
+    } in;
 
-    /* WRITER_APPLY */
-    struct payresult result;
-    enum payresult_source source;
-    const char *body; /* not copied: must live until done() */
-    size_t body_len;
-    char remote_addr[46];
-    char received_at[TIME_ISO_LEN];
-
-    /* WRITER_RESCHEDULE, WRITER_FLAG_REVIEW (and WRITER_APPLY with next_ms);
-     * WRITER_FLAG_UNQUERYABLE: next_ms only */
-    char no_order[33];
-    int64_t next_ms;
-    char reason[256];
-
-    /* Filled by the writer before done(): 0 when committed, -1 when nothing was written. */
+    /* Filled by the writer before done(): 0 when committed, -1 when nothing was written; what
+     * store_apply did (WRITER_APPLY, WRITER_QUERY_OUTCOME), zeroed for the other kinds. */
     int status;
     struct store_applied applied;
 
-    /* Called on the writer thread once the job's transaction has ended; the job belongs to the
-     * caller again from then on. */
+    /* Called on the writer thread once the job's transaction has ended, exactly once for every
+     * job writer_submit took; the job belongs to the caller again from then on. */
     void (*done)(struct writer_job *job);
     void *ctx;
 

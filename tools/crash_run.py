@@ -7,11 +7,9 @@ many rounds and print the figures (tests/integration/test_crash.py runs 10 round
 Exit status 0 when no acknowledged notification was lost and every integrity_check said ok.
 """
 import argparse
-import os
 import sys
-import time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+import longrun
 
 
 def main():
@@ -19,27 +17,18 @@ def main():
     p.add_argument('--rounds', type=int, default=100)
     p.add_argument('--per-round', type=int, default=300, help='new notifications per round')
     p.add_argument('--clients', type=int, default=8, help='concurrent client threads')
-    p.add_argument('--seed', type=int, default=None)
-    p.add_argument('--quiet', action='store_true', help='no line per round')
-    p.add_argument('build_dir', nargs='?', default=os.path.join(ROOT, 'build'))
+    longrun.add_common_arguments(p, 'no line per round')
     a = p.parse_args()
-    os.environ['LIANPAY_BUILD_DIR'] = os.path.abspath(a.build_dir)
-    sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
-    import harness  # noqa: E402 - needs LIANPAY_BUILD_DIR first
-    import test_crash  # noqa: E402
-
-    seed = a.seed if a.seed is not None else int(time.time())
+    harness, test_crash, seed = longrun.load(a, 'test_crash')
     print('crash run: %d rounds of %d new notifications, %d clients, seed %d, build %s'
           % (a.rounds, a.per_round, a.clients, seed, a.build_dir), flush=True)
     try:
-        f = test_crash.crash_rounds(a.rounds, a.per_round, a.clients, seed,
-                                    log=None if a.quiet else lambda s: print(s, flush=True))
+        f = test_crash.crash_rounds(a.rounds, a.per_round, a.clients, seed, log=longrun.line(a))
     except AssertionError as e:
         print('FAILED: %s' % e, flush=True)
         return 1
     finally:
-        harness.Daemon.stop_all()
-        harness.TempDir.cleanup_all()
+        longrun.cleanup(harness)
     print('rounds:                              %d' % f['rounds'])
     print('notifications (distinct):            %d' % f['notifications'])
     print('acknowledged 0000 before the kills:  %d' % f['acknowledged_before_kills'])

@@ -47,7 +47,7 @@ static void validate(const struct msg *m, enum payresult_source source)
     const char *why = NULL;
 
     memset(&r, 0, sizeof(r));
-    if (payresult_from_msg(m, source, OID_PARTNER, &r, &why) < 0) {
+    if (payresult_from_msg(m, source, OID_PARTNER, &r, &why) != PAYRESULT_ACCEPTED) {
         FUZZ_CHECK(fuzz_reason_ok(why));
         return;
     }

@@ -62,6 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case QUERY_TRANSPORT:
         break;
+    case QUERY_STATUS_COUNT:
+        FUZZ_CHECK(!"a status");
+        break;
     }
     return 0;
 }

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -151,11 +152,12 @@ class Daemon:
     running = []
 
     def __init__(self, tmp, lianlian_public, merchant_private=None, extra='', listen='127.0.0.1:0',
-                 sections=None, start=True, env=None, prefix=None):
+                 sections=None, start=True, env=None, prefix=None, program=None):
         self.tmp = tmp
-        self.db_path = tmp.file('payments.db')
-        self.log_path = tmp.file('daemon-%d.log' % len(Daemon.running))
         sections = sections or {}
+        self.db_path = sections.get('database', {}).get('path') or tmp.file('payments.db')
+        self.log_path = tmp.file('daemon-%d.log' % len(Daemon.running))
+        self.program = program or NOTIFYD
         server = {'listen': listen}
         server.update(sections.get('server', {}))
         lianlian = {'oid_partner': OID_PARTNER, 'public_key': lianlian_public}
@@ -184,7 +186,7 @@ class Daemon:
     def start(self, timeout=10):
         self.log = open(self.log_path, 'a')
         self.log_offset = os.path.getsize(self.log_path)
-        self.proc = subprocess.Popen(self.prefix + [NOTIFYD, '-c', self.config],
+        self.proc = subprocess.Popen(self.prefix + [self.program, '-c', self.config],
                                      stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=self.env)
         Daemon.running.append(self)
@@ -288,6 +290,74 @@ class Daemon:
         with self.db() as c:
             return c.execute('SELECT * FROM payment_events WHERE no_order = ? ORDER BY id',
                              (no_order,)).fetchall()
+
+
+class Stream:
+    """Client threads posting notifications from a shared queue, recording acknowledgements
+    (test_crash, test_powercut)."""
+
+    def __init__(self, port, queue, acked, clients):
+        self.port = port
+        self.queue = queue  # deque of (no_order, result, body), shared across rounds
+        self.acked = acked  # no_order -> result, for every 0000 ever received
+        self.lock = threading.Lock()
+        self.dead = threading.Event()
+        self.count = 0  # acknowledgements in this round
+        self.requests = 0
+        self.cut = 0  # requests cut off by the kill (no answer)
+        self.threads = [threading.Thread(target=self.client) for _ in range(clients)]
+
+    def take(self):
+        with self.lock:
+            return self.queue.popleft() if self.queue else None
+
+    def put_back(self, item):
+        with self.lock:
+            self.queue.append(item)
+
+    def client(self):
+        conn = None
+        while not self.dead.is_set():
+            item = self.take()
+            if item is None:
+                return
+            no_order, result, body = item
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+                conn.request('POST', '/lianpay/notify', body=body.encode('utf-8'),
+                             headers={'Content-Type': 'text/json;charset=utf-8'})
+                resp = conn.getresponse()
+                data = resp.read()
+                with self.lock:
+                    self.requests += 1
+                if resp.status == 200 and json.loads(data.decode('utf-8'))['ret_code'] == '0000':
+                    with self.lock:
+                        self.acked[no_order] = result
+                        self.count += 1
+                    continue
+                if resp.status != 503:
+                    raise AssertionError('unexpected answer %d %r' % (resp.status, data))
+            except (OSError, http.client.HTTPException, ValueError):
+                with self.lock:
+                    self.cut += 1
+                if conn is not None:
+                    conn.close()
+                conn = None
+                if not self.dead.is_set():
+                    time.sleep(0.01)
+            self.put_back(item)
+        if conn is not None:
+            conn.close()
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def join(self):
+        for t in self.threads:
+            t.join(60)
+            ok(not t.is_alive(), 'client thread finished')
 
 
 def raw_http(port, data, host='127.0.0.1', timeout=5, read_all=True, source=None):

@@ -11,91 +11,21 @@ round, as LianLian resends them.
 
 The suite runs 10 rounds; tools/crash_run.py runs as many as asked and prints the figures.
 SIGKILL tests the daemon's own promise (nothing acknowledged before COMMIT returned); a power cut
-additionally relies on fsync and the disk honouring it (synchronous=FULL), which no test here can
-show.
+additionally relies on fsync and the disk honouring it (synchronous=FULL), which SIGKILL cannot
+show: test_powercut.py simulates the cut.
 """
 import collections
-import http.client
-import json
 import os
 import random
 import sqlite3
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Daemon, TempDir, eq, keypair, notification, ok, run, sign_batch,  # noqa: E402
-                     test)
+from harness import (Daemon, Stream, TempDir, eq, keypair, notification, ok, run,  # noqa: E402
+                     sign_batch, test)
 
 RESULTS = ('SUCCESS', 'FAILURE', 'CANCEL')
-
-
-class Stream:
-    """Client threads posting notifications from a shared queue, recording acknowledgements."""
-
-    def __init__(self, port, queue, acked, clients):
-        self.port = port
-        self.queue = queue  # deque of (no_order, result, body), shared across rounds
-        self.acked = acked  # no_order -> result, for every 0000 ever received
-        self.lock = threading.Lock()
-        self.dead = threading.Event()
-        self.count = 0  # acknowledgements in this round
-        self.requests = 0
-        self.cut = 0  # requests cut off by the kill (no answer)
-        self.threads = [threading.Thread(target=self.client) for _ in range(clients)]
-
-    def take(self):
-        with self.lock:
-            return self.queue.popleft() if self.queue else None
-
-    def put_back(self, item):
-        with self.lock:
-            self.queue.append(item)
-
-    def client(self):
-        conn = None
-        while not self.dead.is_set():
-            item = self.take()
-            if item is None:
-                return
-            no_order, result, body = item
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
-                conn.request('POST', '/lianpay/notify', body=body.encode('utf-8'),
-                             headers={'Content-Type': 'text/json;charset=utf-8'})
-                resp = conn.getresponse()
-                data = resp.read()
-                with self.lock:
-                    self.requests += 1
-                if resp.status == 200 and json.loads(data.decode('utf-8'))['ret_code'] == '0000':
-                    with self.lock:
-                        self.acked[no_order] = result
-                        self.count += 1
-                    continue
-                if resp.status != 503:
-                    raise AssertionError('unexpected answer %d %r' % (resp.status, data))
-            except (OSError, http.client.HTTPException, ValueError):
-                with self.lock:
-                    self.cut += 1
-                if conn is not None:
-                    conn.close()
-                conn = None
-                if not self.dead.is_set():
-                    time.sleep(0.01)
-            self.put_back(item)
-        if conn is not None:
-            conn.close()
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-
-    def join(self):
-        for t in self.threads:
-            t.join(60)
-            ok(not t.is_alive(), 'client thread finished')
 
 
 def check_file(db_path, acked):

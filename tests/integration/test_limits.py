@@ -214,7 +214,7 @@ def at_max_connections_new_ones_are_closed_at_once_with_a_throttled_warning():
 def per_ip_limit_refuses_that_address_only():
     # 127.0.0.1 is a trusted proxy by default, which is not limited per address
     e = Env(max_connections_per_ip='5', connection_timeout='60s', trusted_proxies='192.0.2.1')
-    e.hold(5)
+    eq(count_open(e.hold(5)), 5, 'five held')
     # The five count once the daemon has accepted them, which a busy machine can delay: until
     # then a sixth is served (and answered 400, an empty body). A daemon without the limit never
     # closes it unanswered, and this fails.

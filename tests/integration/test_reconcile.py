@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reconciliation: the daemon chases registered payouts whose result never arrived, asking
 lianpay-sim (as LianLian's queryPayment) and believing only verified answers."""
+import calendar
 import os
 import sys
 import time
@@ -63,7 +64,7 @@ def pending_answer_is_recorded_then_final():
 @test
 def no_record_8901_never_becomes_failure_and_is_given_up_with_a_reason():
     e = ReconcileEnv({'G-1': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]},
-            reconcile={'give_up_after': '4s'})
+                     reconcile={'give_up_after': '4s'})
     e.register('G-1')
     row = e.wait_row('G-1', lambda r: r['needs_review'] == 1, 'flagged for review', timeout=20)
     eq(row['result_pay'], None, 'never FAILURE')
@@ -77,6 +78,29 @@ def no_record_8901_never_becomes_failure_and_is_given_up_with_a_reason():
     ok(len(e.d.log_lines('query')) == n, 'one log line per attempt')
     with e.d.db() as c:
         ok(c.execute("SELECT 1 FROM review_queue WHERE no_order = 'G-1'").fetchone(), 'review view')
+
+
+@test
+def pending_answer_past_give_up_is_recorded_then_flagged():
+    e = ReconcileEnv({'PG-1': [answer('PROCESSING')]}, reconcile={'give_up_after': '4s'})
+    e.register('PG-1')
+    row = e.wait_row('PG-1', lambda r: r['needs_review'] == 1, 'flagged for review', timeout=20)
+    eq(row['result_pay'], 'PROCESSING', 'the last answer recorded')
+    ok(row['review_reason'].startswith('no final result ') and
+       row['review_reason'].endswith(' after registration; last query answer: PROCESSING'),
+       row['review_reason'])
+    ok(row['next_query_at'] is None, 'no longer scheduled')
+    n = len(e.sim.queries('PG-1'))
+    time.sleep(2.5)
+    eq(len(e.sim.queries('PG-1')), n, 'not queried after giving up')
+    eq([(x['result_pay'], x['outcome'], x['seen_count']) for x in e.d.events('PG-1')],
+       [('PROCESSING', 'applied', n)], 'journal: one message, seen at every query')
+    lines = e.d.log_lines('query')
+    eq(len(lines), n, 'one log line per attempt')
+    gave_up = [l for l in lines if 'action=gave_up' in l]
+    eq(len(gave_up), 1, 'given up once: %r' % gave_up)
+    ok(gave_up[0] == lines[-1] and 'outcome=duplicate' in gave_up[0], gave_up[0])
+    eq(row['query_count'], n - 1, 'the attempt that gave up is not counted')
 
 
 @test
@@ -128,7 +152,7 @@ def network_error_is_not_an_answer():
 @test
 def timeout_is_not_an_answer():
     e = ReconcileEnv({'T-1': [dict(answer('SUCCESS'), delay_ms=3000)]},
-            reconcile={'retry_interval': '1h', 'max_retry_interval': '1h'})
+                     reconcile={'retry_interval': '1h', 'max_retry_interval': '1h'})
     e.d.stop()
     text = open(e.d.config).read().replace('[lianlian]\n', '[lianlian]\nquery_timeout = 1s\n')
     open(e.d.config, 'w').write(text)
@@ -165,7 +189,8 @@ def plain_sql_registration_is_picked_up():
 @test
 def queries_respect_max_rate():
     script = {'*': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]}
-    e = ReconcileEnv(script, reconcile={'max_rate': '2', 'retry_interval': '1h', 'max_retry_interval': '1h'})
+    e = ReconcileEnv(script, reconcile={'max_rate': '2', 'retry_interval': '1h',
+                                        'max_retry_interval': '1h'})
     for i in range(6):
         e.register('R-%d' % i)
     t0 = time.monotonic()
@@ -175,9 +200,9 @@ def queries_respect_max_rate():
 
 @test
 def lianpayctl_query_prints_and_applies():
-    e = ReconcileEnv({'C-1': [answer('SUCCESS')], 'C-2': [{'ret_code': '8901', 'ret_msg': '没有记录',
-                                                  'sign': 'none'}]},
-            reconcile={'notify_window': '1h'})
+    e = ReconcileEnv({'C-1': [answer('SUCCESS')],
+                      'C-2': [{'ret_code': '8901', 'ret_msg': '没有记录', 'sign': 'none'}]},
+                     reconcile={'notify_window': '1h'})
     e.register('C-1')
     r = sh([CTL, '-c', e.d.config, 'query', 'C-1'])
     ok('result_pay: SUCCESS' in r.stdout and 'signature:  valid' in r.stdout, r.stdout)
@@ -189,6 +214,29 @@ def lianpayctl_query_prints_and_applies():
     r = sh([CTL, '-c', e.d.config, 'query', '--apply', 'C-2'], check=False)
     eq(r.returncode, 1, '8901 exit status')
     ok('no_record' in r.stdout, r.stdout)
+
+
+
+@test
+def lianpayctl_query_apply_pending_asks_again_after_retry_interval():
+    # query --apply has its own policy: a pending answer is asked again after retry_interval,
+    # without the reconciler's backoff and without giving up (this order is past give_up_after).
+    e = ReconcileEnv({'C-3': [answer('WAITING')]},
+                     reconcile={'notify_window': '1h', 'retry_interval': '10m',
+                                'max_retry_interval': '2h', 'give_up_after': '1h'})
+    e.register('C-3')
+    with e.d.db() as c:
+        c.execute("UPDATE payments SET query_count = 3, registered_at = "
+                  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours') WHERE no_order = 'C-3'")
+    before = time.time()
+    r = sh([CTL, '-c', e.d.config, 'query', '--apply', 'C-3'])
+    ok('recorded:   applied' in r.stdout, r.stdout)
+    row = e.d.row('C-3')
+    eq((row['result_pay'], row['needs_review'], row['query_count']), ('WAITING', 0, 4), 'row')
+    nxt = calendar.timegm(time.strptime(row['next_query_at'][:19], '%Y-%m-%dT%H:%M:%S'))
+    print('# next_query_at %s, %.1f s after the query' % (row['next_query_at'], nxt - before))
+    ok(before + 590 <= nxt <= time.time() + 610,
+       'asked again in 10 minutes: %s' % row['next_query_at'])
 
 
 if __name__ == '__main__':

@@ -385,6 +385,21 @@ static void test_set(void **state)
     msg_finish(&empty);
 }
 
+/* The order LianLian's signer sorts keys in, and the sameness msg_parse refuses duplicates by:
+ * ASCII letters folded, nothing else, whatever the locale. */
+static void test_key_casecmp(void **state)
+{
+    (void)state;
+    assert_int_equal(msg_key_casecmp("No_Order", "no_order"), 0);
+    assert_true(msg_key_casecmp("money_order", "No_order") < 0);
+    assert_true(msg_key_casecmp("no_order", "NO_ORDER_X") < 0);
+    assert_true(msg_key_casecmp("a", "") > 0);
+    /* 'A' compares as 'a' (0x61): '_' (0x5f) comes before it, as it does before 'a' */
+    assert_true(msg_key_casecmp("_", "A") < 0);
+    assert_true(msg_key_casecmp("\xc3\x89", "\xc3\xa9") != 0); /* É and é: not ASCII */
+    assert_true(msg_key_casecmp("[", "z") < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_to_json_round_trip),
         cmocka_unit_test(test_to_json_exact),
         cmocka_unit_test(test_set),
+        cmocka_unit_test(test_key_casecmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

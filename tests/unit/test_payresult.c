@@ -63,13 +63,13 @@ static char *body_with(const char *key, const char *raw, enum payresult_source s
     return b;
 }
 
-static int run(const char *key, const char *raw, enum payresult_source src, struct payresult *out,
-               const char **why)
+static enum payresult_refusal run(const char *key, const char *raw, enum payresult_source src,
+                                  struct payresult *out, const char **why)
 {
     char *body = body_with(key, raw, src);
     struct msg m = {0};
     const char *perr = NULL;
-    int rc;
+    enum payresult_refusal rc;
 
     if (msg_parse(body, strlen(body), &m, &perr) < 0)
         fail_msg("test body refused by msg_parse (%s): %s", perr, body);
@@ -84,7 +84,7 @@ static void assert_ok(const char *key, const char *raw, enum payresult_source sr
 {
     const char *why = NULL;
 
-    if (run(key, raw, src, out, &why) < 0)
+    if (run(key, raw, src, out, &why) != PAYRESULT_ACCEPTED)
         fail_msg("%s=%s refused: %s", key ? key : "-", raw ? raw : "(absent)", why);
 }
 
@@ -95,7 +95,7 @@ static void assert_refused(enum payresult_source src, const char *key, const cha
     const char *why = NULL;
 
     memset(&out, 0x5a, sizeof(out));
-    if (run(key, raw, src, &out, &why) == 0)
+    if (run(key, raw, src, &out, &why) == PAYRESULT_ACCEPTED)
         fail_msg("%s=%s accepted", key, raw ? raw : "(absent)");
     if (why == NULL || strcmp(why, reason) != 0)
         fail_msg("%s=%s refused as \"%s\", expected \"%s\"", key, raw ? raw : "(absent)",
@@ -195,6 +195,55 @@ static void test_oid_partner(void **state)
     assert_refused(n, "oid_partner", "\"201103171000000001\"", "oid_partner is not ours");
     assert_refused(n, "oid_partner", OURS, "bad oid_partner");
     assert_refused(n, "oid_partner", "true", "bad oid_partner");
+}
+
+/* Fails unless body (a notification) is refused as kind, for reason. */
+static void assert_kind(const char *body, enum payresult_refusal kind, const char *reason)
+{
+    struct msg m = {0};
+    struct payresult r;
+    const char *why = NULL;
+
+    if (msg_parse(body, strlen(body), &m, &why) < 0)
+        fail_msg("test body refused by msg_parse (%s): %s", why, body);
+    enum payresult_refusal got = payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, &r, &why);
+    msg_finish(&m);
+    if (got != kind || why == NULL || strcmp(why, reason) != 0)
+        fail_msg("refused as %d \"%s\", expected %d \"%s\": %s", (int)got, why ? why : "-",
+                 (int)kind, reason, body);
+}
+
+/* httpd counts these apart (lianpay_rejections_total reason wrong_partner, invalid_field): a
+ * message that names another merchant is a wrong partner's, whichever field failed first. */
+static void test_refusal_kinds(void **state)
+{
+    char *ours_bad = body_with("no_order", "\"a b\"", PAYRESULT_NOTIFY);
+    char *other = body_with("oid_partner", "\"201103171000000001\"", PAYRESULT_NOTIFY);
+    char *other_short = body_with("oid_partner", "\"2011031710\"", PAYRESULT_NOTIFY);
+    char *other_number = body_with("oid_partner", "201103171000000001", PAYRESULT_NOTIFY);
+    char *ours_number = body_with("oid_partner", OURS, PAYRESULT_NOTIFY);
+    char *missing = body_with("oid_partner", NULL, PAYRESULT_NOTIFY);
+    char *boolean = body_with("oid_partner", "true", PAYRESULT_NOTIFY);
+
+    (void)state;
+    assert_kind(ours_bad, PAYRESULT_INVALID_FIELD, "bad no_order");
+    assert_kind(other, PAYRESULT_WRONG_PARTNER, "oid_partner is not ours");
+    assert_kind(other_short, PAYRESULT_WRONG_PARTNER, "bad oid_partner");
+    assert_kind(other_number, PAYRESULT_WRONG_PARTNER, "bad oid_partner");
+    assert_kind(ours_number, PAYRESULT_INVALID_FIELD, "bad oid_partner");
+    assert_kind(missing, PAYRESULT_INVALID_FIELD, "missing oid_partner");
+    assert_kind(boolean, PAYRESULT_INVALID_FIELD, "bad oid_partner");
+    /* Another merchant's message with a field of the wrong type, found before oid_partner. */
+    assert_kind("{\"oid_partner\":\"201103171000000001\",\"sign_type\":\"RSA\","
+                "\"no_order\":true}",
+                PAYRESULT_WRONG_PARTNER, "bad no_order");
+    free(ours_bad);
+    free(other);
+    free(other_short);
+    free(other_number);
+    free(ours_number);
+    free(missing);
+    free(boolean);
 }
 
 static void test_sign_type(void **state)
@@ -303,11 +352,12 @@ static void test_query(void **state)
     struct msg m = {0};
     const char *why = NULL;
     assert_int_equal(msg_parse(body, strlen(body), &m, &why), 0);
-    assert_int_equal(payresult_from_msg(&m, PAYRESULT_QUERY, OURS, &r, &why), 0);
+    assert_int_equal(payresult_from_msg(&m, PAYRESULT_QUERY, OURS, &r, &why), PAYRESULT_ACCEPTED);
     assert_int_equal(r.result_pay, RESULT_WAITING);
     assert_string_equal(r.oid_paybill, "");
     /* The same message is no notification. */
-    assert_int_equal(payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, &r, &why), -1);
+    assert_int_equal(payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, &r, &why),
+                     PAYRESULT_INVALID_FIELD);
     assert_string_equal(why, "bad result_pay");
     msg_finish(&m);
     free(body);
@@ -354,7 +404,7 @@ static void parse_raw(const char *body, struct payresult *r)
 
     if (msg_parse(body, strlen(body), &m, &why) < 0)
         fail_msg("msg_parse refused (%s): %s", why, body);
-    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, r, &why) < 0)
+    if (payresult_from_msg(&m, PAYRESULT_NOTIFY, OURS, r, &why) != PAYRESULT_ACCEPTED)
         fail_msg("refused (%s): %s", why, body);
     msg_finish(&m);
 }
@@ -419,6 +469,11 @@ static void test_exported_formats(void **state)
 {
     int64_t fen = 0;
 
+    assert_true(payresult_valid_oid_partner("201103171000000000"));
+    assert_false(payresult_valid_oid_partner("20110317100000000"));
+    assert_false(payresult_valid_oid_partner("2011031710000000000"));
+    assert_false(payresult_valid_oid_partner("20110317100000000x"));
+    assert_false(payresult_valid_oid_partner(""));
     assert_true(payresult_valid_no_order("A-1"));
     assert_false(payresult_valid_no_order(""));
     assert_false(payresult_valid_no_order("A&1"));
@@ -436,21 +491,14 @@ static void test_exported_formats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_notification),
-        cmocka_unit_test(test_valid_variants),
-        cmocka_unit_test(test_info_order_length),
-        cmocka_unit_test(test_oid_partner),
-        cmocka_unit_test(test_sign_type),
-        cmocka_unit_test(test_no_order),
-        cmocka_unit_test(test_dt_order),
-        cmocka_unit_test(test_money_order),
-        cmocka_unit_test(test_oid_paybill),
-        cmocka_unit_test(test_result_pay),
-        cmocka_unit_test(test_query),
-        cmocka_unit_test(test_optional_fields),
-        cmocka_unit_test(test_extra_fields),
-        cmocka_unit_test(test_signed_digest),
-        cmocka_unit_test(test_exported_formats),
+        cmocka_unit_test(test_valid_notification), cmocka_unit_test(test_valid_variants),
+        cmocka_unit_test(test_info_order_length),  cmocka_unit_test(test_oid_partner),
+        cmocka_unit_test(test_refusal_kinds),      cmocka_unit_test(test_sign_type),
+        cmocka_unit_test(test_no_order),           cmocka_unit_test(test_dt_order),
+        cmocka_unit_test(test_money_order),        cmocka_unit_test(test_oid_paybill),
+        cmocka_unit_test(test_result_pay),         cmocka_unit_test(test_query),
+        cmocka_unit_test(test_optional_fields),    cmocka_unit_test(test_extra_fields),
+        cmocka_unit_test(test_signed_digest),      cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

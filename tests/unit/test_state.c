@@ -125,6 +125,7 @@ static void test_names(void **state)
     assert_string_equal(state_outcome_name(OUTCOME_STALE), "stale");
     assert_string_equal(state_outcome_name(OUTCOME_CONFLICT), "conflict");
     assert_string_equal(state_outcome_name(OUTCOME_MISMATCH), "mismatch");
+    assert_null(state_outcome_name(OUTCOME_COUNT));
 }
 
 static void test_parse_rejects(void **state)

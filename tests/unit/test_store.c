@@ -17,10 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_print.h"
 #include "migrations.h"
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "testdb.h"
 #include "timeutil.h"
 
 #define T0       1795336200000 /* 2026-11-22T08:30:00.000Z */
@@ -47,12 +49,9 @@ static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     char err[512];
-    const char *tmp = getenv("TMPDIR");
 
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->path, sizeof(fx->path), "%s/payments.db", fx->dir);
+    testdb_make("test_store", fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path));
     fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     if (fx->st == NULL)
         fail_msg("store_open: %s", err);
@@ -65,28 +64,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[320];
 
     store_close(fx->st);
     sqlite3_close(fx->raw);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
-        unlink(p);
-    }
-    snprintf(p, sizeof(p), "%s/old.db", fx->dir); /* left by a failed reader test */
-    unlink(p);
-    if (rmdir(fx->dir) != 0)
-        fail_msg("cannot remove %s", fx->dir);
+    testdb_remove(fx->dir, fx->path, "old.db"); /* old.db: left by a failed reader test */
     free(fx);
     return 0;
 }
 
 static void raw_exec(struct fx *fx, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(fx->raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
+    testdb_exec(fx->raw, sql);
 }
 
 /* Returns the SQL error of sql, or NULL when it succeeded. */
@@ -103,32 +91,17 @@ static char *raw_try(struct fx *fx, const char *sql)
 /* First column of the first row as text ("NULL" for NULL, "NOROW" for no row). */
 static const char *q_sql(struct fx *fx, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-
-    if (sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(s, 0);
-        snprintf(fx->text, sizeof(fx->text), "%s", v != NULL ? (const char *)v : "NULL");
-    } else if (rc == SQLITE_DONE) {
-        snprintf(fx->text, sizeof(fx->text), "NOROW");
-    } else {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(fx->raw));
-    }
-    sqlite3_finalize(s);
-    return fx->text;
+    return testdb_text(fx->raw, sql, fx->text, sizeof(fx->text));
 }
 
 __attribute__((format(printf, 2, 3))) static const char *q_text(struct fx *fx, const char *fmt, ...)
 {
-    char sql[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
+    testdb_vtext(fx->raw, fx->text, sizeof(fx->text), fmt, ap);
     va_end(ap);
-    return q_sql(fx, sql);
+    return fx->text;
 }
 
 static long long q_int(struct fx *fx, const char *sql)
@@ -1431,6 +1404,7 @@ static void test_query_plans(void **state)
     struct store_due due[1];
     assert_int_equal(store_due(fx->st, T0, due, 1), -1);
     assert_string_equal(store_errkind(fx->st), "sql");
+    assert_int_equal(store_err(fx->st), STORE_ERR_SQL);
     raw_exec(fx, "DROP INDEX payments_unscheduled");
     assert_int_equal(store_has_unscheduled(fx->st), -1);
 }
@@ -1512,7 +1486,7 @@ static void test_print_status(void **state)
 
     FILE *out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "P1", out), 0);
+    assert_int_equal(ctl_print_status(fx->st, "P1", out), 0);
     assert_int_equal(fclose(out), 0);
     static const char *const want[] = {
         "no_order:",      "P1\n",
@@ -1520,7 +1494,7 @@ static void test_print_status(void **state)
         "amount_fen:",    "4965\n",
         "result_pay:",    "SUCCESS\n",
         "registered_at:", "2026-11-22T08:30:00.000Z\n",
-        "notify_count:",  "review_reason:",
+        "notify_count:",  "review_reason:      -\n",
         "events:",        "2026-11-22T08:31:00.000Z notify SUCCESS applied seen×2 115.236.102.36",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1531,7 +1505,7 @@ static void test_print_status(void **state)
 
     out = open_memstream(&buf, &len);
     assert_non_null(out);
-    assert_int_equal(store_print_status(fx->st, "nope", out), 1);
+    assert_int_equal(ctl_print_status(fx->st, "nope", out), 1);
     assert_int_equal(fclose(out), 0);
     assert_int_equal(len, 0);
     free(buf);
@@ -1546,6 +1520,7 @@ static void test_busy_is_reported(void **state)
     assert_int_equal(store_begin(fx->st), -1);
     t = time_mono_ms() - t;
     assert_string_equal(store_errkind(fx->st), "busy");
+    assert_int_equal(store_err(fx->st), STORE_ERR_BUSY);
     /* the writer's short busy timeout: it waits about a second, then gives up */
     assert_true(t >= 900 && t < 4000);
     raw_exec(fx, "ROLLBACK");
@@ -1564,8 +1539,21 @@ static void test_readonly_connection(void **state)
     assert_int_equal(store_begin(ro), 0);
     assert_int_equal(store_flag_review(ro, "A1", "x"), -1);
     assert_string_equal(store_errkind(ro), "readonly");
+    assert_int_equal(store_err(ro), STORE_ERR_READONLY);
     assert_int_equal(store_rollback(ro), 0);
     store_close(ro);
+}
+
+/* The kind= of the writer's storage_error lines (a contract): one name per kind. */
+static void test_error_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(store_err_name(STORE_ERR_BUSY), "busy");
+    assert_string_equal(store_err_name(STORE_ERR_FULL), "full");
+    assert_string_equal(store_err_name(STORE_ERR_READONLY), "readonly");
+    assert_string_equal(store_err_name(STORE_ERR_IOERR), "ioerr");
+    assert_string_equal(store_err_name(STORE_ERR_SQL), "sql");
+    assert_string_equal(store_err_name(STORE_ERR_COUNT), "sql");
 }
 
 int main(void)
@@ -1608,6 +1596,7 @@ int main(void)
         T(test_print_status),
         T(test_busy_is_reported),
         T(test_readonly_connection),
+        cmocka_unit_test(test_error_kind_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,63 @@
+/*
+ * lianpayctl's printing for people: an order as the store holds it (ctl_print_status). The store
+ * hands over the values as stored; this file lays them out. Everything in the database was
+ * written by internal tools or LianLian and shown on a terminal, so every value goes through
+ * log_print_escaped, as the log's do.
+ */
+#include "ctl_print.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+/* Names are padded to line the values up. */
+#define NAME_WIDTH 19
+
+/* "-" for NULL. */
+static void print_value(FILE *out, struct store_value v)
+{
+    if (v.text == NULL)
+        fputs("-", out);
+    else
+        log_print_escaped(out, v.text, v.len);
+}
+
+static void print_column(void *ctx, const char *name, struct store_value value)
+{
+    FILE *out = ctx;
+    size_t n = strlen(name);
+
+    fprintf(out, "%s:%*s", name, n < NAME_WIDTH ? (int)(NAME_WIDTH - n) : 1, "");
+    print_value(out, value);
+    fputc('\n', out);
+}
+
+static void print_event(void *ctx, const struct store_event *ev)
+{
+    FILE *out = ctx;
+    const struct store_value first[] = {ev->received_at, ev->source, ev->result_pay, ev->outcome};
+
+    for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+        fputs(i == 0 ? "  " : " ", out);
+        print_value(out, first[i]);
+    }
+    fprintf(out, " seen×%" PRId64 " ", ev->seen_count);
+    print_value(out, ev->remote_addr);
+    fputc('\n', out);
+}
+
+int ctl_print_status(struct store *st, const char *no_order, FILE *out)
+{
+    int rc = store_order_columns(st, no_order, print_column, out);
+
+    if (rc != 0)
+        return rc;
+    fputs("events:\n", out);
+    if (store_order_events(st, no_order, print_event, out) < 0)
+        return -1;
+    if (fflush(out) != 0 || ferror(out))
+        return -1;
+    return 0;
+}

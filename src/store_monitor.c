@@ -1,0 +1,116 @@
+/*
+ * What people and monitoring read. Counts (store_pending): the orders still being chased and
+ * those waiting for a person, for /metrics and the periodic summary, served by the partial
+ * indexes so that it stays cheap with millions of final orders. One order as stored
+ * (store_order_columns, store_order_events), for lianpayctl status to print (ctl_print.c).
+ * Read-only, on any connection.
+ */
+#include "store.h"
+
+#include <string.h>
+
+#include "store_private.h"
+
+#define SQL_PENDING "registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+
+int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
+{
+    /* The WHEREs repeat those of the partial indexes payments_pending and payments_review. The
+     * oldest is the first real instant in registered_at order: a value past the CHECKs (month
+     * 00 sorts before every real one) must not stand for the age of all the others. */
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM payments WHERE " SQL_PENDING "), o.no_order, "
+        "o.registered_at, (SELECT count(*) FROM payments WHERE needs_review = 1) "
+        "FROM (SELECT 1) LEFT JOIN (SELECT no_order, registered_at FROM payments "
+        "INDEXED BY payments_pending WHERE " SQL_PENDING " AND "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, '+0 seconds') IS registered_at "
+        "ORDER BY registered_at LIMIT 1) AS o";
+    sqlite3_stmt *s = NULL;
+    int64_t registered = 0;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    if (step_row(st, s) != 1)
+        goto out;
+    out->count = sqlite3_column_int64(s, 0);
+    column_copy(s, 1, out->oldest_no_order, sizeof(out->oldest_no_order));
+    const unsigned char *oldest = sqlite3_column_text(s, 2);
+    if (oldest != NULL && time_parse_iso((const char *)oldest, &registered) == 0 &&
+        now_ms > registered)
+        out->oldest_age_s = (now_ms - registered) / 1000;
+    out->review = sqlite3_column_int64(s, 3);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+/* The column's value with its length; SQLite wants the text asked for before the bytes. */
+static struct store_value column_value(sqlite3_stmt *s, int col)
+{
+    struct store_value v;
+
+    v.text = (const char *)sqlite3_column_text(s, col);
+    v.len = v.text != NULL ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    return v;
+}
+
+int store_order_columns(struct store *st, const char *no_order,
+                        void (*column)(void *ctx, const char *name, struct store_value value),
+                        void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    if (prepare_once(st, "SELECT * FROM payments WHERE no_order = ?1", &s) < 0)
+        goto out;
+    if (bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
+        goto out;
+    if (row == 0) {
+        ret = 1;
+        goto out;
+    }
+    for (int i = 0; i < sqlite3_column_count(s); i++) {
+        const char *name = sqlite3_column_name(s, i);
+        if (name == NULL) {
+            store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+            goto out;
+        }
+        column(ctx, name, column_value(s, i));
+    }
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+int store_order_events(struct store *st, const char *no_order,
+                       void (*event)(void *ctx, const struct store_event *ev), void *ctx)
+{
+    static const char sql[] = "SELECT received_at, source, result_pay, outcome, seen_count, "
+                              "remote_addr FROM payment_events WHERE no_order = ?1 ORDER BY id";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    if (bind_text(st, s, 1, no_order) < 0)
+        goto out;
+    while ((row = step_row(st, s)) == 1) {
+        struct store_event ev = {
+            .received_at = column_value(s, 0),
+            .source = column_value(s, 1),
+            .result_pay = column_value(s, 2),
+            .outcome = column_value(s, 3),
+            .seen_count = sqlite3_column_int64(s, 4),
+            .remote_addr = column_value(s, 5),
+        };
+        event(ctx, &ev);
+    }
+    ret = row < 0 ? -1 : 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
