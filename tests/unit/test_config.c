@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "fileio.h"
 
 /* Room for a path, a name in it, and a little more, so that the compiler sees no truncation. */
 #define PATH_ROOM (2 * PATH_MAX)
@@ -717,16 +718,14 @@ static void test_embedded_string(void **state)
 static char *source_file(const char *name)
 {
     const char *vectors = getenv("LIANPAY_TEST_VECTORS");
-    char path[PATH_ROOM];
+    char path[PATH_ROOM], why[256];
+    size_t len = 0;
+
     snprintf(path, sizeof(path), "%s/../../%s", vectors != NULL ? vectors : "tests/vectors", name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strdup(buf);
+    char *text = fileio_read(path, 1 << 20, 0, &len, why, sizeof(why));
+    if (text == NULL)
+        fail_msg("%s: %s", path, why);
+    return text;
 }
 
 static bool config_section(const char *key)
