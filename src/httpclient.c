@@ -110,7 +110,8 @@ int httpclient_post_json(struct httpclient *hc, const char *url, const char *bod
 
     CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    if (cc != CURLE_OK)
+    out->complete = cc == CURLE_OK;
+    if (!out->complete)
         snprintf(out->error, sizeof(out->error), "%s",
                  b.overflow ? "answer too large" : curl_easy_strerror(cc));
     else if (out->status != 200)

@@ -16,6 +16,7 @@ void httpclient_destroy(struct httpclient *hc);
 
 /* What one POST brought back. */
 struct httpclient_answer {
+    int complete;    /* the transfer ended normally (whatever the status) */
     long status;     /* HTTP status, 0 when none came */
     char *body;      /* what arrived (malloc'd, NUL-terminated; NULL when nothing did) */
     size_t len;      /* bytes of body, the NUL not counted */
