@@ -233,6 +233,26 @@ static int put_common_head(struct msg *m, const struct payout_options *opt)
     return 0;
 }
 
+/* Replaces card_no and acct_name (when m has them) with their masked forms. */
+static int mask_personal(struct msg *m)
+{
+    char card[PAYOUT_MASKED_CARD_LEN], name[16];
+    const char *v = msg_get(m, "card_no");
+
+    if (v != NULL) {
+        payout_mask_card(v, card);
+        if (msg_set(m, "card_no", card) < 0)
+            return -1;
+    }
+    v = msg_get(m, "acct_name");
+    if (v != NULL) {
+        mask_name(v, name, sizeof(name));
+        if (msg_set(m, "acct_name", name) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Signs m, encrypts it for lianlian_key and fills *out; masks m's personal data afterwards for
  * the journal copy. */
 static int seal(struct msg *m, const struct payout_options *opt, EVP_PKEY *lianlian_key,
@@ -253,19 +273,8 @@ static int seal(struct msg *m, const struct payout_options *opt, EVP_PKEY *lianl
     if (msg_set(&outer, "oid_partner", opt->oid_partner) < 0 ||
         msg_set(&outer, "pay_load", payload) < 0 || (out->body = msg_to_json(&outer)) == NULL)
         goto out;
-    const char *card = msg_get(m, "card_no"), *name = msg_get(m, "acct_name");
-    if (card != NULL) {
-        char masked[PAYOUT_MASKED_CARD_LEN];
-        payout_mask_card(card, masked);
-        if (msg_set(m, "card_no", masked) < 0)
-            goto out;
-    }
-    if (name != NULL) {
-        char masked[16];
-        mask_name(name, masked, sizeof(masked));
-        if (msg_set(m, "acct_name", masked) < 0)
-            goto out;
-    }
+    if (mask_personal(m) < 0)
+        goto out;
     if ((out->journal_json = msg_to_json(m)) == NULL)
         goto out;
     rc = 0;
