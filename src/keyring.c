@@ -73,3 +73,13 @@ size_t keyring_count(struct keyring *kr)
     pthread_rwlock_unlock(&kr->lock);
     return n;
 }
+
+EVP_PKEY *keyring_first(struct keyring *kr)
+{
+    EVP_PKEY *k = NULL;
+    pthread_rwlock_rdlock(&kr->lock);
+    if (kr->keys.n > 0 && EVP_PKEY_up_ref(kr->keys.keys[0]) == 1)
+        k = kr->keys.keys[0];
+    pthread_rwlock_unlock(&kr->lock);
+    return k;
+}

@@ -20,6 +20,10 @@ int keyring_verify(struct keyring *kr, const struct msg *m);
  * once no verification uses them. */
 void keyring_replace(struct keyring *kr, struct keyset *next);
 
+/* The first key of the set as it is now (design.md: pay_load is encrypted with it), with a
+ * reference the caller releases with EVP_PKEY_free; NULL when the set is empty. */
+EVP_PKEY *keyring_first(struct keyring *kr);
+
 /* How many keys are trusted now. */
 size_t keyring_count(struct keyring *kr);
 

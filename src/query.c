@@ -6,77 +6,35 @@
  */
 #include "query.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpclient.h"
 #include "keyring.h"
 #include "msg.h"
 #include "sign.h"
 
-#define MAX_ANSWER (64 * 1024)
-
 struct query_client {
-    CURL *curl;
-    struct curl_slist *headers;
+    struct httpclient *http;
     char *url;
-    char *ca_file;
     EVP_PKEY *merchant_key;
     char oid_partner[19];
-    long connect_timeout_ms, timeout_ms;
 };
-
-struct buffer {
-    char *data;
-    size_t len;
-    int overflow;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct buffer *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > MAX_ANSWER) {
-        b->overflow = 1;
-        return 0; /* aborts the transfer */
-    }
-    char *p = realloc(b->data, b->len + n + 1);
-    if (p == NULL)
-        return 0;
-    memcpy(p + b->len, ptr, n);
-    b->data = p;
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
 
 struct query_client *query_client_create(const struct query_options *opt, char *err, size_t errlen)
 {
-    static int curl_ready;
-    struct query_client *qc = NULL;
-
-    /* curl_global_init is not thread-safe in this libcurl; the daemon calls this before it
-     * starts threads that query, lianpayctl calls it once. */
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            goto fail;
-        curl_ready = 1;
-    }
-    qc = calloc(1, sizeof(*qc));
+    struct query_client *qc = calloc(1, sizeof(*qc));
     if (qc == NULL || opt->merchant_key == NULL || opt->url == NULL)
         goto fail;
-    qc->curl = curl_easy_init();
+    qc->http = httpclient_create(opt->ca_file,
+                                 opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 5000,
+                                 opt->timeout_ms > 0 ? opt->timeout_ms : 15000);
     qc->url = strdup(opt->url);
-    qc->ca_file = opt->ca_file ? strdup(opt->ca_file) : NULL;
-    qc->headers = curl_slist_append(NULL, "Content-Type: application/json;charset=utf-8");
-    if (qc->curl == NULL || qc->url == NULL || qc->headers == NULL ||
-        (opt->ca_file && qc->ca_file == NULL))
+    if (qc->http == NULL || qc->url == NULL)
         goto fail;
     qc->merchant_key = opt->merchant_key;
     snprintf(qc->oid_partner, sizeof(qc->oid_partner), "%s", opt->oid_partner);
-    qc->connect_timeout_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 5000;
-    qc->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 15000;
     return qc;
 fail:
     snprintf(err, errlen, "cannot set up the query client (libcurl)");
@@ -88,11 +46,8 @@ void query_client_destroy(struct query_client *qc)
 {
     if (qc == NULL)
         return;
-    if (qc->curl)
-        curl_easy_cleanup(qc->curl);
-    curl_slist_free_all(qc->headers);
+    httpclient_destroy(qc->http);
     free(qc->url);
-    free(qc->ca_file);
     free(qc);
 }
 
@@ -108,41 +63,6 @@ static char *build_request(struct query_client *qc, const char *no_order)
 out:
     msg_finish(&m);
     return json;
-}
-
-static int post(struct query_client *qc, const char *body, struct buffer *b,
-                struct query_answer *out)
-{
-    CURL *c = qc->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, qc->url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, qc->headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, qc->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, qc->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "lianpay-notifyd");
-    if (qc->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, qc->ca_file);
-
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->http_status);
-    if (rc != CURLE_OK) {
-        snprintf(out->detail, sizeof(out->detail), "%s",
-                 b->overflow ? "answer too large" : curl_easy_strerror(rc));
-        return -1;
-    }
-    if (out->http_status != 200) {
-        snprintf(out->detail, sizeof(out->detail), "HTTP status %ld", out->http_status);
-        return -1;
-    }
-    return 0;
 }
 
 static void copy_field(const struct msg *m, const char *key, char *dst, size_t len)
@@ -211,7 +131,7 @@ void query_classify_answer(const char *oid_partner, struct keyring *keys, const 
 int query_payment(struct query_client *qc, struct keyring *keys, const char *no_order,
                   struct query_answer *out)
 {
-    struct buffer b = {0};
+    struct httpclient_answer ha;
 
     memset(out, 0, sizeof(*out));
     out->status = QUERY_TRANSPORT;
@@ -220,10 +140,13 @@ int query_payment(struct query_client *qc, struct keyring *keys, const char *no_
         snprintf(out->detail, sizeof(out->detail), "cannot sign the request");
         return -1;
     }
-    if (post(qc, req, &b, out) == 0)
-        query_classify_answer(qc->oid_partner, keys, no_order, b.data ? b.data : "", b.len, out);
-    out->body = b.data;
-    out->body_len = b.len;
+    if (httpclient_post_json(qc->http, qc->url, req, &ha) == 0)
+        query_classify_answer(qc->oid_partner, keys, no_order, ha.body ? ha.body : "", ha.len, out);
+    else
+        snprintf(out->detail, sizeof(out->detail), "%s", ha.error);
+    out->http_status = ha.status;
+    out->body = ha.body;
+    out->body_len = ha.len;
     free(req);
     return 0;
 }

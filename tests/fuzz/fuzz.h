@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "keyring.h"
+#include "keys.h"
+
 /* A property that must hold for every input: a violation is a crash libFuzzer records. */
 #define FUZZ_CHECK(cond)                                                                           \
     do {                                                                                           \
@@ -24,6 +27,23 @@ static inline int fuzz_reason_ok(const char *why)
             return 0;
     }
     return 1;
+}
+
+/* The answers' targets (fuzz_query, fuzz_payout): LianLian's real key, whose genuine answers are
+ * seeds, and the test key that signed the other seed answers; our merchant and order. */
+#define FUZZ_OID_PARTNER "201801030001351894"
+#define FUZZ_NO_ORDER    "LP2026112200001"
+static inline struct keyring *fuzz_lianlian_ring(void)
+{
+    struct keyset ks = {0};
+    char err[512];
+
+    FUZZ_CHECK(keys_load_set(FUZZ_SOURCE_DIR "/../vectors/lianlian_public_key.pem " FUZZ_SOURCE_DIR
+                                             "/keys/query_test_public.pem",
+                             &ks, err, sizeof(err)) == 0);
+    struct keyring *ring = keyring_create(&ks);
+    FUZZ_CHECK(ring != NULL);
+    return ring;
 }
 
 #endif

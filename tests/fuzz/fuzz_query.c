@@ -10,13 +10,11 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "keyring.h"
-#include "keys.h"
 #include "log.h"
 #include "query.h"
 
-#define OID_PARTNER "201801030001351894"
-#define NO_ORDER    "LP2026112200001"
+#define OID_PARTNER FUZZ_OID_PARTNER
+#define NO_ORDER    FUZZ_NO_ORDER
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,15 +23,8 @@ static struct keyring *ring;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    struct keyset ks = {0};
-    char err[512];
-
     log_init();
-    FUZZ_CHECK(keys_load_set(FUZZ_SOURCE_DIR "/../vectors/lianlian_public_key.pem " FUZZ_SOURCE_DIR
-                                             "/keys/query_test_public.pem",
-                             &ks, err, sizeof(err)) == 0);
-    ring = keyring_create(&ks);
-    FUZZ_CHECK(ring != NULL);
+    ring = fuzz_lianlian_ring();
     return 0;
 }
 
