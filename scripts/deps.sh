@@ -6,7 +6,7 @@ set -euo pipefail
 # (systemd-analyze, systemd-sysusers, systemd-tmpfiles) and strace are for the tests of the unit
 # and its sandbox; nginx for the test of the reverse-proxy example.
 packages=(
-  build-essential meson ninja-build pkg-config python3
+  build-essential meson ninja-build pkg-config python3 clang-format git
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
   libsystemd-dev libssl-dev libcmocka-dev
   sqlite3 openssl curl ca-certificates

@@ -22,6 +22,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 logs=()
 
+# The tree stays formatted (.clang-format): an unformatted C file fails the run.
+echo "=== format"
+if ! git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror; then
+  echo "format: run clang-format -i on the files above"
+  status=1
+fi
+
 # setup BUILD [meson options...]: (re)configures BUILD with the options, then builds it.
 build() {
   local dir=$1
