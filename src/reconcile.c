@@ -231,6 +231,7 @@ static void *reconcile_main(void *arg)
     struct reconciler *r = arg;
     struct store_due due[STORE_DUE_BATCH];
 
+    pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
         atomic_store(&r->heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS, now = time_now_ms();
@@ -292,7 +293,6 @@ struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct k
         pthread_mutex_destroy(&r->lock);
         goto fail;
     }
-    pthread_setname_np(r->thread, "reconcile"); /* before ready, as the writer's */
     return r;
 fail:
     store_close(r->store);

@@ -232,6 +232,8 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     struct timespec last = {0, 0};
 
+    /* Named for operators (top -H, /proc/PID/task/TID/comm) and for the watchdog's tests. */
+    pthread_setname_np(pthread_self(), "writer");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         atomic_store(&w->heartbeat, time_mono_ms());
@@ -290,9 +292,6 @@ struct writer *writer_create(struct store *st, int64_t notify_window_s)
         free(w);
         return NULL;
     }
-    /* Named for operators (top -H, /proc/PID/task/TID/comm) and for the watchdog's tests; by
-     * the creator, so that the name is there before the daemon reports ready. */
-    pthread_setname_np(w->thread, "writer");
     return w;
 }
 
