@@ -74,11 +74,18 @@ class Frozen:
 def freeze(pid, names=None, exclude=None):
     """Freezes the threads of pid whose name is in names (or, with exclude, every thread but
     the main one and those named in exclude)."""
-    threads = thread_names(pid)
-    if names is not None:
-        tids = [t for t, n in threads.items() if n in names]
-    else:
-        tids = [t for t, n in threads.items() if t != pid and n not in exclude]
+    # A thread names itself when it first runs, which on a loaded machine can be after the
+    # daemon reported ready: give it a few seconds.
+    deadline = time.monotonic() + 5
+    while True:
+        threads = thread_names(pid)
+        if names is not None:
+            tids = [t for t, n in threads.items() if n in names]
+        else:
+            tids = [t for t, n in threads.items() if t != pid and n not in exclude]
+        if tids or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     if not tids:
         raise AssertionError('no such thread in %r' % threads)
     return Frozen(pid, tids)
