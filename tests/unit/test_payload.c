@@ -27,6 +27,7 @@
 #include "msg.h"
 #include "payload.h"
 #include "sign.h"
+#include "testvectors.h"
 
 struct vector {
     const char *payload; /* file names in tests/vectors/payload */
@@ -64,31 +65,17 @@ static void buf_str(struct buf *b, const char *s)
     buf_add(b, s, strlen(s));
 }
 
-static char *vector_path(const char *name)
+/* A payload vector's path, and the file whole and NUL-terminated. */
+static const char *vector_path(const char *name)
 {
     static char path[4096];
-    const char *d = getenv("LIANPAY_TEST_VECTORS");
-
-    snprintf(path, sizeof(path), "%s/payload/%s", d != NULL ? d : "tests/vectors", name);
-    return path;
+    snprintf(path, sizeof(path), "payload/%s", name);
+    return testvec_path(path);
 }
 
-/* A vector file, whole and NUL-terminated. */
 static char *slurp(const char *name, size_t *len)
 {
-    FILE *f = fopen(vector_path(name), "rb");
-    struct buf b = {0};
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        fail_msg("cannot open %s", vector_path(name));
-    buf_add(&b, "", 0);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&b, chunk, n);
-    fclose(f);
-    *len = b.n;
-    return b.p;
+    return testvec_read_path(vector_path(name), len);
 }
 
 static int setup(void **state)

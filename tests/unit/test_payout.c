@@ -32,6 +32,7 @@
 #include "payload.h"
 #include "payout.h"
 #include "sign.h"
+#include "testvectors.h"
 
 #define PARTNER "201801030001351894"
 #define ORDER   "P20261201000123"
@@ -42,26 +43,6 @@ static EVP_PKEY *merchant;                   /* the merchant's pair */
 static EVP_PKEY *payload_pub, *payload_priv; /* LianLian's role in tests/vectors/payload */
 static struct keyring *ring;                 /* LianLian's real key, then test_lianlian */
 
-static char *vector_path(const char *name)
-{
-    static char path[4096];
-    const char *d = getenv("LIANPAY_TEST_VECTORS");
-    snprintf(path, sizeof(path), "%s/%s", d != NULL ? d : "tests/vectors", name);
-    return path;
-}
-
-static char *read_vector(const char *name, size_t *len)
-{
-    FILE *f = fopen(vector_path(name), "rb");
-    char *buf = malloc(1 << 16);
-    assert_non_null(f);
-    assert_non_null(buf);
-    *len = fread(buf, 1, (1 << 16) - 1, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int setup(void **state)
 {
     char err[256];
@@ -71,12 +52,12 @@ static int setup(void **state)
     test_lianlian = EVP_RSA_gen(1024);
     other_key = EVP_RSA_gen(1024);
     merchant = EVP_RSA_gen(2048);
-    payload_pub = keys_load_public(vector_path("payload/public_key.pem"), err, sizeof(err));
-    payload_priv = keys_load_private(vector_path("payload/private_key.pem"), err, sizeof(err));
+    payload_pub = keys_load_public(testvec_path("payload/public_key.pem"), err, sizeof(err));
+    payload_priv = keys_load_private(testvec_path("payload/private_key.pem"), err, sizeof(err));
     if (test_lianlian == NULL || other_key == NULL || merchant == NULL || payload_pub == NULL ||
         payload_priv == NULL)
         return -1;
-    if (keys_load_set(vector_path("lianlian_public_key.pem"), &ks, err, sizeof(err)) < 0)
+    if (keys_load_set(testvec_path("lianlian_public_key.pem"), &ks, err, sizeof(err)) < 0)
         return -1;
     EVP_PKEY **grown = realloc(ks.keys, (ks.n + 1) * sizeof(*grown));
     if (grown == NULL || EVP_PKEY_up_ref(test_lianlian) != 1)
@@ -127,7 +108,7 @@ static void assert_every_byte_matters(const char *body, size_t len, const char *
 static void test_genuine_4002(void **state)
 {
     size_t len;
-    char *body = read_vector("apply_4002.json", &len);
+    char *body = testvec_read("apply_4002.json", &len);
     struct payout_answer a;
     (void)state;
 
@@ -158,7 +139,7 @@ static void test_genuine_4002(void **state)
 static void test_genuine_4005(void **state)
 {
     size_t len;
-    char *body = read_vector("apply_4005.json", &len);
+    char *body = testvec_read("apply_4005.json", &len);
     struct payout_answer a;
     (void)state;
 
@@ -515,7 +496,7 @@ static void test_build_confirm(void **state)
 static void test_encryption_key(void **state)
 {
     char err[256];
-    EVP_PKEY *real = keys_load_public(vector_path("lianlian_public_key.pem"), err, sizeof(err));
+    EVP_PKEY *real = keys_load_public(testvec_path("lianlian_public_key.pem"), err, sizeof(err));
     EVP_PKEY *first = keyring_first(ring);
     struct keyset empty = {0};
     struct keyring *none = keyring_create(&empty);

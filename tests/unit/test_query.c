@@ -24,6 +24,7 @@
 #include "sign.h"
 #include "state.h"
 #include "testkeys.h"
+#include "testvectors.h"
 
 #define OURS     "201103171000000000"
 #define NO_ORDER "20261122000123"
@@ -195,22 +196,17 @@ static void test_signed_error(void **state)
     a = classify_json(fx, answer_json(fx->lianlian, "1001", "FAILURE", NULL));
     assert_class(&a, QUERY_REFUSED, 1, "LianLian answered 1001");
 
-    const char *dir = getenv("LIANPAY_TEST_VECTORS");
-    char path[4096], err[512];
+    char err[512];
     struct keyset ks = {0};
-    snprintf(path, sizeof(path), "%s/lianlian_public_key.pem", dir ? dir : "tests/vectors");
-    if (keys_load_set(path, &ks, err, sizeof(err)) < 0)
+    if (keys_load_set(testvec_path("lianlian_public_key.pem"), &ks, err, sizeof(err)) < 0)
         fail_msg("%s", err);
     struct keyring *real = keyring_create(&ks);
     assert_non_null(real);
-    snprintf(path, sizeof(path), "%s/response_8888.json", dir ? dir : "tests/vectors");
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char body[4096];
-    size_t n = fread(body, 1, sizeof(body), f);
-    fclose(f);
+    size_t n;
+    char *body = testvec_read("response_8888.json", &n);
     query_classify_answer(OURS, real, "LLianPay-YT-20221013145018", body, n, &a);
     assert_class(&a, QUERY_REFUSED, 1, "LianLian answered 8888");
+    free(body);
     keyring_destroy(real);
 }
 

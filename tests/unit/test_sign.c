@@ -17,42 +17,14 @@
 #include "keys.h"
 #include "msg.h"
 #include "sign.h"
-
-static const char *vectors_dir(void)
-{
-    const char *d = getenv("LIANPAY_TEST_VECTORS");
-    return d != NULL ? d : "tests/vectors";
-}
-
-/* Whole file, NUL-terminated; fails the test if unreadable. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len != NULL)
-        *len = (size_t)n;
-    return buf;
-}
+#include "testvectors.h"
 
 static EVP_PKEY *vector_key(const char *name)
 {
     char path[4096], err[512];
     EVP_PKEY *key = NULL;
 
-    snprintf(path, sizeof(path), "%s/%s", vectors_dir(), name);
+    snprintf(path, sizeof(path), "%s/%s", testvec_dir(), name);
     key = keys_load_public(path, err, sizeof(err));
     if (key == NULL)
         fail_msg("%s", err);
@@ -100,12 +72,12 @@ static void check_vector(const char *json_path, EVP_PKEY *pem, EVP_PKEY *b64, EV
 {
     char signstr_path[4096];
     size_t jlen = 0, slen = 0, len = 0;
-    char *json = slurp(json_path, &jlen), *expected = NULL, *got = NULL;
+    char *json = testvec_read_path(json_path, &jlen), *expected = NULL, *got = NULL;
     struct msg m = {0};
 
     snprintf(signstr_path, sizeof(signstr_path), "%.*s.signstr", (int)(strlen(json_path) - 5),
              json_path);
-    expected = slurp(signstr_path, &slen);
+    expected = testvec_read_path(signstr_path, &slen);
     parse_or_fail(json, jlen, &m);
     got = sign_string(&m, &len);
     assert_non_null(got);
@@ -127,7 +99,7 @@ static void check_vector(const char *json_path, EVP_PKEY *pem, EVP_PKEY *b64, EV
 
 static void test_vectors(void **state)
 {
-    DIR *dir = opendir(vectors_dir());
+    DIR *dir = opendir(testvec_dir());
     struct dirent *e = NULL;
     EVP_PKEY *pem = vector_key("lianlian_public_key.pem");
     EVP_PKEY *b64 = vector_key("lianlian_public_key.b64");
@@ -141,7 +113,7 @@ static void test_vectors(void **state)
         char path[4096];
         if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
             continue;
-        snprintf(path, sizeof(path), "%s/%s", vectors_dir(), e->d_name);
+        snprintf(path, sizeof(path), "%s/%s", testvec_dir(), e->d_name);
         check_vector(path, pem, b64, other);
         checked++;
     }
@@ -159,8 +131,8 @@ static void load_vector(const char *name, struct msg *m)
     size_t len = 0;
     char *json = NULL;
 
-    snprintf(path, sizeof(path), "%s/%s", vectors_dir(), name);
-    json = slurp(path, &len);
+    snprintf(path, sizeof(path), "%s/%s", testvec_dir(), name);
+    json = testvec_read_path(path, &len);
     parse_or_fail(json, len, m);
     free(json);
 }
