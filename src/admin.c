@@ -40,9 +40,6 @@
 /* The pending gauges are a query; scrapes closer together than this share one. */
 #define PENDING_CACHE_MS 2000
 #define METRICS_TYPE     "text/plain; version=0.0.4; charset=utf-8"
-/* The notification listener counts as saturated this long after it last refused a connection
- * for max_connections. */
-#define SATURATION_WINDOW_MS 10000
 
 struct admin {
     struct admin_options opt;
@@ -102,7 +99,7 @@ static bool connections_ok(struct admin *a, char *why, size_t len)
     struct listener *l = httpd_listener(a->src.httpd);
     struct listener_stats st;
 
-    if (!listener_saturated(l, SATURATION_WINDOW_MS))
+    if (!listener_saturated(l, LISTENER_SATURATION_WINDOW_MS))
         return true;
     listener_get_stats(l, &st);
     snprintf(why, len, "saturated: %u of %u connections in use, new ones refused", st.connections,

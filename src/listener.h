@@ -107,6 +107,10 @@ struct listener_stats {
 };
 void listener_get_stats(struct listener *l, struct listener_stats *out);
 
+/* How long a listener counts as saturated after it last refused a connection at max_connections:
+ * one window for /readyz and the overload log line, so that the two agree. */
+#define LISTENER_SATURATION_WINDOW_MS 10000
+
 /* True when the listener is full now or refused a connection for it in the last window_ms. */
 bool listener_saturated(struct listener *l, int64_t window_ms);
 

@@ -62,9 +62,6 @@
 #define CHECK_MS 5000
 /* The overdue-order check when log.summary_interval is off. */
 #define OVERDUE_CHECK_S 300
-/* The listener counts as saturated this long after it last refused a connection for
- * server.max_connections. */
-#define SATURATION_WINDOW_MS 10000
 
 struct service {
     struct config *cfg;
@@ -167,7 +164,7 @@ static void watch_overload(struct service *s)
 {
     struct listener *l = httpd_listener(s->httpd);
     struct listener_stats st;
-    bool saturated = listener_saturated(l, SATURATION_WINDOW_MS);
+    bool saturated = listener_saturated(l, LISTENER_SATURATION_WINDOW_MS);
 
     if (saturated == s->saturated)
         return;
