@@ -40,6 +40,7 @@
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "mhd.h"
 #include "msg.h"
 #include "netaddr.h"
@@ -57,6 +58,11 @@
 /* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
 #define PROBE_HEADER "X-Lianpay-Probe"
 
+/* Request durations (seconds): a stored notification takes a commit (milliseconds); the last
+ * buckets catch the writer waiting on a sick disk and request_timeout. */
+static const double duration_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
+
 struct httpd {
     const struct httpd_options *cfg;
     struct keyring *keys;
@@ -69,7 +75,10 @@ struct httpd {
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
     atomic_ullong outcomes[OUTCOME_COUNT];
+    atomic_ullong results[HTTPD_RESULT_COUNT];
     atomic_ullong rejections[HTTPD_REJECT_COUNT];
+    atomic_llong last_stored_ms;
+    struct metrics_histogram durations; /* notify_path requests, first byte to completion */
 
     char probe_token[33];
     /* The prober's (one thread only), made on first use. */
@@ -98,7 +107,8 @@ struct request {
     bool logged; /* the message's one "notify" line is written */
     struct payresult result;
     char received_at[TIME_ISO_LEN];
-    struct writer_job job; /* its input points at body, client, result and received_at */
+    struct timespec started; /* CLOCK_MONOTONIC, when the headers were in */
+    struct writer_job job;   /* its input points at body, client, result and received_at */
 };
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -307,8 +317,11 @@ static enum MHD_Result answer_done(struct request *req)
     log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
+        atomic_store(&h->last_stored_ms, time_now_ms());
         if ((unsigned)req->job.applied.outcome < OUTCOME_COUNT)
             atomic_fetch_add(&h->outcomes[req->job.applied.outcome], 1);
+        if ((unsigned)req->result.result_pay < HTTPD_RESULT_COUNT)
+            atomic_fetch_add(&h->results[req->result.result_pay], 1);
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
     atomic_fetch_add(&h->failed, 1);
@@ -429,6 +442,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
         return MHD_NO;
     req->h = h;
     req->conn = conn;
+    clock_gettime(CLOCK_MONOTONIC, &req->started);
     snprintf(req->client, sizeof(req->client), "%s", client);
     atomic_fetch_add(&h->in_flight, 1);
     *reqp = req;
@@ -499,6 +513,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     /* A client that left while its message was with the writer never got to answer_done. */
     if (req->state == REQ_ANSWERED && !req->logged)
         log_stored(req);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    metrics_histogram_observe(&h->durations,
+                              (double)(now.tv_sec - req->started.tv_sec) +
+                                  (double)(now.tv_nsec - req->started.tv_nsec) / 1e9);
     atomic_fetch_sub(&h->in_flight, 1);
     free(req->body);
     free(req);
@@ -614,6 +633,8 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
     h->keys = keys;
     h->writer = w;
     h->probe_listen = -1;
+    metrics_histogram_init(&h->durations, duration_bounds,
+                           sizeof(duration_bounds) / sizeof(duration_bounds[0]));
     if (make_probe_token(h, err, errlen) < 0)
         goto fail;
     h->ack =
@@ -664,8 +685,16 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
     out->failed = atomic_load(&h->failed);
     for (int i = 0; i < OUTCOME_COUNT; i++)
         out->outcomes[i] = atomic_load(&h->outcomes[i]);
+    for (int i = 0; i < HTTPD_RESULT_COUNT; i++)
+        out->results[i] = atomic_load(&h->results[i]);
+    out->last_stored_ms = atomic_load(&h->last_stored_ms);
     for (int i = 0; i < HTTPD_REJECT_COUNT; i++)
         out->rejections[i] = atomic_load(&h->rejections[i]);
+}
+
+const struct metrics_histogram *httpd_request_seconds(struct httpd *h)
+{
+    return &h->durations;
 }
 
 static void close_fd(int *fd)

@@ -8,6 +8,7 @@
 
 struct keyring;
 struct listener;
+struct metrics_histogram;
 struct writer;
 
 /*
@@ -76,15 +77,24 @@ enum httpd_reject {
 /* "bad_signature", ...: the label value. */
 const char *httpd_reject_name(enum httpd_reject r);
 
+/* Indexes of httpd_stats.results: enum result_pay (RESULT_NONE is never counted). */
+#define HTTPD_RESULT_COUNT (RESULT_CLOSED + 1)
+
 /* Counters since start, for the periodic summary and metrics. */
 struct httpd_stats {
-    uint64_t acknowledged;            /* answered 0000 */
-    uint64_t rejected;                /* 4xx */
-    uint64_t failed;                  /* 503 */
-    uint64_t outcomes[OUTCOME_COUNT]; /* acknowledged, by enum outcome */
+    uint64_t acknowledged;                /* answered 0000 */
+    uint64_t rejected;                    /* 4xx */
+    uint64_t failed;                      /* 503 */
+    uint64_t outcomes[OUTCOME_COUNT];     /* acknowledged, by enum outcome */
+    uint64_t results[HTTPD_RESULT_COUNT]; /* acknowledged, by the result_pay they carried */
+    int64_t last_stored_ms;               /* Unix ms of the last one acknowledged; 0: none */
     uint64_t rejections[HTTPD_REJECT_COUNT];
 };
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out);
+
+/* Seconds from the headers of a notify_path request to its end (answered, refused after the
+ * headers, or the client gone). Valid as long as the httpd. */
+const struct metrics_histogram *httpd_request_seconds(struct httpd *h);
 
 /*
  * The liveness probe behind the watchdog: makes a real request to the notification listener

@@ -344,6 +344,8 @@ static void set_options(struct service *s)
         .max_connections_per_ip = c->admin_max_connections_per_ip,
         .request_timeout = c->request_timeout,
         .database_path = c->database_path,
+        .tls_cert = c->tls_cert,
+        .pending_warning_after = c->pending_warning_after,
         .reconciler_stall_ms = reconcile_stall_ms(&s->reconcile_opt),
     };
 }
