@@ -36,7 +36,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "fileio.h"
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
@@ -46,12 +45,11 @@
 #include "netaddr.h"
 #include "payresult.h"
 #include "timeutil.h"
+#include "tlscred.h"
 #include "writer.h"
 
 #define ACK_BODY          "{\"ret_code\":\"0000\",\"ret_msg\":\"交易成功\"}"
 #define CONTENT_TYPE_JSON "application/json;charset=utf-8"
-/* A certificate chain or its key; anything larger is the wrong file. */
-#define PEM_MAX (1 << 20)
 /* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
  * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
 #define CONNECTION_MEMORY (32 * 1024)
@@ -71,6 +69,7 @@ struct httpd {
     struct listener *listener;
     struct MHD_Response *ack; /* shared by every 200: libmicrohttpd responses are refcounted */
     uint16_t port;
+    struct tlscred *tls; /* NULL: plain HTTP */
 
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
@@ -526,17 +525,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- life cycle ------------------------------------------------------------------------- */
 
-/* A PEM file into a NUL-terminated buffer of *len bytes, or NULL with "PATH: reason" in err. */
-static char *read_pem(const char *path, unsigned flags, size_t *len, char *err, size_t errlen)
-{
-    char why[256];
-    char *pem = fileio_read(path, PEM_MAX, flags, len, why, sizeof(why));
-
-    if (pem == NULL)
-        snprintf(err, errlen, "%s: %s", path, why);
-    return pem;
-}
-
 static int make_probe_token(struct httpd *h, char *err, size_t errlen)
 {
     unsigned char raw[16];
@@ -580,15 +568,12 @@ static int start_listener(struct httpd *h, unsigned threads, char *err, size_t e
 static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t errlen)
 {
     const struct httpd_options *cfg = h->cfg;
-    char *cert = NULL, *key = NULL;
-    size_t cert_len = 0, key_len = 0;
-    int rc = -1;
+    bool tls = cfg->tls_cert != NULL;
 
-    if (cfg->tls_cert != NULL) {
-        cert = read_pem(cfg->tls_cert, 0, &cert_len, err, errlen);
-        key = cert ? read_pem(cfg->tls_key, FILEIO_SECRET, &key_len, err, errlen) : NULL;
-        if (key == NULL)
-            goto out;
+    if (tls) {
+        h->tls = tlscred_create(cfg->tls_cert, cfg->tls_key, err, errlen);
+        if (h->tls == NULL)
+            return -1;
     }
     const struct MHD_OptionItem more[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
@@ -596,14 +581,14 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
         /* Only read: the option's pointer predates const. */
-        {cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+        {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
          (void *)(uintptr_t)cfg->tls_priorities},
-        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+        /* The certificate is asked for at each handshake, so that SIGHUP can renew it. */
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, tlscred_callback()},
     };
     const struct mhd_options mo = {
         .listen = cfg->listen,
-        .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0),
+        .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (tls ? MHD_USE_TLS : 0),
         .listener = h->listener,
         .answer = answer,
         .answer_cls = h,
@@ -612,12 +597,19 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         .refused_hint = "(server.tls_priorities, the certificate or its key?)",
     };
     h->mhd = mhd_start(&mo, &h->port, err, errlen);
-    rc = h->mhd != NULL ? 0 : -1;
-out:
-    /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
-    free(cert);
-    fileio_free_secret(key, key_len);
-    return rc;
+    return h->mhd != NULL ? 0 : -1;
+}
+
+int httpd_reload_tls(struct httpd *h, const char *cert, const char *key, char *err, size_t errlen)
+{
+    if ((cert != NULL) != (h->tls != NULL)) {
+        snprintf(err, errlen, "server.tls_cert: switching HTTPS %s needs a restart",
+                 cert != NULL ? "on" : "off");
+        return -1;
+    }
+    if (cert == NULL)
+        return 0;
+    return tlscred_reload(h->tls, cert, key, err, errlen);
 }
 
 struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys, struct writer *w,
@@ -647,6 +639,7 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
         goto fail;
     return h;
 fail:
+    tlscred_destroy(h->tls);
     listener_destroy(h->listener);
     if (h->ack)
         MHD_destroy_response(h->ack);
@@ -714,6 +707,7 @@ void httpd_destroy(struct httpd *h)
     listener_destroy(h->listener);
     MHD_destroy_response(h->ack);
     probe_teardown(h);
+    tlscred_destroy(h->tls);
     free(h);
 }
 

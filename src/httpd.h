@@ -106,6 +106,12 @@ const struct metrics_histogram *httpd_request_seconds(struct httpd *h);
  */
 int httpd_probe(struct httpd *h, long timeout_ms);
 
+/* SIGHUP: loads the certificate chain and key again from cert and key (the reloaded
+ * configuration's server.tls_cert and server.tls_key) for every later handshake. Switching
+ * HTTPS on or off is refused (it needs a restart). Returns 0 (also for plain HTTP, cert NULL),
+ * or -1 with a reason in err and the served certificate unchanged. Main thread. */
+int httpd_reload_tls(struct httpd *h, const char *cert, const char *key, char *err, size_t errlen);
+
 /* Stops the server. Every suspended request must have been resumed (the writer drained). */
 void httpd_destroy(struct httpd *h);
 
