@@ -1164,6 +1164,54 @@ static void test_pending_ignores_impossible_timestamps(void **state)
     assert_string_equal(p.oldest_no_order, "OLD");
 }
 
+/* The reconciler's backlog: registered, not final, not in review, next_query_at passed. */
+static void test_pending_counts_the_due_orders(void **state)
+{
+    struct fx *fx = *state;
+    struct store_pending p;
+
+    reg(fx, "DUE1", "1.00", "20261122083000", T0 - 120 * MIN);
+    reg(fx, "DUE2", "1.00", "20261122083000", T0 - 60 * MIN);
+    reg(fx, "LATER", "1.00", "20261122083000", T0 - 10 * MIN); /* within the window */
+    reg(fx, "REVIEW", "1.00", "20261122083000", T0 - 120 * MIN);
+    reg(fx, "FINAL", "1.00", "20261122083000", T0 - 120 * MIN);
+    raw_exec(fx, "UPDATE payments SET needs_review = 1 WHERE no_order = 'REVIEW'");
+    raw_exec(fx, "UPDATE payments SET result_pay = 'SUCCESS' WHERE no_order = 'FINAL'");
+    assert_int_equal(store_pending(fx->st, T0, &p), 0);
+    assert_int_equal(p.due, 2);
+    assert_int_equal(p.count, 3);
+    assert_int_equal(store_pending(fx->st, T0 + 60 * MIN, &p), 0);
+    assert_int_equal(p.due, 3);
+}
+
+/* The times /metrics starts from: the journal's latest message of each source, and the last
+ * good backup, only once lianpayctl backup's table exists. */
+static void test_last_event_and_last_backup(void **state)
+{
+    struct fx *fx = *state;
+    int64_t ms = -1;
+
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_NOTIFY, &ms), 0);
+    assert_int_equal(store_last_backup(fx->st, &ms), 0);
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, outcome, "
+                 "body, received_at) VALUES "
+                 "('E1', 'notify', 'SUCCESS', '1', 'applied', '{}', '2026-11-22T08:30:00.000Z'), "
+                 "('E2', 'query', 'SUCCESS', '1', 'applied', '{}', '2026-11-22T08:40:00.000Z'), "
+                 "('E3', 'notify', 'FAILURE', '1', 'applied', '{}', '2026-11-22T08:31:00.000Z')");
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_NOTIFY, &ms), 1);
+    assert_int_equal(ms, T0 + 1 * MIN);
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_QUERY, &ms), 1);
+    assert_int_equal(ms, T0 + 10 * MIN);
+    raw_exec(fx, "CREATE TABLE backups(finished_at TEXT, ok INTEGER)");
+    ms = -1;
+    assert_int_equal(store_last_backup(fx->st, &ms), 1);
+    assert_int_equal(ms, 0);
+    raw_exec(fx, "INSERT INTO backups VALUES ('2026-11-22T08:30:00.000Z', 1), "
+                 "('2026-11-22T09:30:00.000Z', 0), ('2026-11-22T07:30:00.000Z', 1)");
+    assert_int_equal(store_last_backup(fx->st, &ms), 1);
+    assert_int_equal(ms, T0);
+}
+
 /* A database at schema 2 with rows that sql/0003 refuses: the migration names them and changes
  * nothing; once they are corrected it runs, and the old journal rows keep being recognised. */
 static void test_migration_0003_refuses_bad_rows(void **state)
@@ -1587,6 +1635,8 @@ int main(void)
         T(test_formats_agree_with_c),
         T(test_unqueryable_due_rows),
         T(test_pending_ignores_impossible_timestamps),
+        T(test_pending_counts_the_due_orders),
+        T(test_last_event_and_last_backup),
         T(test_migration_0003_refuses_bad_rows),
         T(test_schedule_new),
         T(test_due_selection),
