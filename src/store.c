@@ -41,7 +41,8 @@
  * queries that must stay fast name their index (INDEXED BY): should a later migration make the
  * index unusable, preparing them fails loudly instead of scanning millions of rows. */
 #define SQL_UNSCHEDULED                                                                            \
-    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND "                \
+    "payout_held = 0 AND " SQL_NOT_FINAL
 /* Flagging keeps the reason a person may already be reading; the journal has the rest. */
 #define SQL_FLAG(reason)                                                                           \
     "needs_review = 1, review_reason = CASE WHEN needs_review = 1 AND review_reason IS NOT NULL "  \

@@ -11,7 +11,8 @@
 
 #include "store_private.h"
 
-#define SQL_PENDING "registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+#define SQL_PENDING                                                                                \
+    "registered_at IS NOT NULL AND needs_review = 0 AND payout_held = 0 AND " SQL_NOT_FINAL
 
 int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
 {
