@@ -140,10 +140,12 @@ CREATE TABLE payouts (
         CONSTRAINT no_record_since_instant CHECK (no_record_since IS NULL
                OR strftime('%Y-%m-%dT%H:%M:%fZ', no_record_since, '+0 seconds')
                   IS no_record_since),
-    -- protocol.md: info_order and memo are required from 50,000 yuan.
-    CONSTRAINT large_payout_needs_info_order_and_memo CHECK (amount_fen IS NULL
-               OR amount_fen < 5000000
-               OR (length(info_order) >= 1 AND length(memo) >= 1)),
+    -- protocol.md: info_order and memo are required from 50,000 yuan. Read from money_order's
+    -- yuan (its CHECK vouches for the digits): amount_fen is still NULL when the INSERT is
+    -- checked. ifnull: a NULL memo must fail the CHECK, not make it unknown (which passes).
+    CONSTRAINT large_payout_needs_info_order_and_memo CHECK (
+               CAST(substr(money_order, 1, instr(money_order || '.', '.') - 1) AS INTEGER) < 50000
+               OR (ifnull(length(info_order), 0) >= 1 AND ifnull(length(memo), 0) >= 1)),
     CONSTRAINT company_payout_needs_bank_code CHECK (flag_card = '0' OR bank_code IS NOT NULL),
     CONSTRAINT payouts_text_without_nul CHECK (instr(no_order || dt_order || money_order
                || card_no || acct_name || ifnull(bank_name, '') || ifnull(info_order, '')

@@ -4,6 +4,13 @@
 #include <stdio.h>
 
 struct store;
+struct store_value;
+
+/* Prints "lianpayctl: REASON" on stderr and returns 2, the exit status of unusable input. */
+__attribute__((format(printf, 1, 2))) int ctl_fail(const char *fmt, ...);
+
+/* A stored value escaped as the log escapes it, "-" for NULL. */
+void ctl_print_value(FILE *out, struct store_value v);
 
 /*
  * What lianpayctl prints for people. Prints an order's current row and its journal to out

@@ -17,6 +17,7 @@
 
 #include "attempt.h"
 #include "config.h"
+#include "ctl_payout.h"
 #include "ctl_print.h"
 #include "devconfig.h"
 #include "fileio.h"
@@ -45,26 +46,22 @@ static void usage(FILE *out)
             "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
             "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
             "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
-            "  status NO_ORDER                         an order's state and event history\n"
+            "  status NO_ORDER                         an order's state and event history, and\n"
+            "                                          its payout and attempts\n"
             "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
             "                                          the verified answer; --apply records it\n"
+            "  pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1]\n"
+            "      [--info-order T] [--memo T] [--bank-code C] [--prcptcd C] [--city-code C]\n"
+            "      [--brabank-name T] [--bank-name T]  queue a payout for the daemon to send\n"
+            "  pay --file F|-                          one JSON object a line, one transaction\n"
+            "                                          (exit 0 all queued, 1 some refused)\n"
+            "  payouts [--state S]                     the payouts, oldest first\n"
+            "  cancel NO_ORDER                         cancel a payout still queued\n"
             "\n"
             "MSG is a file name; without it the message is read from standard input.\n"
             "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
             "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
             "  -V, --version      print the version\n");
-}
-
-/* Prints "lianpayctl: REASON" on stderr and returns 2, the exit status of unusable input. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lianpayctl: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
 }
 
 /* Reads a whole message from path (stdin when path is NULL or "-") and parses it into *m.
@@ -80,9 +77,10 @@ static int load_message(const char *path, struct msg *m)
     int rc = -1;
 
     if (buf == NULL)
-        fail("%s: %s", name, errno == EFBIG ? "cannot read the message (at most 1 MiB)" : reason);
+        ctl_fail("%s: %s", name,
+                 errno == EFBIG ? "cannot read the message (at most 1 MiB)" : reason);
     else if (msg_parse(buf, n, m, &why) < 0)
-        fail("%s: not a usable message: %s", name, why);
+        ctl_fail("%s: not a usable message: %s", name, why);
     else
         rc = 0;
     free(buf);
@@ -95,7 +93,7 @@ static int load_config(struct config *cfg, unsigned flags)
     char err[1024];
     if (devconfig_load(dev_dir, config_file, flags, cfg, NULL, err, sizeof(err)) == 0)
         return 0;
-    fail("%s", err);
+    ctl_fail("%s", err);
     return -1;
 }
 
@@ -136,10 +134,10 @@ static int cmd_verify(int argc, char **argv)
             return 2;
     }
     if (argc - optind > 1)
-        return fail("verify: one message at a time");
+        return ctl_fail("verify: one message at a time");
     if (key_file != NULL) {
         if (keys_load_set(key_file, &keys, err, sizeof(err)) < 0)
-            return fail("%s", err);
+            return ctl_fail("%s", err);
     } else {
         if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
             return 2;
@@ -149,7 +147,7 @@ static int cmd_verify(int argc, char **argv)
     if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
     if (msg_find(&m, "sign") == NULL) {
-        fail("not a usable message: no sign member");
+        ctl_fail("not a usable message: no sign member");
         goto out;
     }
     signed_str = sign_string(&m, NULL);
@@ -191,14 +189,14 @@ static int cmd_sign(int argc, char **argv)
         key_file = optarg;
     }
     if (key_file == NULL)
-        return fail("sign: --private-key FILE is required");
+        return ctl_fail("sign: --private-key FILE is required");
     key = keys_load_private(key_file, err, sizeof(err));
     if (key == NULL)
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
     if (sign_msg(&m, key) < 0 || (out = msg_to_json(&m)) == NULL) {
-        fail("cannot sign the message");
+        ctl_fail("cannot sign the message");
         goto out;
     }
     printf("%s\n", out);
@@ -217,20 +215,20 @@ static int cmd_register(int argc, char **argv)
     enum store_register_result res;
 
     if (argc != 4)
-        return fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
+        return ctl_fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL) {
         config_finish(&cfg);
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     }
     int rc = store_register(st, argv[1], argv[2], argv[3], time_now_ms(), cfg.notify_window, &res,
                             err, sizeof(err));
     store_close(st);
     config_finish(&cfg);
     if (rc < 0)
-        return fail("register: %s", err);
+        return ctl_fail("register: %s", err);
     switch (res) {
     case STORE_REGISTERED:
         printf("%s: registered\n", argv[1]);
@@ -256,13 +254,13 @@ static int cmd_status(int argc, char **argv)
     char err[1024];
 
     if (argc != 2)
-        return fail("usage: status NO_ORDER");
+        return ctl_fail("usage: status NO_ORDER");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
     if (st == NULL)
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     int rc = ctl_print_status(st, argv[1], stdout);
     store_close(st);
     if (rc == 1)
@@ -320,7 +318,7 @@ static int apply_answer(const struct config *cfg, const struct query_answer *a)
 
     struct store *st = store_open(cfg->database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL)
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     attempt_after_query(a, &history, &policy, now, &act);
     time_iso(now, now_iso);
     struct store_input answer = {
@@ -342,7 +340,7 @@ static int apply_answer(const struct config *cfg, const struct query_answer *a)
     if (rc == 0)
         rc = store_commit(st);
     if (rc < 0) {
-        fail("cannot record the answer: %s", store_errmsg(st));
+        ctl_fail("cannot record the answer: %s", store_errmsg(st));
         store_rollback(st);
         store_close(st);
         return 2;
@@ -373,11 +371,11 @@ static int cmd_query(int argc, char **argv)
         apply = 1;
     }
     if (argc - optind != 1)
-        return fail("usage: query [--apply] NO_ORDER");
+        return ctl_fail("usage: query [--apply] NO_ORDER");
     if (load_config(&cfg, 0) < 0)
         return 2;
     if (cfg.merchant_key == NULL) {
-        fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
+        ctl_fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
         goto out;
     }
     struct query_options qo;
@@ -385,7 +383,7 @@ static int cmd_query(int argc, char **argv)
     kr = keyring_create(&cfg.public_keys);
     qc = kr ? query_client_create(&qo, err, sizeof(err)) : NULL;
     if (qc == NULL) {
-        fail("%s", kr ? err : "out of memory");
+        ctl_fail("%s", kr ? err : "out of memory");
         goto out;
     }
     query_payment(qc, kr, argv[optind], &a);
@@ -403,6 +401,39 @@ out:
     return status;
 }
 
+/* The payout verbs of ctl_payout.c, on the configured database. */
+static int with_store(int argc, char **argv, enum store_mode mode,
+                      int (*verb)(struct store *, int, char **, FILE *))
+{
+    struct config cfg;
+    char err[1024];
+
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
+        return 2;
+    struct store *st = store_open(cfg.database_path, mode, err, sizeof(err));
+    config_finish(&cfg);
+    if (st == NULL)
+        return ctl_fail("%s", err);
+    int status = verb(st, argc, argv, stdout);
+    store_close(st);
+    return status;
+}
+
+static int cmd_pay(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_pay);
+}
+
+static int cmd_payouts(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_READ, ctl_payout_list);
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_cancel);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -416,8 +447,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"verify", cmd_verify}, {"sign", cmd_sign},   {"register", cmd_register},
-        {"status", cmd_status}, {"query", cmd_query},
+        {"verify", cmd_verify},   {"sign", cmd_sign},     {"register", cmd_register},
+        {"status", cmd_status},   {"query", cmd_query},   {"pay", cmd_pay},
+        {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
     };
     int c;
 

@@ -125,6 +125,11 @@ static const char *const query_sql[Q_COUNT] = {
     /* The unqueryable among the first ?2 due orders, judged by the same C function as
      * store_due's (store_sql_unqueryable): such a row cannot be named by a C string, so it is found
      * again here rather than passed back. */
+    /* sql/0004's defaults and triggers fill the rest (amount_fen, the payments row). */
+    [Q_PAYOUT_INSERT] = "INSERT INTO payouts (no_order, dt_order, money_order, card_no, acct_name, "
+                        "bank_name, info_order, flag_card, memo, prcptcd, bank_code, city_code, "
+                        "brabank_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '0'), ?9, "
+                        "?10, ?11, ?12, ?13)",
     [Q_FLAG_UNQUERYABLE] = "UPDATE payments SET needs_review = 1, next_query_at = NULL, "
                            "review_reason = 'cannot be queried: ' || "
                            "lianpay_unqueryable(no_order, registered_at) "
