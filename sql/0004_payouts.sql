@@ -227,10 +227,9 @@ BEGIN
     WHERE no_order = NEW.no_order;
 END;
 
--- After payouts_amount_fen (SQLite runs AFTER triggers in reverse order of creation; the
--- payments row's amount comes from its own trigger anyway). An INSERT in any state but queued
--- and the held states is not the INSERT shape of design.md; the state trigger below covers
--- the rest.
+-- The payments row's amount_fen comes from payments_amount_fen, so the order in which this and
+-- payouts_amount_fen run does not matter. A row inserted already sent (a tool restoring one)
+-- is chased; any other is held.
 CREATE TRIGGER payouts_registers AFTER INSERT ON payouts
 BEGIN
     INSERT INTO payments (no_order, money_order, dt_order, registered_at, updated_at,

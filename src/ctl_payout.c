@@ -161,6 +161,9 @@ static int pay_lines(struct pay_run *run, FILE *f, const char *name)
             unusable = "line longer than 64 KiB";
         else if (strlen(line) != (size_t)n)
             unusable = "line holds a NUL byte";
+        else if (strstr(line, "\\u0000") != NULL)
+            /* cJSON would end the string there: a card number cut short is another card */
+            unusable = "line holds \\u0000";
         else if ((obj = cJSON_ParseWithLength(line, (size_t)n)) == NULL)
             unusable = "not JSON";
         else

@@ -161,7 +161,8 @@ def pay_file_mixed_lines_one_transaction():
              json.dumps(dict(GOOD, no_order='F-4', colour='red')),
              json.dumps(dict(GOOD, no_order='F-1')),
              json.dumps(dict(GOOD, no_order='F-5\x1b[2J')),
-             json.dumps(dict(GOOD, no_order='F-6'))]
+             json.dumps(dict(GOOD, no_order='F-6')),
+             json.dumps(dict(GOOD, no_order='F-7', card_no='6228\x0048'))]
     path = e.tmp.file('payouts.jsonl', '\n'.join(lines) + '\n')
     r = ctl(e, 'pay', '--file', path)
     eq(r.returncode, 1, 'some refused: %s' % r.stderr)
@@ -174,8 +175,9 @@ def pay_file_mixed_lines_one_transaction():
     ok(out[5].startswith('refused F-1: line 7: ') and 'already known' in out[5], out[5])
     ok(out[6].startswith('refused F-5\\x1b[2J: line 8: no_order'), 'escaped: %r' % out[6])
     eq(out[7], 'queued F-6', 'line 9')
-    eq(len(out), 8, 'one line per payout')
-    ok(re.search(r'2 queued, 6 refused in \d+ ms', r.stderr), r.stderr)
+    eq(out[8], 'refused -: line 10: line holds \\u0000', 'a NUL inside a string')
+    eq(len(out), 9, 'one line per payout')
+    ok(re.search(r'2 queued, 7 refused in \d+ ms', r.stderr), r.stderr)
     with e.d.db() as c:
         eq([x[0] for x in c.execute('SELECT no_order FROM payouts ORDER BY 1')], ['F-1', 'F-6'],
            'the valid lines committed')
