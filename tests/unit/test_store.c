@@ -19,9 +19,11 @@
 
 #include "ctl_print.h"
 #include "migrations.h"
+#include "payout.h"
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "store_payout.h"
 #include "testdb.h"
 #include "timeutil.h"
 
@@ -472,6 +474,48 @@ static void test_migration_0004(void **state)
                                       NULL, NULL, NULL),
                          SQLITE_OK);
     assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
+}
+
+/* store_payout: queuing inside a transaction, a refusal that leaves it usable, and cancel. */
+static void test_payout_queue_and_cancel(void **state)
+{
+    struct fx *fx = *state;
+    struct payout_request r = {.no_order = "Q1",
+                               .dt_order = "20261201093000",
+                               .money_order = "49.65",
+                               .card_no = "6228480223312311474",
+                               .acct_name = "A"};
+    enum store_payout_result res;
+    char why[256] = "";
+
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_REFUSED);
+    assert_non_null(strstr(why, "already known in payments"));
+    r.no_order = "Q2";
+    r.flag_card = "1"; /* without bank_code */
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_REFUSED);
+    assert_non_null(strstr(why, "company_payout_needs_bank_code"));
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state || ' ' || "
+                                  "flag_card || ' ' || amount_fen) FROM payouts"),
+                        "Q1 queued 0 4965");
+
+    assert_int_equal(
+        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:00.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || updated_at FROM payouts"),
+                        "cancelled 2026-12-01T10:00:00.000Z");
+    assert_int_equal(
+        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_string_equal(why, "cancelled");
+    assert_int_equal(
+        store_payout_cancel(fx->st, "NONE", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
 }
 
 static void test_plain_sql_insert(void **state)
@@ -1640,6 +1684,7 @@ int main(void)
         T(test_reader_refuses_old_schema),
         T(test_migration_0002),
         T(test_migration_0004),
+        T(test_payout_queue_and_cancel),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_variant_body_is_a_redelivery),
