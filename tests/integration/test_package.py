@@ -185,6 +185,26 @@ def postinst_creates_the_user_then_the_directories_and_starts_nothing():
 
 
 @test
+def programs_are_built_with_every_hardening_feature():
+    # hardening=+all: PIE, BIND_NOW, RELRO, a non-executable stack, fortified libc calls.
+    into = TempDir().path
+    for name in (DAEMON, TOOLS):
+        subprocess.run(['dpkg-deb', '-x', deb(name), into], check=True, timeout=60)
+    for prog in ('usr/sbin/lianpay-notifyd', 'usr/bin/lianpayctl', 'usr/bin/lianpay-sim'):
+        path = os.path.join(into, prog)
+
+        def readelf(*args):
+            return subprocess.run(['readelf'] + list(args) + [path], capture_output=True,
+                                  text=True, check=True, timeout=60).stdout
+        dynamic = readelf('-dW')
+        ok(re.search(r'FLAGS_1\)\s+Flags:.*\bNOW\b.*\bPIE\b', dynamic), prog + ': PIE, now')
+        segments = readelf('-lW')
+        ok('GNU_RELRO' in segments, prog + ': RELRO')
+        ok(re.search(r'GNU_STACK(\s+0x[0-9a-f]+){5}\s+RW\s', segments), prog + ': stack not X')
+        ok(re.search(r'__\w+_chk@', readelf('--dyn-syms', '-W')), prog + ': _FORTIFY_SOURCE')
+
+
+@test
 def lintian_reports_no_error_and_no_unexplained_warning():
     deb(DAEMON)
     r = subprocess.run(['lintian', '--pedantic', '--display-info', '--show-overrides', _built['changes']],
