@@ -271,6 +271,38 @@ def installed_into_an_empty_root_it_has_its_user_directories_and_no_enabled_serv
 
 
 @test
+def configured_as_the_readme_says_it_passes_its_own_check_as_its_user():
+    # The modes and owners the package gives are the ones the daemon's file checks accept: the
+    # README's steps (keys installed, oid_partner and key paths edited) and then -t as the
+    # service's user, with the key made by the dev-tools package's lianpay-sim.
+    if os.geteuid() != 0:
+        raise Skip('dpkg --root sets owners: needs root')
+    root = empty_root()
+    os.chmod(os.path.dirname(root), 0o755)  # the service's user must reach the files
+    r = install(root, deb(DAEMON), deb(TOOLS))
+    eq(r.returncode, 0, 'dpkg -i: %s%s' % (r.stdout, r.stderr))
+    uid = int(passwd_entry(root, 'passwd', 'lianpay-notifyd')[2])
+    gid = int(passwd_entry(root, 'group', 'lianpay-notifyd')[2])
+    etc = root + '/etc/lianpay-notifyd/'
+    subprocess.run([root + '/usr/bin/lianpay-sim', 'keygen', '--bits', '1024',
+                    etc + 'merchant_private.pem', etc + 'lianlian_public.pem'], check=True,
+                   capture_output=True, timeout=60)
+    os.chown(etc + 'merchant_private.pem', uid, gid)
+    os.chmod(etc + 'merchant_private.pem', 0o600)
+    os.chmod(etc + 'lianlian_public.pem', 0o644)
+    with open(root + CONF) as f:
+        text = f.read()
+    text = text.replace('/etc/lianpay-notifyd/', etc).replace(
+        ';path = /var/lib/lianpay-notifyd/', 'path = %s/var/lib/lianpay-notifyd/' % root)
+    with open(root + CONF, 'w') as f:  # the same file: its mode and group stay
+        f.write(text)
+    t = subprocess.run([root + '/usr/sbin/lianpay-notifyd', '-t', '-c', root + CONF],
+                       user=uid, group=gid, extra_groups=[], capture_output=True, text=True,
+                       timeout=60)
+    eq(t.returncode, 0, '-t as lianpay-notifyd: %s%s' % (t.stdout, t.stderr))
+
+
+@test
 def reinstalling_keeps_the_operators_edits_and_the_group():
     if os.geteuid() != 0:
         raise Skip('dpkg --root sets owners: needs root')
