@@ -48,6 +48,7 @@ static void usage(FILE *out)
             "  register --file F|-                     many, one JSON object a line, in one\n"
             "                                          transaction\n"
             "  status NO_ORDER                         an order's state and event history\n"
+            "  pending                                 the orders still chased, oldest first\n"
             "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
             "                                          the verified answer; --apply records it\n"
             "\n"
@@ -405,6 +406,27 @@ static int cmd_status(int argc, char **argv)
     return rc < 0 ? 2 : rc;
 }
 
+static int cmd_pending(int argc, char **argv)
+{
+    struct config cfg;
+    char err[1024];
+
+    (void)argv;
+    if (argc != 1)
+        return fail("usage: pending");
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
+        return 2;
+    struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
+    config_finish(&cfg);
+    if (st == NULL)
+        return fail("%s", err);
+    int rc = ctl_print_pending(st, stdout);
+    if (rc < 0)
+        fail("pending: %s", store_errmsg(st));
+    store_close(st);
+    return rc < 0 ? 2 : 0;
+}
+
 /* Every value of an answer came from whoever answered, signed or not. */
 static void print_answer(const char *no_order, const struct query_answer *a)
 {
@@ -552,7 +574,7 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } verbs[] = {
         {"verify", cmd_verify}, {"sign", cmd_sign},   {"register", cmd_register},
-        {"status", cmd_status}, {"query", cmd_query},
+        {"status", cmd_status}, {"query", cmd_query}, {"pending", cmd_pending},
     };
     int c;
 

@@ -234,4 +234,12 @@ struct store_pending {
  * runs on any connection. Returns 0, or -1. */
 int store_pending(struct store *st, int64_t now_ms, struct store_pending *out);
 
+/* Calls row(ctx, cols) for each row of the pending_payments view, oldest registration first
+ * (lianpayctl pending), with these STORE_PENDING_COLUMNS columns in this order, as stored (text
+ * NULL for SQL NULL): no_order, money_order, result_pay, age_seconds, query_count,
+ * next_query_at. Returns 0, or -1. */
+#define STORE_PENDING_COLUMNS 6
+int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
+                       void *ctx);
+
 #endif

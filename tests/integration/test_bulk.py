@@ -121,4 +121,26 @@ def an_unreadable_file_is_one_line_and_exit_2():
     ok('usage: register' in r.stderr, r.stderr)
 
 
+@test
+def pending_lists_what_is_still_chased_oldest_first():
+    tmp, d = setup()
+    for no in ('PEND-B', 'PEND-A', 'PEND-DONE', 'PEND-C'):
+        sh([CTL, '-c', d.config, 'register', no, '3.00', '20261201093000'])
+        time.sleep(0.01)
+    db = sqlite3.connect(d.db_path, timeout=10)
+    db.execute("UPDATE payments SET result_pay = 'SUCCESS', final_at = updated_at, "
+               "next_query_at = NULL WHERE no_order = 'PEND-DONE'")
+    db.execute("UPDATE payments SET needs_review = 1, review_reason = 'x', next_query_at = NULL "
+               "WHERE no_order = 'PEND-C'")
+    db.commit()
+    db.close()
+    r = sh([CTL, '-c', d.config, 'pending'])
+    lines = r.stdout.splitlines()
+    eq(lines[0], 'no_order money_order result_pay age_seconds query_count next_query_at', 'header')
+    eq([l.split(' ')[:3] for l in lines[1:]], [['PEND-B', '3.00', '-'], ['PEND-A', '3.00', '-']],
+       'pending, oldest first; final and in-review orders left out: %r' % lines)
+    ok(all(len(l.split(' ')) == 6 for l in lines[1:]), 'six values a line')
+    eq(sh([CTL, '-c', d.config, 'pending', 'extra'], check=False).returncode, 2, 'usage')
+
+
 run()
