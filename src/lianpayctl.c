@@ -386,40 +386,45 @@ static int cmd_register(int argc, char **argv)
     return print_registered(argv[1], res);
 }
 
-static int cmd_status(int argc, char **argv)
+/* The configured database, read-only, for the verbs that only look. NULL after saying why. */
+static struct store *open_reader(void)
 {
     struct config cfg;
     char err[1024];
 
-    if (argc != 2)
-        return fail("usage: status NO_ORDER");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
-        return 2;
+        return NULL;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
     if (st == NULL)
-        return fail("%s", err);
+        fail("%s", err);
+    return st;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    if (argc != 2)
+        return fail("usage: status NO_ORDER");
+    struct store *st = open_reader();
+    if (st == NULL)
+        return 2;
     int rc = ctl_print_status(st, argv[1], stdout);
-    store_close(st);
     if (rc == 1)
         fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);
+    else if (rc < 0)
+        fail("status: %s", store_errmsg(st));
+    store_close(st);
     return rc < 0 ? 2 : rc;
 }
 
 static int cmd_pending(int argc, char **argv)
 {
-    struct config cfg;
-    char err[1024];
-
     (void)argv;
     if (argc != 1)
         return fail("usage: pending");
-    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
-        return 2;
-    struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
-    config_finish(&cfg);
+    struct store *st = open_reader();
     if (st == NULL)
-        return fail("%s", err);
+        return 2;
     int rc = ctl_print_pending(st, stdout);
     if (rc < 0)
         fail("pending: %s", store_errmsg(st));
