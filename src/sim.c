@@ -510,7 +510,8 @@ int sim_serve(const struct sim_serve_options *opt)
     MHD_stop_daemon(d);
     status = 0;
 out:
-    /* notification threads may still hold the payouts' keys: the process ends right after */
+    /* notification threads still running hold their own copies and key references */
+    sim_payouts_destroy(s.payouts);
     cJSON_Delete(s.script);
     free(s.served);
     if (record != NULL)

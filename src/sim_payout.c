@@ -367,6 +367,7 @@ static void *notify_main(void *arg)
     log_kv(status == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "sim_notified", "no_order", no_order,
            "url", j->url, "acked", status == 0 ? "yes" : "no", NULL);
     cJSON_Delete(m);
+    EVP_PKEY_free(j->n.key);
     free(j->message);
     free(j->url);
     free(j);
@@ -429,6 +430,9 @@ static void create_payout(struct sim_payouts *p, struct order *o, const cJSON *s
         (j->url = strdup(o->notify_url)) == NULL)
         goto fail;
     j->delay_ms = delay;
+    /* the thread outlives no request, but may outlive the server: its own key reference */
+    if (EVP_PKEY_up_ref(p->o.key) != 1)
+        goto fail;
     j->n = (struct sim_notify_options){.url = j->url,
                                        .key = p->o.key,
                                        .message = j->message,
@@ -436,8 +440,10 @@ static void create_payout(struct sim_payouts *p, struct order *o, const cJSON *s
                                        .interval_ms = p->o.notify_interval_ms,
                                        .timeout_ms = 5000,
                                        .quiet = 1};
-    if (pthread_create(&t, NULL, notify_main, j) != 0)
+    if (pthread_create(&t, NULL, notify_main, j) != 0) {
+        EVP_PKEY_free(j->n.key);
         goto fail;
+    }
     pthread_detach(t);
     return;
 fail:

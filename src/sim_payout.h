@@ -43,7 +43,8 @@ struct sim_payouts;
 
 /* NULL on ENOMEM. The options' strings and keys are borrowed for the object's life. */
 struct sim_payouts *sim_payouts_create(const struct sim_payout_options *o);
-/* Notification threads still running are told to stop and are not waited for. */
+/* Notification threads still running are not waited for: they hold copies of what they send
+ * and a reference on the key, and end with the process. */
 void sim_payouts_destroy(struct sim_payouts *p);
 
 /*
