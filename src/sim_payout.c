@@ -562,6 +562,8 @@ static void confirm(struct sim_payouts *p, const struct msg *m, const cJSON *scr
     }
     const cJSON *step = script_step(script, no_order, SIM_PAYOUT_CONFIRM, o->confirms++);
     *step_out = step;
+    /* the confirm names the notify_url LianLian notifies from now on */
+    snprintf(o->notify_url, sizeof(o->notify_url), "%s", msg_get(m, "notify_url"));
     if (step != NULL) {
         snprintf(out->code_buf, sizeof(out->code_buf), "%s",
                  sim_step_str(step, "ret_code", "0000"));
