@@ -16,8 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BUILD, CTL, OID_PARTNER, SIM, Sim, TempDir, eq, keypair, ok, run, sign,  # noqa: E402
-                     test, wait_for)
+from harness import (BUILD, CTL, OID_PARTNER, SIM, Sim, TempDir, eq, keypair,  # noqa: E402
+                     ok, run, sign, test, wait_for)
 
 DRIVE = os.path.join(BUILD, 'tests', 'payout_drive')
 CARD = '6228480223312311474'
@@ -214,17 +214,20 @@ def unsigned_badly_signed_late_and_missing_answers():
 
 @test
 def unknown_code_with_the_payout_created_is_found_by_query_and_refused_again():
-    s = PayoutSim(TempDir(), {'K-1': {'apply': [{'ret_code': '9999', 'created': True}],
-                                      'result': {'delay_ms': 600000}}})
-    a = s.apply('K-1')
-    eq((a['class'], a['ret_code'], a['oid_paybill']), ('unknown', '9999', ''), '9999')
-    q = s.query(no_order='K-1')
-    eq((q['ret_code'], q['result_pay'], q['money_order']), ('0000', 'PROCESSING', '49.65'),
-       'the query knows it: %r' % q)
-    ok(s.verifies(json.dumps(q, ensure_ascii=False)), 'query answer signed')
-    b = s.apply('K-1')
-    eq((b['ret_code'], b['class']), ('2005', 'unknown'), 'second request: already processing')
-    eq([r['created'] for r in s.records('K-1')], [True, False], 'created exactly once')
+    codes = ('9999', '1002', '2005', '4006')
+    s = PayoutSim(TempDir(), {'K-' + c: {'apply': [{'ret_code': c, 'created': True}],
+                                         'result': {'delay_ms': 600000}} for c in codes})
+    for c in codes:
+        n = 'K-' + c
+        a = s.apply(n)
+        eq((a['class'], a['ret_code'], a['oid_paybill']), ('unknown', c, ''), c)
+        q = s.query(no_order=n)
+        eq((q['ret_code'], q['result_pay'], q['money_order']), ('0000', 'PROCESSING', '49.65'),
+           'the query knows %s: %r' % (n, q))
+        ok(s.verifies(json.dumps(q, ensure_ascii=False)), 'query answer signed')
+        b = s.apply(n)
+        eq((b['ret_code'], b['class']), ('2005', 'unknown'), 'second request: already processing')
+        eq([r['created'] for r in s.records(n)], [True, False], n + ' created exactly once')
 
 
 @test
@@ -264,7 +267,8 @@ def review_then_the_right_code_creates_the_payout():
         eq((a['class'], a['ret_code']), ('review', '4002'), 'review')
         eq(s.query(no_order='V-1')['ret_code'], '8901', 'nothing created yet')
         c = s.confirm('V-1', a['confirm_code'])
-        eq((c['class'], c['ret_code'], c['signed']), ('accepted', '0000', True), 'confirmed: %r' % c)
+        eq((c['class'], c['ret_code'], c['signed']), ('accepted', '0000', True),
+           'confirmed: %r' % c)
         ok(c['oid_paybill'], 'oid_paybill on the confirm answer')
         q = s.query(oid_paybill=c['oid_paybill'])
         eq((q['ret_code'], q['no_order']), ('0000', 'V-1'), 'query by oid_paybill alone')
