@@ -4,13 +4,16 @@ set -euo pipefail
 
 # scdoc builds the man pages; procps has the /bin/kill of the unit's ExecReload; systemd
 # (systemd-analyze, systemd-sysusers, systemd-tmpfiles) and strace are for the tests of the unit
-# and its sandbox; nginx for the test of the reverse-proxy example.
+# and its sandbox; nginx for the test of the reverse-proxy example. debhelper, dpkg-dev,
+# fakeroot and lintian build and check the Debian package (debian/, tests/integration/
+# test_package.py, which also reads the programs' hardening with binutils' readelf).
 packages=(
   build-essential meson ninja-build pkg-config python3 clang-format git
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
   libsystemd-dev libssl-dev libcmocka-dev
   sqlite3 openssl curl ca-certificates
   scdoc systemd strace procps nginx
+  debhelper dpkg-dev fakeroot lintian binutils
 )
 # `deps.sh fuzz`: the fuzzing stage of scripts/test.sh needs clang with its libFuzzer and
 # sanitizer runtimes (the other stages build with gcc).

@@ -74,3 +74,25 @@ int ctl_print_status(struct store *st, const char *no_order, FILE *out)
         return -1;
     return 0;
 }
+
+static void print_pending(void *ctx, const struct store_value *cols)
+{
+    FILE *out = ctx;
+
+    for (int i = 0; i < STORE_PENDING_COLUMNS; i++) {
+        if (i > 0)
+            fputc(' ', out);
+        ctl_print_value(out, cols[i]);
+    }
+    fputc('\n', out);
+}
+
+int ctl_print_pending(struct store *st, FILE *out)
+{
+    fputs("no_order money_order result_pay age_seconds query_count next_query_at\n", out);
+    if (store_pending_rows(st, print_pending, out) < 0)
+        return -1;
+    if (fflush(out) != 0 || ferror(out))
+        return -1;
+    return 0;
+}

@@ -20,4 +20,9 @@ void ctl_print_value(FILE *out, struct store_value v);
  */
 int ctl_print_status(struct store *st, const char *no_order, FILE *out);
 
+/* The orders still chased (the pending_payments view), oldest first: a header line, then one
+ * line per order, values separated by one space ("-" for NULL; the CHECKs keep spaces out of
+ * every one, and each is escaped). Returns 0, or -1 as above. */
+int ctl_print_pending(struct store *st, FILE *out);
+
 #endif

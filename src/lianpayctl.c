@@ -46,8 +46,11 @@ static void usage(FILE *out)
             "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
             "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
             "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
+            "  register --file F|-                     many, one JSON object a line, in one\n"
+            "                                          transaction\n"
             "  status NO_ORDER                         an order's state and event history, and\n"
             "                                          its payout and attempts\n"
+            "  pending                                 the orders still chased, oldest first\n"
             "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
             "                                          the verified answer; --apply records it\n"
             "  pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1]\n"
@@ -208,14 +211,157 @@ out:
     return status;
 }
 
+/* The line register prints for one order; returns 1 for one flagged for review, else 0. */
+static int print_registered(const char *no_order, enum store_register_result res)
+{
+    switch (res) {
+    case STORE_REGISTERED:
+        printf("%s: registered\n", no_order);
+        return 0;
+    case STORE_ALREADY:
+        printf("%s: already registered, unchanged\n", no_order);
+        return 0;
+    case STORE_MERGED:
+        printf("%s: registered; its result had already been notified\n", no_order);
+        return 0;
+    case STORE_MERGED_MISMATCH:
+        printf("%s: registered, but it differs from what LianLian notified: flagged for review "
+               "(see lianpayctl status %s)\n",
+               no_order, no_order);
+        return 1;
+    }
+    return 0;
+}
+
+#define REGISTER_LINE_MAX 4096 /* a registration is three short values */
+
+/* One line of register --file: {"no_order":…,"money_order":…,"dt_order":…}. Returns 0 with the
+ * three values in *m (msg_finish it), or -1 with the reason in why. */
+static int register_line(const char *line, size_t len, struct msg *m, const char **why)
+{
+    static const char *const keys[] = {"no_order", "money_order", "dt_order"};
+
+    if (len > REGISTER_LINE_MAX) {
+        *why = "longer than 4096 bytes";
+        return -1;
+    }
+    if (msg_parse(line, len, m, why) < 0)
+        return -1;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t k = 0;
+        while (k < 3 && strcmp(m->fields[i].key, keys[k]) != 0)
+            k++;
+        if (k == 3) {
+            *why = "unknown key (the keys are no_order, money_order and dt_order)";
+            goto refuse;
+        }
+        if (m->fields[i].value == NULL || m->fields[i].type == MSG_TRUE ||
+            m->fields[i].type == MSG_FALSE) {
+            *why = "a value is null, true or false (write each as a string)";
+            goto refuse;
+        }
+    }
+    for (size_t k = 0; k < 3; k++)
+        if (msg_get(m, keys[k]) == NULL) {
+            *why = k == 0 ? "no no_order" : k == 1 ? "no money_order" : "no dt_order";
+            goto refuse;
+        }
+    return 0;
+refuse:
+    msg_finish(m);
+    return -1;
+}
+
+/*
+ * register --file F|-: every line in one transaction. A line that is refused (not a JSON object
+ * of the three values, a value of the wrong format, an amount that contradicts an earlier
+ * registration) prints why and writes nothing; the others are committed together. Returns the
+ * exit status: 0 all registered, 1 some refused or flagged, 2 nothing written (unreadable input,
+ * a database error: then not one line was kept).
+ */
+static int register_file(struct store *st, const char *path, int64_t notify_window)
+{
+    const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    char *line = NULL, err[1024];
+    size_t cap = 0, lineno = 0, done = 0, refused = 0;
+    int status = 0;
+    ssize_t n;
+
+    if (in == NULL)
+        return ctl_fail("register: %s: %s", name, strerror(errno));
+    if (store_begin(st) < 0) {
+        status = ctl_fail("register: %s", store_errmsg(st));
+        goto out;
+    }
+    int64_t now = time_now_ms();
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        struct msg m;
+        const char *why;
+        enum store_register_result res;
+
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            continue;
+        if (register_line(line, (size_t)n, &m, &why) < 0) {
+            printf("%s:%zu: refused: %s\n", name, lineno, why);
+            refused++;
+            continue;
+        }
+        const char *no = msg_get(&m, "no_order");
+        int rc = store_register_in(st, no, msg_get(&m, "money_order"), msg_get(&m, "dt_order"), now,
+                                   notify_window, &res, err, sizeof(err));
+        if (rc == -1) {
+            msg_finish(&m);
+            (void)store_rollback(st);
+            status = ctl_fail("register: %s:%zu: %s; nothing was registered", name, lineno, err);
+            goto out;
+        }
+        if (rc == -2) {
+            printf("%s:%zu: refused: ", name, lineno);
+            log_print_escaped(stdout, err, strlen(err));
+            putchar('\n');
+            refused++;
+        } else {
+            if (print_registered(no, res))
+                refused++;
+            done++;
+        }
+        msg_finish(&m);
+    }
+    if (ferror(in)) {
+        (void)store_rollback(st);
+        status = ctl_fail("register: %s: %s; nothing was registered", name, strerror(errno));
+    } else if (store_commit(st) < 0) {
+        status = ctl_fail("register: %s; nothing was registered", store_errmsg(st));
+        (void)store_rollback(st);
+    } else {
+        status = refused ? 1 : 0;
+        fprintf(stderr,
+                "lianpayctl: %s: %zu registered, %zu refused or flagged, in one "
+                "transaction\n",
+                name, done, refused);
+    }
+out:
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    return status;
+}
+
 static int cmd_register(int argc, char **argv)
 {
     struct config cfg;
     char err[1024];
     enum store_register_result res;
+    const char *file = NULL;
 
-    if (argc != 4)
-        return ctl_fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
+    if (argc == 3 && strcmp(argv[1], "--file") == 0)
+        file = argv[2];
+    else if (argc != 4 || argv[1][0] == '-')
+        return ctl_fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER | register --file F|-");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
@@ -223,49 +369,65 @@ static int cmd_register(int argc, char **argv)
         config_finish(&cfg);
         return ctl_fail("%s", err);
     }
+    if (file != NULL) {
+        int status = register_file(st, file, cfg.notify_window);
+        store_close(st);
+        config_finish(&cfg);
+        return status;
+    }
     int rc = store_register(st, argv[1], argv[2], argv[3], time_now_ms(), cfg.notify_window, &res,
                             err, sizeof(err));
     store_close(st);
     config_finish(&cfg);
     if (rc < 0)
         return ctl_fail("register: %s", err);
-    switch (res) {
-    case STORE_REGISTERED:
-        printf("%s: registered\n", argv[1]);
-        return 0;
-    case STORE_ALREADY:
-        printf("%s: already registered, unchanged\n", argv[1]);
-        return 0;
-    case STORE_MERGED:
-        printf("%s: registered; its result had already been notified\n", argv[1]);
-        return 0;
-    case STORE_MERGED_MISMATCH:
-        printf("%s: registered, but it differs from what LianLian notified: flagged for review "
-               "(see lianpayctl status %s)\n",
-               argv[1], argv[1]);
-        return 1;
-    }
-    return 2;
+    return print_registered(argv[1], res);
 }
 
-static int cmd_status(int argc, char **argv)
+/* The configured database, read-only, for the verbs that only look. NULL after saying why. */
+static struct store *open_reader(void)
 {
     struct config cfg;
     char err[1024];
 
-    if (argc != 2)
-        return ctl_fail("usage: status NO_ORDER");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
-        return 2;
+        return NULL;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
     if (st == NULL)
-        return ctl_fail("%s", err);
+        ctl_fail("%s", err);
+    return st;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    if (argc != 2)
+        return ctl_fail("usage: status NO_ORDER");
+    struct store *st = open_reader();
+    if (st == NULL)
+        return 2;
     int rc = ctl_print_status(st, argv[1], stdout);
-    store_close(st);
     if (rc == 1)
         fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);
+    else if (rc < 0)
+        ctl_fail("status: %s", store_errmsg(st));
+    store_close(st);
     return rc < 0 ? 2 : rc;
+}
+
+static int cmd_pending(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return ctl_fail("usage: pending");
+    struct store *st = open_reader();
+    if (st == NULL)
+        return 2;
+    int rc = ctl_print_pending(st, stdout);
+    if (rc < 0)
+        ctl_fail("pending: %s", store_errmsg(st));
+    store_close(st);
+    return rc < 0 ? 2 : 0;
 }
 
 /* Every value of an answer came from whoever answered, signed or not. */
@@ -447,9 +609,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"verify", cmd_verify},   {"sign", cmd_sign},     {"register", cmd_register},
-        {"status", cmd_status},   {"query", cmd_query},   {"pay", cmd_pay},
-        {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
+        {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
+        {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
+        {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
     };
     int c;
 

@@ -128,3 +128,25 @@ out:
     (void)sqlite3_finalize(s);
     return ret;
 }
+
+int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
+                       void *ctx)
+{
+    static const char sql[] = "SELECT no_order, money_order, result_pay, age_seconds, "
+                              "query_count, next_query_at FROM pending_payments";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, r;
+
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    while ((r = step_row(st, s)) == 1) {
+        struct store_value cols[STORE_PENDING_COLUMNS];
+        for (int i = 0; i < STORE_PENDING_COLUMNS; i++)
+            cols[i] = column_value(s, i);
+        row(ctx, cols);
+    }
+    ret = r < 0 ? -1 : 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
