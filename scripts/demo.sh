@@ -8,23 +8,48 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+# Bold headings on a terminal only: a log file or a pipe gets plain text.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
-dir=.demo
+# The ports the embedded development configuration uses (src/devconfig.c): the daemon's
+# listener, lianpay-sim's queryPayment and the admin listener. Taken ones are named at once.
+ports=$(sed -n 's/^ *"\(listen\|query_url\) = [a-z:/]*127\.0\.0\.1:\([0-9]*\).*/\2/p' src/devconfig.c)
+for port in $ports; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port on 127.0.0.1 is taken (the demo needs ${ports//$'\n'/, }); stop what listens there:" >&2
+    (ss -ltnp "sport = :$port" 2>/dev/null || true) >&2
+    exit 1
+  fi
+done
+
+bash scripts/deps.sh
+# DEMO_BUILD: the meson build directory to use (default build/, made here when missing).
+build=${DEMO_BUILD:-build}
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+
+# DEMO_DIR: where the throwaway keys, database and logs go (default .demo/).
+dir=${DEMO_DIR:-.demo}
 rm -rf "$dir"
 mkdir -p "$dir"
-bin=build/src
+bin=$build/src
 partner=201801030001351894
 pids=()
+keep=${DEMO_KEEP:-0}
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # .demo holds throwaway private keys and the database: removed unless DEMO_KEEP=1.
+  if [ "$keep" = 1 ]; then
+    echo "demo: kept $dir (throwaway keys, database, logs; DEMO_KEEP=1) and $build/ (the programs)"
+  else
+    rm -rf "$dir"
+    echo "demo: removed $dir (its throwaway keys and database); $build/ stays (the compiled programs:"
+    echo "      rm -rf $build removes it). DEMO_KEEP=1 keeps $dir to look at."
+  fi
 }
 trap cleanup EXIT
-
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 wait_for_log() { # FILE PATTERN
   for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "demo: timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
@@ -90,4 +115,8 @@ say "lianpayctl status DEMO-3"
 "$bin/lianpayctl" --dev "$dir" status DEMO-3
 say "The daemon's log (logfmt, one line per event)"
 cat "$dir/daemon.log"
-say "Done. The database is $db; run it yourself: sqlite3 $db 'SELECT * FROM pending_payments'"
+if [ "$keep" = 1 ]; then
+  say "Done. The database is $db; run it yourself: sqlite3 $db 'SELECT * FROM pending_payments'"
+else
+  say "Done."
+fi

@@ -36,8 +36,10 @@ static void usage(FILE *out)
             "      SCHEDULE: --count N (6) --interval DURATION (6m) --time-scale X (1)\n"
             "                --timeout DURATION (5s)\n"
             "  serve --listen HOST:PORT --private-key FILE --merchant-public-key FILE\n"
-            "        --oid-partner N --script FILE\n"
-            "      answer queryPayment.htm from a script of per-order answers\n"
+            "        --oid-partner N [--script FILE] [--time-scale X (1)] [--confirm-ttl D (30m)]\n"
+            "        [--notify-count N (6)] [--notify-interval D (6m)] [--record FILE]\n"
+            "      answer payment.htm, confirmPayment.htm and queryPayment.htm as LianLian does\n"
+            "      (or as a script of per-order answers says), and notify created payouts\n"
             "  keygen [--bits N] PRIVATE PUBLIC\n"
             "      make an RSA key pair (PKCS#8 and SubjectPublicKeyInfo PEM)\n"
             "  sign-batch --private-key FILE\n"
@@ -315,12 +317,18 @@ static int cmd_serve(int argc, char **argv)
         {"merchant-public-key", required_argument, NULL, 'm'},
         {"oid-partner", required_argument, NULL, 'p'},
         {"script", required_argument, NULL, 's'},
+        {"time-scale", required_argument, NULL, 'x'},
+        {"confirm-ttl", required_argument, NULL, 't'},
+        {"notify-count", required_argument, NULL, 'c'},
+        {"notify-interval", required_argument, NULL, 'i'},
+        {"record", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
-    struct sim_serve_options o = {.listen = "127.0.0.1:0"};
+    struct sim_serve_options o = {.listen = "127.0.0.1:0", .time_scale = 1};
     const char *key_file = NULL, *merchant_file = NULL;
     char err[512];
     int c, status = 2;
+    int64_t seconds = 0;
 
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
@@ -339,13 +347,38 @@ static int cmd_serve(int argc, char **argv)
         case 's':
             o.script = optarg;
             break;
+        case 'x':
+            o.time_scale = atof(optarg);
+            if (o.time_scale <= 0) {
+                fprintf(stderr, "lianpay-sim: serve: --time-scale must be positive\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            o.notify_count = atoi(optarg);
+            if (o.notify_count < 1) {
+                fprintf(stderr, "lianpay-sim: serve: --notify-count must be positive\n");
+                return 2;
+            }
+            break;
+        case 't':
+        case 'i':
+            if (time_parse_duration(optarg, &seconds) < 0 || seconds <= 0) {
+                fprintf(stderr, "lianpay-sim: serve: bad duration: %s\n", optarg);
+                return 2;
+            }
+            *(c == 't' ? &o.confirm_ttl_ms : &o.notify_interval_ms) = seconds * 1000;
+            break;
+        case 'r':
+            o.record = optarg;
+            break;
         default:
             return 2;
         }
     }
-    if (merchant_file == NULL || o.oid_partner == NULL || o.script == NULL) {
-        fprintf(stderr, "lianpay-sim: serve: --merchant-public-key, --oid-partner and --script "
-                        "are required\n");
+    if (merchant_file == NULL || o.oid_partner == NULL) {
+        fprintf(stderr,
+                "lianpay-sim: serve: --merchant-public-key and --oid-partner are required\n");
         return 2;
     }
     if ((o.key = load_private(key_file)) == NULL)

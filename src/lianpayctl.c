@@ -17,6 +17,7 @@
 
 #include "attempt.h"
 #include "config.h"
+#include "ctl_payout.h"
 #include "ctl_print.h"
 #include "devconfig.h"
 #include "fileio.h"
@@ -45,26 +46,25 @@ static void usage(FILE *out)
             "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
             "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
             "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
-            "  status NO_ORDER                         an order's state and event history\n"
+            "  register --file F|-                     many, one JSON object a line, in one\n"
+            "                                          transaction\n"
+            "  status NO_ORDER                         an order's state and event history, and\n"
+            "                                          its payout and attempts\n"
+            "  pending                                 the orders still chased, oldest first\n"
             "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
             "                                          the verified answer; --apply records it\n"
+            "  pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1]\n"
+            "      [--info-order T] [--memo T] [--bank-code C] [--prcptcd C] [--city-code C]\n"
+            "      [--brabank-name T] [--bank-name T]  queue a payout for the daemon to send\n"
+            "  pay --file F|-                          one JSON object a line, one transaction\n"
+            "                                          (exit 0 all queued, 1 some refused)\n"
+            "  payouts [--state S]                     the payouts, oldest first\n"
+            "  cancel NO_ORDER                         cancel a payout still queued\n"
             "\n"
             "MSG is a file name; without it the message is read from standard input.\n"
             "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
             "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
             "  -V, --version      print the version\n");
-}
-
-/* Prints "lianpayctl: REASON" on stderr and returns 2, the exit status of unusable input. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lianpayctl: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
 }
 
 /* Reads a whole message from path (stdin when path is NULL or "-") and parses it into *m.
@@ -80,9 +80,10 @@ static int load_message(const char *path, struct msg *m)
     int rc = -1;
 
     if (buf == NULL)
-        fail("%s: %s", name, errno == EFBIG ? "cannot read the message (at most 1 MiB)" : reason);
+        ctl_fail("%s: %s", name,
+                 errno == EFBIG ? "cannot read the message (at most 1 MiB)" : reason);
     else if (msg_parse(buf, n, m, &why) < 0)
-        fail("%s: not a usable message: %s", name, why);
+        ctl_fail("%s: not a usable message: %s", name, why);
     else
         rc = 0;
     free(buf);
@@ -95,7 +96,7 @@ static int load_config(struct config *cfg, unsigned flags)
     char err[1024];
     if (devconfig_load(dev_dir, config_file, flags, cfg, NULL, err, sizeof(err)) == 0)
         return 0;
-    fail("%s", err);
+    ctl_fail("%s", err);
     return -1;
 }
 
@@ -136,10 +137,10 @@ static int cmd_verify(int argc, char **argv)
             return 2;
     }
     if (argc - optind > 1)
-        return fail("verify: one message at a time");
+        return ctl_fail("verify: one message at a time");
     if (key_file != NULL) {
         if (keys_load_set(key_file, &keys, err, sizeof(err)) < 0)
-            return fail("%s", err);
+            return ctl_fail("%s", err);
     } else {
         if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
             return 2;
@@ -149,7 +150,7 @@ static int cmd_verify(int argc, char **argv)
     if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
     if (msg_find(&m, "sign") == NULL) {
-        fail("not a usable message: no sign member");
+        ctl_fail("not a usable message: no sign member");
         goto out;
     }
     signed_str = sign_string(&m, NULL);
@@ -191,14 +192,14 @@ static int cmd_sign(int argc, char **argv)
         key_file = optarg;
     }
     if (key_file == NULL)
-        return fail("sign: --private-key FILE is required");
+        return ctl_fail("sign: --private-key FILE is required");
     key = keys_load_private(key_file, err, sizeof(err));
     if (key == NULL)
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     if (load_message(optind < argc ? argv[optind] : NULL, &m) < 0)
         goto out;
     if (sign_msg(&m, key) < 0 || (out = msg_to_json(&m)) == NULL) {
-        fail("cannot sign the message");
+        ctl_fail("cannot sign the message");
         goto out;
     }
     printf("%s\n", out);
@@ -210,64 +211,223 @@ out:
     return status;
 }
 
+/* The line register prints for one order; returns 1 for one flagged for review, else 0. */
+static int print_registered(const char *no_order, enum store_register_result res)
+{
+    switch (res) {
+    case STORE_REGISTERED:
+        printf("%s: registered\n", no_order);
+        return 0;
+    case STORE_ALREADY:
+        printf("%s: already registered, unchanged\n", no_order);
+        return 0;
+    case STORE_MERGED:
+        printf("%s: registered; its result had already been notified\n", no_order);
+        return 0;
+    case STORE_MERGED_MISMATCH:
+        printf("%s: registered, but it differs from what LianLian notified: flagged for review "
+               "(see lianpayctl status %s)\n",
+               no_order, no_order);
+        return 1;
+    }
+    return 0;
+}
+
+#define REGISTER_LINE_MAX 4096 /* a registration is three short values */
+
+/* One line of register --file: {"no_order":…,"money_order":…,"dt_order":…}. Returns 0 with the
+ * three values in *m (msg_finish it), or -1 with the reason in why. */
+static int register_line(const char *line, size_t len, struct msg *m, const char **why)
+{
+    static const char *const keys[] = {"no_order", "money_order", "dt_order"};
+
+    if (len > REGISTER_LINE_MAX) {
+        *why = "longer than 4096 bytes";
+        return -1;
+    }
+    if (msg_parse(line, len, m, why) < 0)
+        return -1;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t k = 0;
+        while (k < 3 && strcmp(m->fields[i].key, keys[k]) != 0)
+            k++;
+        if (k == 3) {
+            *why = "unknown key (the keys are no_order, money_order and dt_order)";
+            goto refuse;
+        }
+        if (m->fields[i].value == NULL || m->fields[i].type == MSG_TRUE ||
+            m->fields[i].type == MSG_FALSE) {
+            *why = "a value is null, true or false (write each as a string)";
+            goto refuse;
+        }
+    }
+    for (size_t k = 0; k < 3; k++)
+        if (msg_get(m, keys[k]) == NULL) {
+            *why = k == 0 ? "no no_order" : k == 1 ? "no money_order" : "no dt_order";
+            goto refuse;
+        }
+    return 0;
+refuse:
+    msg_finish(m);
+    return -1;
+}
+
+/*
+ * register --file F|-: every line in one transaction. A line that is refused (not a JSON object
+ * of the three values, a value of the wrong format, an amount that contradicts an earlier
+ * registration) prints why and writes nothing; the others are committed together. Returns the
+ * exit status: 0 all registered, 1 some refused or flagged, 2 nothing written (unreadable input,
+ * a database error: then not one line was kept).
+ */
+static int register_file(struct store *st, const char *path, int64_t notify_window)
+{
+    const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    char *line = NULL, err[1024];
+    size_t cap = 0, lineno = 0, done = 0, refused = 0;
+    int status = 0;
+    ssize_t n;
+
+    if (in == NULL)
+        return ctl_fail("register: %s: %s", name, strerror(errno));
+    if (store_begin(st) < 0) {
+        status = ctl_fail("register: %s", store_errmsg(st));
+        goto out;
+    }
+    int64_t now = time_now_ms();
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        struct msg m;
+        const char *why;
+        enum store_register_result res;
+
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            continue;
+        if (register_line(line, (size_t)n, &m, &why) < 0) {
+            printf("%s:%zu: refused: %s\n", name, lineno, why);
+            refused++;
+            continue;
+        }
+        const char *no = msg_get(&m, "no_order");
+        int rc = store_register_in(st, no, msg_get(&m, "money_order"), msg_get(&m, "dt_order"), now,
+                                   notify_window, &res, err, sizeof(err));
+        if (rc == -1) {
+            msg_finish(&m);
+            (void)store_rollback(st);
+            status = ctl_fail("register: %s:%zu: %s; nothing was registered", name, lineno, err);
+            goto out;
+        }
+        if (rc == -2) {
+            printf("%s:%zu: refused: ", name, lineno);
+            log_print_escaped(stdout, err, strlen(err));
+            putchar('\n');
+            refused++;
+        } else {
+            if (print_registered(no, res))
+                refused++;
+            done++;
+        }
+        msg_finish(&m);
+    }
+    if (ferror(in)) {
+        (void)store_rollback(st);
+        status = ctl_fail("register: %s: %s; nothing was registered", name, strerror(errno));
+    } else if (store_commit(st) < 0) {
+        status = ctl_fail("register: %s; nothing was registered", store_errmsg(st));
+        (void)store_rollback(st);
+    } else {
+        status = refused ? 1 : 0;
+        fprintf(stderr,
+                "lianpayctl: %s: %zu registered, %zu refused or flagged, in one "
+                "transaction\n",
+                name, done, refused);
+    }
+out:
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    return status;
+}
+
 static int cmd_register(int argc, char **argv)
 {
     struct config cfg;
     char err[1024];
     enum store_register_result res;
+    const char *file = NULL;
 
-    if (argc != 4)
-        return fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER");
+    if (argc == 3 && strcmp(argv[1], "--file") == 0)
+        file = argv[2];
+    else if (argc != 4 || argv[1][0] == '-')
+        return ctl_fail("usage: register NO_ORDER MONEY_ORDER DT_ORDER | register --file F|-");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL) {
         config_finish(&cfg);
-        return fail("%s", err);
+        return ctl_fail("%s", err);
+    }
+    if (file != NULL) {
+        int status = register_file(st, file, cfg.notify_window);
+        store_close(st);
+        config_finish(&cfg);
+        return status;
     }
     int rc = store_register(st, argv[1], argv[2], argv[3], time_now_ms(), cfg.notify_window, &res,
                             err, sizeof(err));
     store_close(st);
     config_finish(&cfg);
     if (rc < 0)
-        return fail("register: %s", err);
-    switch (res) {
-    case STORE_REGISTERED:
-        printf("%s: registered\n", argv[1]);
-        return 0;
-    case STORE_ALREADY:
-        printf("%s: already registered, unchanged\n", argv[1]);
-        return 0;
-    case STORE_MERGED:
-        printf("%s: registered; its result had already been notified\n", argv[1]);
-        return 0;
-    case STORE_MERGED_MISMATCH:
-        printf("%s: registered, but it differs from what LianLian notified: flagged for review "
-               "(see lianpayctl status %s)\n",
-               argv[1], argv[1]);
-        return 1;
-    }
-    return 2;
+        return ctl_fail("register: %s", err);
+    return print_registered(argv[1], res);
 }
 
-static int cmd_status(int argc, char **argv)
+/* The configured database, read-only, for the verbs that only look. NULL after saying why. */
+static struct store *open_reader(void)
 {
     struct config cfg;
     char err[1024];
 
-    if (argc != 2)
-        return fail("usage: status NO_ORDER");
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
-        return 2;
+        return NULL;
     struct store *st = store_open(cfg.database_path, STORE_READ, err, sizeof(err));
     config_finish(&cfg);
     if (st == NULL)
-        return fail("%s", err);
+        ctl_fail("%s", err);
+    return st;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    if (argc != 2)
+        return ctl_fail("usage: status NO_ORDER");
+    struct store *st = open_reader();
+    if (st == NULL)
+        return 2;
     int rc = ctl_print_status(st, argv[1], stdout);
-    store_close(st);
     if (rc == 1)
         fprintf(stderr, "lianpayctl: %s: no such order\n", argv[1]);
+    else if (rc < 0)
+        ctl_fail("status: %s", store_errmsg(st));
+    store_close(st);
     return rc < 0 ? 2 : rc;
+}
+
+static int cmd_pending(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return ctl_fail("usage: pending");
+    struct store *st = open_reader();
+    if (st == NULL)
+        return 2;
+    int rc = ctl_print_pending(st, stdout);
+    if (rc < 0)
+        ctl_fail("pending: %s", store_errmsg(st));
+    store_close(st);
+    return rc < 0 ? 2 : 0;
 }
 
 /* Every value of an answer came from whoever answered, signed or not. */
@@ -320,7 +480,7 @@ static int apply_answer(const struct config *cfg, const struct query_answer *a)
 
     struct store *st = store_open(cfg->database_path, STORE_WRITE, err, sizeof(err));
     if (st == NULL)
-        return fail("%s", err);
+        return ctl_fail("%s", err);
     attempt_after_query(a, &history, &policy, now, &act);
     time_iso(now, now_iso);
     struct store_input answer = {
@@ -342,7 +502,7 @@ static int apply_answer(const struct config *cfg, const struct query_answer *a)
     if (rc == 0)
         rc = store_commit(st);
     if (rc < 0) {
-        fail("cannot record the answer: %s", store_errmsg(st));
+        ctl_fail("cannot record the answer: %s", store_errmsg(st));
         store_rollback(st);
         store_close(st);
         return 2;
@@ -373,11 +533,11 @@ static int cmd_query(int argc, char **argv)
         apply = 1;
     }
     if (argc - optind != 1)
-        return fail("usage: query [--apply] NO_ORDER");
+        return ctl_fail("usage: query [--apply] NO_ORDER");
     if (load_config(&cfg, 0) < 0)
         return 2;
     if (cfg.merchant_key == NULL) {
-        fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
+        ctl_fail("%s: lianlian.merchant_private_key is needed to sign queries", cfg.file);
         goto out;
     }
     struct query_options qo;
@@ -385,7 +545,7 @@ static int cmd_query(int argc, char **argv)
     kr = keyring_create(&cfg.public_keys);
     qc = kr ? query_client_create(&qo, err, sizeof(err)) : NULL;
     if (qc == NULL) {
-        fail("%s", kr ? err : "out of memory");
+        ctl_fail("%s", kr ? err : "out of memory");
         goto out;
     }
     query_payment(qc, kr, argv[optind], &a);
@@ -403,6 +563,39 @@ out:
     return status;
 }
 
+/* The payout verbs of ctl_payout.c, on the configured database. */
+static int with_store(int argc, char **argv, enum store_mode mode,
+                      int (*verb)(struct store *, int, char **, FILE *))
+{
+    struct config cfg;
+    char err[1024];
+
+    if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
+        return 2;
+    struct store *st = store_open(cfg.database_path, mode, err, sizeof(err));
+    config_finish(&cfg);
+    if (st == NULL)
+        return ctl_fail("%s", err);
+    int status = verb(st, argc, argv, stdout);
+    store_close(st);
+    return status;
+}
+
+static int cmd_pay(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_pay);
+}
+
+static int cmd_payouts(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_READ, ctl_payout_list);
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_cancel);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -416,8 +609,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"verify", cmd_verify}, {"sign", cmd_sign},   {"register", cmd_register},
-        {"status", cmd_status}, {"query", cmd_query},
+        {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
+        {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
+        {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
     };
     int c;
 

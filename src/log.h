@@ -2,10 +2,12 @@
 #define LIANPAY_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/uio.h>
 
-/* Severity, numbered as syslog priorities so that the journald prefix is the value itself. */
+/* Severity, numbered as syslog priorities so that the journal's PRIORITY= is the value itself. */
 enum log_level {
     LOG_LEVEL_ERROR = 3,
     LOG_LEVEL_WARNING = 4,
@@ -13,8 +15,19 @@ enum log_level {
     LOG_LEVEL_DEBUG = 7,
 };
 
-/* Reads JOURNAL_STREAM once: when stderr is the journal, lines get a "<N>" priority prefix. */
+/*
+ * Decides once where lines go. When stderr is the journal (log_journal_stream_is: JOURNAL_STREAM
+ * names stderr's device and inode), each line is sent to the journal through libsystemd with
+ * structured fields (log_journal_build); when the journal's socket is missing or does not take
+ * the entry, the line is written to stderr after its "<N>" priority prefix. Otherwise lines go to
+ * stderr and start with "ts=" (RFC 3339, UTC, ms).
+ */
 void log_init(void);
+
+/* Whether fd is the stream JOURNAL_STREAM names, as systemd.exec(5) says to tell: the variable
+ * holds "DEVICE:INODE" (decimal) and both equal fstat(fd)'s st_dev and st_ino. False when
+ * journal_stream is NULL or malformed, or fd cannot be examined. */
+bool log_journal_stream_is(const char *journal_stream, int fd);
 
 /* Lines less severe than level are dropped. Thread-safe. */
 void log_set_level(enum log_level level);
@@ -25,7 +38,8 @@ int log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
 /*
- * Writes one logfmt line to stderr: "level=L event=EVENT k1=v1 k2=v2 ...".
+ * Writes one logfmt line: "ts=T level=L event=EVENT k1=v1 k2=v2 ..." (no "ts=" on the journal,
+ * which records the time itself).
  * The variable part is pairs of (const char *key, const char *value) ended by a NULL key;
  * a pair whose value is NULL is left out. Values are quoted when they need it (a space, '=', a
  * quote, a backslash, a control or any byte past ASCII), and inside the quotes '"', '\\', the
@@ -33,10 +47,32 @@ const char *log_level_name(enum log_level level);
  * invisible formatting characters and U+2026 are escaped as Go does (\n, \xNN, \uNNNN). A value
  * that was cut ends with U+2026 "…" inside its quotes. The line is at most 4,096 bytes, always
  * ends with its newline and keeps every field: values that would not fit are cut, longest first.
- * The line is written with a single write(2), so lines from threads never interleave.
+ * The line is written with a single write(2) (or sent with a single sd_journal_sendv), so
+ * lines from threads never interleave.
  */
 void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
 void log_kvv(enum log_level level, const char *event, va_list ap);
+
+/* The journal entry of one line: MESSAGE= the line (without "ts=" or its newline), PRIORITY=,
+ * MESSAGE_ID= (log_message_id; left out for an event without one), EVENT=, NO_ORDER= and
+ * OUTCOME= (the values of no_order= and outcome= as the line writes them, without their quotes;
+ * left out when the line has none) and SYSLOG_IDENTIFIER=. */
+#define LOG_LINE_MAX       4096
+#define LOG_JOURNAL_FIELDS 7
+struct log_journal_entry {
+    struct iovec iov[LOG_JOURNAL_FIELDS];
+    int n;
+    char text[2 * LOG_LINE_MAX + 256]; /* what iov points into */
+};
+
+/* Builds into *e the journal entry log_kv would send for these arguments (on the journal or not).
+ * Returns e->n. For the tests; log_kv sends the same through sd_journal_sendv. */
+int log_journal_build(struct log_journal_entry *e, enum log_level level, const char *event, ...)
+    __attribute__((sentinel));
+
+/* The journal's MESSAGE_ID (32 hex digits, fixed once per event name; the man page lists them)
+ * of event, or NULL when it has none. */
+const char *log_message_id(const char *event);
 
 /*
  * Marks v as a value an outsider chose (a refused message's field, an unsigned answer's code), to

@@ -28,11 +28,16 @@ struct sim_serve_options {
     EVP_PKEY *key;             /* LianLian's private key: answers are signed with it */
     EVP_PKEY *merchant_public; /* requests must verify with it, else 1001 */
     const char *oid_partner;
-    const char *script; /* JSON file of per-order answers, re-read when it changes */
+    const char *script;         /* JSON file of per-order answers, re-read when it changes */
+    double time_scale;          /* LianLian's minutes pass this many times faster (0: 1) */
+    int64_t confirm_ttl_ms;     /* validity of a confirm_code (0: 30 min, time-scaled) */
+    int notify_count;           /* notification sends at most (0: 6) */
+    int64_t notify_interval_ms; /* between them (0: 6 min, time-scaled) */
+    const char *record;         /* file: one JSON line per decrypted request; NULL: none */
 };
 
-/* Serves queryPayment.htm until SIGTERM/SIGINT. Logs "event=ready listen=HOST:PORT" when bound and
- * one line per request. Returns the exit status. */
+/* Serves payment.htm, confirmPayment.htm and queryPayment.htm until SIGTERM/SIGINT. Logs
+ * "event=ready listen=HOST:PORT" when bound and one line per request. Returns the exit status. */
 int sim_serve(const struct sim_serve_options *opt);
 
 #endif

@@ -41,7 +41,8 @@
  * queries that must stay fast name their index (INDEXED BY): should a later migration make the
  * index unusable, preparing them fails loudly instead of scanning millions of rows. */
 #define SQL_UNSCHEDULED                                                                            \
-    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND "                \
+    "payout_held = 0 AND " SQL_NOT_FINAL
 /* Flagging keeps the reason a person may already be reading; the journal has the rest. */
 #define SQL_FLAG(reason)                                                                           \
     "needs_review = 1, review_reason = CASE WHEN needs_review = 1 AND review_reason IS NOT NULL "  \
@@ -120,6 +121,11 @@ static const char *const query_sql[Q_COUNT] = {
     /* The unqueryable among the first ?2 due orders, judged by the same C function as
      * store_due's (store_sql_unqueryable): such a row cannot be named by a C string, so it is found
      * again here rather than passed back. */
+    /* sql/0004's defaults and triggers fill the rest (amount_fen, the payments row). */
+    [Q_PAYOUT_INSERT] = "INSERT INTO payouts (no_order, dt_order, money_order, card_no, acct_name, "
+                        "bank_name, info_order, flag_card, memo, prcptcd, bank_code, city_code, "
+                        "brabank_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '0'), ?9, "
+                        "?10, ?11, ?12, ?13)",
     [Q_FLAG_UNQUERYABLE] = "UPDATE payments SET needs_review = 1, next_query_at = NULL, "
                            "review_reason = 'cannot be queried: ' || "
                            "lianpay_unqueryable(no_order, registered_at) "

@@ -115,6 +115,15 @@ enum store_register_result {
 int store_register(struct store *st, const char *no_order, const char *money_order,
                    const char *dt_order, int64_t now_ms, int64_t notify_window_s,
                    enum store_register_result *res, char *err, size_t errlen);
+/*
+ * The same inside the caller's transaction, for many registrations in one (lianpayctl register
+ * --file). Returns 0 with *res set; -2 when this order is refused (a value of the wrong format,
+ * or it contradicts an earlier registration; the reason in err, nothing written: the caller may
+ * go on with the next); -1 on an SQL error (reason in err; the caller rolls back).
+ */
+int store_register_in(struct store *st, const char *no_order, const char *money_order,
+                      const char *dt_order, int64_t now_ms, int64_t notify_window_s,
+                      enum store_register_result *res, char *err, size_t errlen);
 
 /*
  * Gives next_query_at = registered_at + notify_window to orders inserted with plain SQL (they
@@ -235,5 +244,13 @@ int store_last_event(struct store *st, enum payresult_source source, int64_t *ms
  * 1 with *ms set (0 when no backup succeeded yet), 0 when the table does not exist (this
  * database was never backed up by lianpayctl), or -1. Read-only. */
 int store_last_backup(struct store *st, int64_t *ms);
+
+/* Calls row(ctx, cols) for each row of the pending_payments view, oldest registration first
+ * (lianpayctl pending), with these STORE_PENDING_COLUMNS columns in this order, as stored (text
+ * NULL for SQL NULL): no_order, money_order, result_pay, age_seconds, query_count,
+ * next_query_at. Returns 0, or -1. */
+#define STORE_PENDING_COLUMNS 6
+int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
+                       void *ctx);
 
 #endif

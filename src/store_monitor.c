@@ -12,7 +12,8 @@
 
 #include "store_private.h"
 
-#define SQL_PENDING "registered_at IS NOT NULL AND needs_review = 0 AND " SQL_NOT_FINAL
+#define SQL_PENDING                                                                                \
+    "registered_at IS NOT NULL AND needs_review = 0 AND payout_held = 0 AND " SQL_NOT_FINAL
 
 int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
 {
@@ -104,43 +105,56 @@ int store_last_backup(struct store *st, int64_t *ms)
     return time_row(st, s, ms) < 0 ? -1 : 1;
 }
 
-/* The column's value with its length; SQLite wants the text asked for before the bytes. */
-static struct store_value column_value(sqlite3_stmt *s, int col)
+int store_rows_columns(struct store *st, const char *sql, const char *key,
+                       void (*column)(void *ctx, int row, const char *name,
+                                      struct store_value value),
+                       void *ctx)
 {
-    struct store_value v;
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row, rows = 0;
 
-    v.text = (const char *)sqlite3_column_text(s, col);
-    v.len = v.text != NULL ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    return v;
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    if (bind_text(st, s, 1, key) < 0)
+        goto out;
+    while ((row = step_row(st, s)) == 1) {
+        for (int i = 0; i < sqlite3_column_count(s); i++) {
+            const char *name = sqlite3_column_name(s, i);
+            if (name == NULL) {
+                store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+                goto out;
+            }
+            column(ctx, rows, name, column_value(s, i));
+        }
+        rows++;
+    }
+    if (row == 0)
+        ret = rows;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+struct one_row {
+    void (*column)(void *ctx, const char *name, struct store_value value);
+    void *ctx;
+};
+
+static void one_row_column(void *ctx, int row, const char *name, struct store_value value)
+{
+    const struct one_row *o = ctx;
+    (void)row;
+    o->column(o->ctx, name, value);
 }
 
 int store_order_columns(struct store *st, const char *no_order,
                         void (*column)(void *ctx, const char *name, struct store_value value),
                         void *ctx)
 {
-    sqlite3_stmt *s = NULL;
-    int ret = -1, row;
-
-    if (prepare_once(st, "SELECT * FROM payments WHERE no_order = ?1", &s) < 0)
-        goto out;
-    if (bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
-        goto out;
-    if (row == 0) {
-        ret = 1;
-        goto out;
-    }
-    for (int i = 0; i < sqlite3_column_count(s); i++) {
-        const char *name = sqlite3_column_name(s, i);
-        if (name == NULL) {
-            store_set_errorf(st, SQLITE_NOMEM, "out of memory");
-            goto out;
-        }
-        column(ctx, name, column_value(s, i));
-    }
-    ret = 0;
-out:
-    (void)sqlite3_finalize(s);
-    return ret;
+    struct one_row o = {column, ctx};
+    int rows = store_rows_columns(st, "SELECT * FROM payments WHERE no_order = ?1", no_order,
+                                  one_row_column, &o);
+    return rows < 0 ? -1 : rows == 0 ? 1 : 0;
 }
 
 int store_order_events(struct store *st, const char *no_order,
@@ -167,6 +181,28 @@ int store_order_events(struct store *st, const char *no_order,
         event(ctx, &ev);
     }
     ret = row < 0 ? -1 : 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
+                       void *ctx)
+{
+    static const char sql[] = "SELECT no_order, money_order, result_pay, age_seconds, "
+                              "query_count, next_query_at FROM pending_payments";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, r;
+
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    while ((r = step_row(st, s)) == 1) {
+        struct store_value cols[STORE_PENDING_COLUMNS];
+        for (int i = 0; i < STORE_PENDING_COLUMNS; i++)
+            cols[i] = column_value(s, i);
+        row(ctx, cols);
+    }
+    ret = r < 0 ? -1 : 0;
 out:
     (void)sqlite3_finalize(s);
     return ret;

@@ -46,6 +46,7 @@ enum query {
     Q_RESCHEDULE,
     Q_FLAG_REVIEW,
     Q_FLAG_UNQUERYABLE,
+    Q_PAYOUT_INSERT,
     Q_COUNT
 };
 
@@ -74,6 +75,24 @@ int store_order_find(struct store *st, const char *no_order, struct verdict_orde
 /* The SQL function lianpay_unqueryable(no_order, registered_at) that store_open registers: why
  * the reconciler cannot query such a row (store_chase.c), or NULL. */
 void store_sql_unqueryable(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* A text column as stored, its length in bytes included (it may hold a NUL written past the
+ * CHECKs); text NULL for SQL NULL. SQLite wants the text asked for before the bytes. */
+static inline struct store_value column_value(sqlite3_stmt *s, int col)
+{
+    struct store_value v;
+
+    v.text = (const char *)sqlite3_column_text(s, col);
+    v.len = v.text != NULL ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    return v;
+}
+
+/* Calls column(ctx, row, name, value) for each column of each row that sql (with key as ?1)
+ * returns, rows counted from 0 (lianpayctl status). Returns the number of rows, or -1. */
+int store_rows_columns(struct store *st, const char *sql, const char *key,
+                       void (*column)(void *ctx, int row, const char *name,
+                                      struct store_value value),
+                       void *ctx);
 
 /* Prepares a statement that is not worth caching (start-up, migrations, lianpayctl, counts);
  * the caller finalizes it. Returns 0, or -1. */

@@ -66,22 +66,18 @@ static int register_locked(struct store *st, const struct registration *g,
     return register_write(st, Q_REG_MERGE, g, reason[0] != '\0' ? reason : NULL);
 }
 
-int store_register(struct store *st, const char *no_order, const char *money_order,
-                   const char *dt_order, int64_t now_ms, int64_t notify_window_s,
-                   enum store_register_result *res, char *err, size_t errlen)
+/* The checks a notification's fields get: an order registered with a value LianLian's messages
+ * cannot carry would be flagged as a mismatch by every one of them. Returns 0 with *fen set, or
+ * -1 with the reason in err. */
+static int register_check(const char *no_order, const char *money_order, const char *dt_order,
+                          int64_t *fen, char *err, size_t errlen)
 {
-    struct registration g = {
-        .no_order = no_order, .money_order = money_order, .dt_order = dt_order};
-    int rc;
-
-    /* The checks a notification's fields get: an order registered with a value LianLian's
-     * messages cannot carry would be flagged as a mismatch by every one of them. */
     if (!payresult_valid_no_order(no_order)) {
         snprintf(err, errlen,
                  "no_order must be 1 to 32 printable ASCII characters without space, &, = or \"");
         return -1;
     }
-    if (payresult_money_fen(money_order, &g.fen) < 0) {
+    if (payresult_money_fen(money_order, fen) < 0) {
         snprintf(err, errlen, "money_order '%s' is not an amount in yuan above zero (49.65)",
                  money_order);
         return -1;
@@ -93,16 +89,40 @@ int store_register(struct store *st, const char *no_order, const char *money_ord
                  dt_order);
         return -1;
     }
+    return 0;
+}
+
+int store_register_in(struct store *st, const char *no_order, const char *money_order,
+                      const char *dt_order, int64_t now_ms, int64_t notify_window_s,
+                      enum store_register_result *res, char *err, size_t errlen)
+{
+    struct registration g = {
+        .no_order = no_order, .money_order = money_order, .dt_order = dt_order};
+
+    if (register_check(no_order, money_order, dt_order, &g.fen, err, errlen) < 0)
+        return -2;
+    time_iso(now_ms, g.now);
+    time_iso(now_ms + notify_window_s * 1000, g.next);
+    int rc = register_locked(st, &g, res, err, errlen);
+    if (rc == -1)
+        snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
+    return rc;
+}
+
+int store_register(struct store *st, const char *no_order, const char *money_order,
+                   const char *dt_order, int64_t now_ms, int64_t notify_window_s,
+                   enum store_register_result *res, char *err, size_t errlen)
+{
+    err[0] = '\0';
     if (store_begin(st) < 0) {
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
         return -1;
     }
-    time_iso(now_ms, g.now);
-    time_iso(now_ms + notify_window_s * 1000, g.next);
-    rc = register_locked(st, &g, res, err, errlen);
-    if (rc == 0 && store_commit(st) == 0)
+    if (store_register_in(st, no_order, money_order, dt_order, now_ms, notify_window_s, res, err,
+                          errlen) == 0 &&
+        store_commit(st) == 0)
         return 0;
-    if (rc != -2)
+    if (err[0] == '\0')
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
     (void)store_rollback(st);
     return -1;

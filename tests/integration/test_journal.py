@@ -307,7 +307,7 @@ def an_old_database_with_bad_rows_is_not_migrated_and_they_are_named():
         c.execute("DELETE FROM payments WHERE instr(no_order, char(0)) > 0")
     d.start()
     with d.db() as c:
-        eq(c.execute('PRAGMA user_version').fetchone()[0], 3, 'migrated')
+        eq(c.execute('PRAGMA user_version').fetchone()[0], 4, 'migrated')
         eq([r[0] for r in c.execute('SELECT no_order FROM payments ORDER BY no_order')],
            ['BADDT-1', 'BADTS-1', 'KEEP-1'], 'rows after the migration')
 

@@ -17,8 +17,8 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, NOTIFYD, RECONCILE_FAST, Daemon, Sim, Skip, TempDir, eq,  # noqa: E402
-                     keypair, notification, ok, run, sh, sign, test)
+from harness import (CTL, NOTIFYD, RECONCILE_FAST, TS_FIELD, Daemon, Sim, Skip,  # noqa: E402
+                     TempDir, eq, keypair, notification, ok, run, sh, sign, test)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
@@ -45,12 +45,13 @@ def log_lines_split_every_way(d):
     with open(d.log_path, 'rb') as f:
         lines = f.read().decode('utf-8', errors='replace').splitlines()
     for line in lines:
-        ok(logfmt_ok(line) and line.startswith('level='), 'a whole record: %r' % line[:300])
+        ok(logfmt_ok(line) and TS_FIELD.match(line) and line[TS_FIELD.match(line).end():]
+           .startswith('level='), 'a whole record: %r' % line[:300])
     return lines
 
 
 def records(lines, event):
-    return [l for l in lines if re.match(r'level=\w+ event=%s ' % event, l)]
+    return [l for l in lines if re.match(r'ts=\S+ level=\w+ event=%s ' % event, l)]
 
 
 def hostile(n=0):

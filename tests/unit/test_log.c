@@ -1,5 +1,6 @@
 /* log: one logfmt line per event, quoting and escaping that a hostile value cannot break, cut
- * values that keep the line whole, journald prefix. */
+ * values that keep the line whole, ts= first, the journal told from an inherited JOURNAL_STREAM,
+ * the journal's structured fields. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 /* Runs fn with stderr redirected to a temporary file and returns what was written. */
-static char *capture(void (*fn)(void))
+static char *capture_raw(void (*fn)(void))
 {
     static char out[8192];
     char path[] = "/tmp/lianpay-log-XXXXXX";
@@ -29,6 +33,48 @@ static char *capture(void (*fn)(void))
     close(fd);
     unlink(path);
     out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+/* "ts=" and a timestamp as time_iso writes it ("2026-12-02T08:30:00.123Z"), then a space:
+ * returns the time in ms since the epoch, or -1. */
+static int64_t ts_field(const char *line)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    char ts[TIME_ISO_LEN];
+    int64_t ms;
+
+    if (strncmp(line, "ts=", 3) != 0)
+        return -1;
+    for (size_t i = 0; i < TIME_ISO_LEN - 1; i++) {
+        char c = line[3 + i];
+        if (shape[i] == 'd' ? c < '0' || c > '9' : c != shape[i])
+            return -1;
+    }
+    if (line[3 + TIME_ISO_LEN - 1] != ' ')
+        return -1;
+    memcpy(ts, line + 3, TIME_ISO_LEN - 1);
+    ts[TIME_ISO_LEN - 1] = '\0';
+    return time_parse_iso(ts, &ms) == 0 ? ms : -1;
+}
+
+#define TS_FIELD_LEN (3 + TIME_ISO_LEN - 1 + 1)
+
+/* As capture_raw, with the ts= field that starts each log line taken out (the tests below are
+ * about what follows it; test_ts_first_on_every_line about the field). */
+static char *capture(void (*fn)(void))
+{
+    char *out = capture_raw(fn), *w = out;
+    for (const char *r = out; *r != '\0';) {
+        if (ts_field(r) >= 0)
+            r += TS_FIELD_LEN;
+        const char *nl = strchr(r, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - r) + 1 : strlen(r);
+        memmove(w, r, n);
+        w += n;
+        r += n;
+    }
+    *w = '\0';
     return out;
 }
 
@@ -74,15 +120,231 @@ static void test_level_filter(void **state)
     log_set_level(LOG_LEVEL_INFO);
 }
 
-static void test_journal_prefix(void **state)
+static void emit_two(void)
 {
-    setenv("JOURNAL_STREAM", "8:1234", 1);
+    emit_plain();
+    emit_hostile();
+}
+
+static void test_ts_first_on_every_line(void **state)
+{
+    log_set_level(LOG_LEVEL_INFO);
+    int64_t before = time_now_ms();
+    char *out = capture_raw(emit_two);
+    int64_t after = time_now_ms();
+    char *second = strchr(out, '\n') + 1;
+    int64_t t1 = ts_field(out), t2 = ts_field(second);
+    if (t1 < 0 || t2 < 0)
+        fail_msg("no ts= first: %s", out);
+    *second = '\0';
+    assert_true(before <= t1 && t1 <= t2 && t2 <= after);
+    assert_string_equal(out + TS_FIELD_LEN - 1, " level=info event=notify no_order=A1 "
+                                                "outcome=applied count=42\n");
+}
+
+/* A file whose device and inode are not stderr's: what a shell started from a unit passes on. */
+static char other_stream[64];
+
+static void stream_of(int fd, char *buf, size_t size)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    snprintf(buf, size, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+}
+
+static void test_journal_stream_must_match_the_fd(void **state)
+{
+    char path[] = "/tmp/lianpay-log-XXXXXX", good[64], bad[96];
+    int fd = mkstemp(path), sv[2];
+    struct stat st;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    stream_of(fd, good, sizeof(good));
+    assert_true(log_journal_stream_is(good, fd));
+    assert_int_equal(fstat(fd, &st), 0);
+    snprintf(bad, sizeof(bad), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino + 1);
+    assert_false(log_journal_stream_is(bad, fd)); /* another inode */
+    snprintf(bad, sizeof(bad), "%ju:%ju", (uintmax_t)st.st_dev + 1, (uintmax_t)st.st_ino);
+    assert_false(log_journal_stream_is(bad, fd)); /* another device */
+    snprintf(bad, sizeof(bad), "%s ", good);
+    assert_false(log_journal_stream_is(bad, fd));
+    snprintf(bad, sizeof(bad), "%sx", good);
+    assert_false(log_journal_stream_is(bad, fd));
+    snprintf(bad, sizeof(bad), "%s:1", good);
+    assert_false(log_journal_stream_is(bad, fd));
+    static const char *const malformed[] = {
+        "", "8", "8:", ":1", "-8:1", "8:-1", "x:1", " 8:1", "99999999999999999999999:1"};
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+        assert_false(log_journal_stream_is(malformed[i], fd));
+    assert_false(log_journal_stream_is(NULL, fd));
+    assert_false(log_journal_stream_is(good, -1));
+
+    /* journald's end of the stream is a socket: the same rule. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    stream_of(sv[0], good, sizeof(good));
+    assert_true(log_journal_stream_is(good, sv[0]));
+    assert_false(log_journal_stream_is(good, sv[1]));
+    assert_false(log_journal_stream_is(good, fd));
+    close(sv[0]);
+    close(sv[1]);
+    close(fd);
+}
+
+static void init_then_emit(void)
+{
     log_init();
-    char *out = capture(emit_hostile);
-    assert_true(strncmp(out, "<4>level=warning ", 17) == 0);
+    emit_hostile();
+}
+
+static void init_on_stderr_then_emit(void)
+{
+    char stream[64];
+    stream_of(STDERR_FILENO, stream, sizeof(stream));
+    setenv("JOURNAL_STREAM", stream, 1);
+    init_then_emit();
+}
+
+static void test_inherited_journal_stream_is_not_believed(void **state)
+{
+    char path[] = "/tmp/lianpay-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    stream_of(fd, other_stream, sizeof(other_stream));
+    setenv("JOURNAL_STREAM", other_stream, 1);
+    log_set_level(LOG_LEVEL_INFO);
+    char *out = capture_raw(init_then_emit);
+    close(fd);
+    if (ts_field(out) < 0)
+        fail_msg("not a plain line: %s", out);
+    assert_true(strncmp(out + TS_FIELD_LEN, "level=warning event=reject ", 27) == 0);
+    assert_null(strchr(out, '<'));
     unsetenv("JOURNAL_STREAM");
     log_init();
-    assert_true(strncmp(capture(emit_plain), "level=info ", 11) == 0);
+}
+
+static void test_journal_stream_on_stderr_is_the_journal(void **state)
+{
+    /* No journald here (it would take the entry): libsystemd cannot send, and the line falls back
+     * to stderr with the priority prefix journald reads, and without ts=. */
+    if (access("/run/systemd/journal/socket", F_OK) == 0) {
+        printf("# journald is running: the fallback path is not taken, not checked\n");
+        unsetenv("JOURNAL_STREAM");
+        return;
+    }
+    log_set_level(LOG_LEVEL_INFO);
+    char *out = capture_raw(init_on_stderr_then_emit);
+    unsetenv("JOURNAL_STREAM");
+    log_init();
+    assert_string_equal(out, "<4>level=warning event=reject reason=\"bad \\\"sig\\\"\\nlevel=error "
+                             "event=forged\" empty=\"\" eq=\"a=b\"\n");
+}
+
+/* The fields of an entry, as "K=V" strings. */
+static const char *entry_field(const struct log_journal_entry *e, int i)
+{
+    static char buf[2 * LOG_LINE_MAX];
+    assert_true(i < e->n);
+    assert_null(memchr(e->iov[i].iov_base, '\n', e->iov[i].iov_len));
+    snprintf(buf, sizeof(buf), "%.*s", (int)e->iov[i].iov_len, (const char *)e->iov[i].iov_base);
+    return buf;
+}
+
+static void emit_notify(void)
+{
+    log_kv(LOG_LEVEL_WARNING, "notify", "status", "200", "no_order", "P2026120200012", "result_pay",
+           "SUCCESS", "outcome", "conflict", "review", "a \"b\"\nc", NULL);
+}
+
+static void test_journal_entry_fields(void **state)
+{
+    struct log_journal_entry e;
+    log_set_level(LOG_LEVEL_INFO);
+    assert_int_equal(log_journal_build(&e, LOG_LEVEL_WARNING, "notify", "status", "200", "no_order",
+                                       "P2026120200012", "result_pay", "SUCCESS", "outcome",
+                                       "conflict", "review", "a \"b\"\nc", NULL),
+                     7);
+    /* MESSAGE= is the very line stderr gets, without ts= and the newline. */
+    char message[8192 + 16]; /* "MESSAGE=" and whatever capture_raw's buffer holds */
+    snprintf(message, sizeof(message), "MESSAGE=%s", capture(emit_notify));
+    message[strlen(message) - 1] = '\0';
+    assert_string_equal(entry_field(&e, 0), message);
+    assert_string_equal(entry_field(&e, 0),
+                        "MESSAGE=level=warning event=notify status=200 no_order=P2026120200012 "
+                        "result_pay=SUCCESS outcome=conflict review=\"a \\\"b\\\"\\nc\"");
+    assert_string_equal(entry_field(&e, 1), "PRIORITY=4");
+    assert_string_equal(entry_field(&e, 2), "MESSAGE_ID=c601e16f3f95454aa670832e90500b9c");
+    assert_string_equal(entry_field(&e, 3), "EVENT=notify");
+    assert_string_equal(entry_field(&e, 4), "NO_ORDER=P2026120200012");
+    assert_string_equal(entry_field(&e, 5), "OUTCOME=conflict");
+    assert_string_equal(entry_field(&e, 6), "SYSLOG_IDENTIFIER=test_log");
+
+    /* An outsider's order number: escaped and cut as in the line, without the quotes. */
+    static char hostile[400];
+    memset(hostile, 'Z', sizeof(hostile) - 1);
+    memcpy(hostile, "X\nlevel=info\xe2\x80\xa8", 15);
+    assert_int_equal(log_journal_build(&e, LOG_LEVEL_DEBUG, "unqueryable", "no_order",
+                                       log_outside(hostile), "action", "flagged", NULL),
+                     6);
+    const char *no = entry_field(&e, 4);
+    static const char want[] = "NO_ORDER=X\\nlevel=info\\u2028ZZZ";
+    if (strncmp(no, want, sizeof(want) - 1) != 0)
+        fail_msg("%s", no);
+    assert_int_equal(strlen(no), strlen("NO_ORDER=") + LOG_OUTSIDE_MAX - 2);
+    assert_string_equal(no + strlen(no) - 4, "Z\xe2\x80\xa6");
+    assert_string_equal(entry_field(&e, 1), "PRIORITY=7");
+    assert_string_equal(entry_field(&e, 3), "EVENT=unqueryable");
+
+    /* No MESSAGE_ID for an event without one, no NO_ORDER= or OUTCOME= for a line without. */
+    assert_int_equal(log_journal_build(&e, LOG_LEVEL_ERROR, "not_an_event", "claimed_no_order",
+                                       "P1", "outcomes", "x", NULL),
+                     4);
+    assert_string_equal(entry_field(&e, 1), "PRIORITY=3");
+    assert_string_equal(entry_field(&e, 2), "EVENT=not_an_event");
+    assert_string_equal(entry_field(&e, 3), "SYSLOG_IDENTIFIER=test_log");
+}
+
+static void test_message_ids(void **state)
+{
+    static const char *const events[] = {"admin_http_library",
+                                         "admin_reject",
+                                         "admin_reject_suppressed",
+                                         "development",
+                                         "drain",
+                                         "fd_limit",
+                                         "http_library",
+                                         "liveness",
+                                         "metrics",
+                                         "notify",
+                                         "overload",
+                                         "pending_overdue",
+                                         "query",
+                                         "ready",
+                                         "reject",
+                                         "reject_suppressed",
+                                         "reload",
+                                         "sim_query",
+                                         "sim_script",
+                                         "start",
+                                         "stopped",
+                                         "stopping",
+                                         "storage_error",
+                                         "storage_ok",
+                                         "summary",
+                                         "unqueryable"};
+    size_t n = sizeof(events) / sizeof(events[0]);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = log_message_id(events[i]);
+        if (id == NULL)
+            fail_msg("no MESSAGE_ID for %s", events[i]);
+        assert_int_equal(strlen(id), 32);
+        assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(id, log_message_id(events[j]));
+    }
+    assert_null(log_message_id("notif"));
+    assert_null(log_message_id(""));
 }
 
 static void test_level_names(void **state)
@@ -281,11 +543,11 @@ static void test_a_line_too_long_keeps_every_field(void **state)
     long_values[1] = b;
     long_values[2] = c;
     log_set_level(LOG_LEVEL_INFO);
-    const char *out = capture(emit_too_long);
+    const char *out = capture_raw(emit_too_long);
     printf("# three values of 3,000, 4,000 (escaped) and 40 bytes: line of %zu bytes\n",
            strlen(out));
     assert_true(strlen(out) <= 4096);
-    assert_int_equal(logfmt_pairs(out), 7);
+    assert_int_equal(logfmt_pairs(out), 8); /* ts= too */
     assert_non_null(strstr(out, " note=cccccccccccccccccccccccccccccccccccccccc bytes=17\n"));
     assert_memory_equal(strstr(out, " path=") - 4, "\xe2\x80\xa6\"", 4);
     assert_memory_equal(strstr(out, " note=") - 4, "\xe2\x80\xa6\"", 4);
@@ -309,7 +571,12 @@ int main(void)
         cmocka_unit_test(test_plain_line),
         cmocka_unit_test(test_quoting_keeps_one_line),
         cmocka_unit_test(test_level_filter),
-        cmocka_unit_test(test_journal_prefix),
+        cmocka_unit_test(test_ts_first_on_every_line),
+        cmocka_unit_test(test_journal_stream_must_match_the_fd),
+        cmocka_unit_test(test_inherited_journal_stream_is_not_believed),
+        cmocka_unit_test(test_journal_stream_on_stderr_is_the_journal),
+        cmocka_unit_test(test_journal_entry_fields),
+        cmocka_unit_test(test_message_ids),
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_unicode_line_breaks_and_controls_are_escaped),
         cmocka_unit_test(test_outsiders_value_is_cut_and_the_fixed_fields_stay),

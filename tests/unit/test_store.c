@@ -19,9 +19,11 @@
 
 #include "ctl_print.h"
 #include "migrations.h"
+#include "payout.h"
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "store_payout.h"
 #include "testdb.h"
 #include "timeutil.h"
 
@@ -41,7 +43,9 @@ struct fx {
     "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                         \
     "OR result_pay = 'WAITING' OR result_pay = 'PROCESSING')"
 #define UNSCHEDULED                                                                                \
-    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND " NOT_FINAL
+    "next_query_at IS NULL AND registered_at IS NOT NULL AND needs_review = 0 AND payout_held = "  \
+    "0 "                                                                                           \
+    "AND " NOT_FINAL
 
 /* ---- fixture and helpers ------------------------------------------------------------------- */
 
@@ -233,7 +237,7 @@ static void test_schema_contract(void **state)
         "no_order",      "oid_partner",       "money_order",  "amount_fen",    "dt_order",
         "oid_paybill",   "result_pay",        "settle_date",  "info_order",    "source",
         "registered_at", "first_notified_at", "updated_at",   "final_at",      "notify_count",
-        "query_count",   "next_query_at",     "needs_review", "review_reason",
+        "query_count",   "next_query_at",     "needs_review", "review_reason", "payout_held",
     };
     /* signed_sha256 added by sql/0003 */
     static const char *const events_cols[] = {
@@ -241,7 +245,8 @@ static void test_schema_contract(void **state)
         "oid_paybill", "settle_date", "info_order", "outcome",       "body",
         "received_at", "remote_addr", "seen_count", "signed_sha256",
     };
-    assert_columns(fx, "payments", payments, 19);
+    /* payout_held added by sql/0004 */
+    assert_columns(fx, "payments", payments, 20);
     assert_columns(fx, "payment_events", events_cols, 14);
 
     assert_true(store_schema_version() >= 1);
@@ -294,7 +299,11 @@ static void test_newer_schema_refused(void **state)
     /* Refusing must not have touched the database. */
     assert_int_equal(q_int(fx, "PRAGMA user_version"), 99);
 
-    raw_exec(fx, "PRAGMA user_version = 1");
+    /* Back at the version it has, it opens again (replaying older migrations over a newer
+     * schema is no scenario: sql/0004's triggers name payments, which sql/0003 rebuilds). */
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store_schema_version());
+    raw_exec(fx, sql);
     fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     assert_non_null(fx->st);
 }
@@ -338,8 +347,11 @@ static void database_at_version(struct fx *fx, int version)
     assert_int_equal(sqlite3_open(fx->path, &fx->raw), SQLITE_OK);
     assert_true(store_migrations_count > version);
     raw_exec(fx, "PRAGMA journal_mode=WAL");
+    /* as store.c's migration runner provides it (sql/0003 lists refused rows in it) */
+    raw_exec(fx, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)");
     for (int i = 0; i < version; i++)
         raw_exec(fx, store_migrations[i].sql);
+    raw_exec(fx, "DROP TABLE temp.migration_refusals");
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
     raw_exec(fx, sql);
 }
@@ -381,10 +393,11 @@ static void test_migration_0002(void **state)
     assert_string_equal(q_sql(fx, "SELECT amount_fen || ' ' || count FROM daily_totals"), "200 1");
     assert_string_equal(col(fx, "P1", "amount_fen"), "4965");
     assert_int_equal(events(fx, "F1"), 1);
-    assert_int_equal(q_int(fx,
-                           "SELECT count(*) FROM payments INDEXED BY payments_pending "
-                           "WHERE registered_at IS NOT NULL AND needs_review = 0 AND " NOT_FINAL),
-                     2);
+    assert_int_equal(
+        q_int(fx, "SELECT count(*) FROM payments INDEXED BY payments_pending "
+                  "WHERE registered_at IS NOT NULL AND needs_review = 0 AND payout_held = 0 "
+                  "AND " NOT_FINAL),
+        2);
     /* The constraints still hold, for tools and for the daemon's own connection. */
     assert_non_null(raw_try(fx, "UPDATE payments SET result_pay = 'PAID' WHERE no_order = 'P1'"));
     assert_non_null(strstr(fx->text, "CHECK"));
@@ -398,6 +411,111 @@ static void test_migration_0002(void **state)
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P2");
     assert_int_equal(reg(fx, "N1", "5", "20261122083000", T0), STORE_REGISTERED);
     assert_string_equal(q_sql(fx, "PRAGMA integrity_check"), "ok");
+}
+
+/* sql/0004 on a database at version 3 with rows: they keep their views and schedule, a payout
+ * queued with design.md's INSERT registers its order, held: not pending, never scheduled. */
+static void test_migration_0004(void **state)
+{
+    struct fx *fx = *state;
+    char err[1024];
+
+    database_at_version(fx, 3);
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, dt_order, registered_at) VALUES "
+                 "('P1', '49.65', '20261122083000', '2026-11-22T08:30:00.000Z')");
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, registered_at, needs_review, "
+                 "review_reason) VALUES ('R1', '3', '2026-11-22T08:33:00.000Z', 1, 'x')");
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), 4);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P1");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ':' || review_reason || ':' "
+                                  "|| ifnull(payout_state, '-')) FROM review_queue"),
+                        "R1:x:-");
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name, "
+                 "flag_card, info_order, memo) VALUES ('Q1', '49.65', '20261201093000', "
+                 "'6228480223312311474', 'A', '0', 'i', 'm')");
+    assert_string_equal(col(fx, "Q1", "amount_fen"), "4965");
+    assert_string_equal(col(fx, "Q1", "payout_held"), "1");
+    assert_string_equal(q_sql(fx, "SELECT registered_at = (SELECT queued_at FROM payouts) FROM "
+                                  "payments WHERE no_order = 'Q1'"),
+                        "1");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P1");
+    assert_int_equal(store_schedule_new(fx->st, 36 * 60), 1); /* P1 only */
+    assert_string_equal(col(fx, "Q1", "next_query_at"), "NULL");
+    assert_int_equal(store_has_unscheduled(fx->st), 0);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM payouts_in_flight"), "Q1");
+
+    /* Sent: chased; refused by a signed answer: held again, off the schedule, for a person. */
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order = 'Q1'");
+    assert_int_equal(store_schedule_new(fx->st, 36 * 60), 1);
+    assert_string_not_equal(col(fx, "Q1", "next_query_at"), "NULL");
+    raw_exec(fx, "UPDATE payouts SET state = 'refused', ret_code = '9104' WHERE no_order = 'Q1'");
+    assert_string_equal(col(fx, "Q1", "next_query_at"), "NULL");
+    assert_string_equal(col(fx, "Q1", "payout_held"), "1");
+    assert_int_equal(store_has_unscheduled(fx->st), 0);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ':' || review_reason || ':' "
+                                  "|| ifnull(payout_state, '-')) FROM review_queue"),
+                        "R1:x:-,Q1:payout refused (9104):refused");
+
+    /* A no_order payments knows is refused, and so is a second payout for one no_order. */
+    assert_int_not_equal(sqlite3_exec(fx->raw,
+                                      "INSERT INTO payouts(no_order, money_order, dt_order, "
+                                      "card_no, acct_name) VALUES ('P1', '1', '20261201093000', "
+                                      "'6228480223312311474', 'A')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_non_null(strstr(sqlite3_errmsg(fx->raw), "already known in payments"));
+    assert_int_not_equal(sqlite3_exec(fx->raw,
+                                      "INSERT INTO payouts(no_order, money_order, dt_order, "
+                                      "card_no, acct_name) VALUES ('Q1', '1', '20261201093000', "
+                                      "'6228480223312311474', 'A')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
+}
+
+/* store_payout: queuing inside a transaction, a refusal that leaves it usable, and cancel. */
+static void test_payout_queue_and_cancel(void **state)
+{
+    struct fx *fx = *state;
+    struct payout_request r = {.no_order = "Q1",
+                               .dt_order = "20261201093000",
+                               .money_order = "49.65",
+                               .card_no = "6228480223312311474",
+                               .acct_name = "A"};
+    enum store_payout_result res;
+    char why[256] = "";
+
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_REFUSED);
+    assert_non_null(strstr(why, "already known in payments"));
+    r.no_order = "Q2";
+    r.flag_card = "1"; /* without bank_code */
+    assert_int_equal(store_payout_queue(fx->st, &r, &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_REFUSED);
+    assert_non_null(strstr(why, "company_payout_needs_bank_code"));
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state || ' ' || "
+                                  "flag_card || ' ' || amount_fen) FROM payouts"),
+                        "Q1 queued 0 4965");
+
+    assert_int_equal(
+        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:00.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || updated_at FROM payouts"),
+                        "cancelled 2026-12-01T10:00:00.000Z");
+    assert_int_equal(
+        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_string_equal(why, "cancelled");
+    assert_int_equal(
+        store_payout_cancel(fx->st, "NONE", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
 }
 
 static void test_plain_sql_insert(void **state)
@@ -1613,6 +1731,8 @@ int main(void)
         T(test_newer_schema_refused),
         T(test_reader_refuses_old_schema),
         T(test_migration_0002),
+        T(test_migration_0004),
+        T(test_payout_queue_and_cancel),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_variant_body_is_a_redelivery),

@@ -1,0 +1,484 @@
+/*
+ * lianpayctl pay, payouts, cancel and the payout part of status (ctl_payout.h). Single-threaded,
+ * one store connection.
+ *
+ * pay --file: every line is checked (payout_check, then sql/0004's CHECKs) and inserted inside
+ * ONE transaction; a refused line is reported with its line number and skipped, the others are
+ * committed together (a bulk tool's user fixes the refused lines and sends those again; a
+ * no_order already queued is refused the second time, so sending the whole file again is
+ * harmless). The result lines are printed only after the commit: nothing says "queued" that is
+ * not. A database failure rolls everything back (exit 2).
+ */
+#include "ctl_payout.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ctl_print.h"
+#include "log.h"
+#include "payout.h"
+#include "payout_check.h"
+#include "store.h"
+#include "store_payout.h"
+#include "timeutil.h"
+
+/* A line of pay --file longer than this is refused. */
+#define PAY_LINE_MAX 65536
+
+static void print_escaped(FILE *out, const char *s)
+{
+    log_print_escaped(out, s, strlen(s));
+}
+
+/* ---- pay ------------------------------------------------------------------------------------ */
+
+/* The JSON keys of pay --file: the payouts columns a tool may write, and where they go. */
+static const char **field(struct payout_request *r, const char *key)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        {"no_order", offsetof(struct payout_request, no_order)},
+        {"dt_order", offsetof(struct payout_request, dt_order)},
+        {"money_order", offsetof(struct payout_request, money_order)},
+        {"card_no", offsetof(struct payout_request, card_no)},
+        {"acct_name", offsetof(struct payout_request, acct_name)},
+        {"bank_name", offsetof(struct payout_request, bank_name)},
+        {"info_order", offsetof(struct payout_request, info_order)},
+        {"flag_card", offsetof(struct payout_request, flag_card)},
+        {"memo", offsetof(struct payout_request, memo)},
+        {"prcptcd", offsetof(struct payout_request, prcptcd)},
+        {"bank_code", offsetof(struct payout_request, bank_code)},
+        {"city_code", offsetof(struct payout_request, city_code)},
+        {"brabank_name", offsetof(struct payout_request, brabank_name)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (strcmp(key, fields[i].name) == 0)
+            return (const char **)((char *)r + fields[i].offset);
+    return NULL;
+}
+
+/* Fills *r from a JSON object whose values are strings (borrowed from obj). Returns NULL, or why
+ * the line cannot be a payout. */
+static const char *from_json(const cJSON *obj, struct payout_request *r, char *buf, size_t len)
+{
+    const cJSON *m;
+
+    memset(r, 0, sizeof(*r));
+    if (!cJSON_IsObject(obj))
+        return "not a JSON object";
+    cJSON_ArrayForEach(m, obj)
+    {
+        const char **slot = field(r, m->string);
+        if (slot == NULL) {
+            snprintf(buf, len, "unknown key \"%.40s\" (keys are payouts column names)", m->string);
+            return buf;
+        }
+        if (*slot != NULL) {
+            snprintf(buf, len, "%s: given twice", m->string);
+            return buf;
+        }
+        if (cJSON_IsNull(m))
+            continue;
+        if (!cJSON_IsString(m)) {
+            /* a number would go through a double: money must stay exact text */
+            snprintf(buf, len, "%s: must be a string", m->string);
+            return buf;
+        }
+        *slot = m->valuestring;
+    }
+    return NULL;
+}
+
+struct pay_run {
+    struct store *st;
+    FILE *results; /* printed after the commit */
+    long queued, refused;
+};
+
+/* Checks and queues r; line 0 for the arguments' payout. Returns 0, or -1 on a database error. */
+static int pay_one(struct pay_run *run, const struct payout_request *r, long line,
+                   const char *unusable)
+{
+    char why[512], buf[512];
+    enum store_payout_result res = STORE_PAYOUT_REFUSED;
+    const char *reason = unusable;
+
+    if (reason == NULL)
+        reason = payout_check(r, buf, sizeof(buf));
+    if (reason == NULL) {
+        if (store_payout_queue(run->st, r, &res, why, sizeof(why)) < 0)
+            return -1;
+        if (res == STORE_PAYOUT_DONE) {
+            fputs("queued ", run->results);
+            print_escaped(run->results, r->no_order);
+            fputc('\n', run->results);
+            run->queued++;
+            return 0;
+        }
+        reason = why;
+    }
+    fputs("refused ", run->results);
+    print_escaped(run->results, r->no_order != NULL ? r->no_order : "-");
+    fputs(": ", run->results);
+    if (line > 0)
+        fprintf(run->results, "line %ld: ", line);
+    print_escaped(run->results, reason);
+    fputc('\n', run->results);
+    run->refused++;
+    return 0;
+}
+
+/* One payout per line of f. Returns 0, or -1 (database error; a read error says so too). */
+static int pay_lines(struct pay_run *run, FILE *f, const char *name)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long number = 0;
+    int ret = 0;
+
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        struct payout_request r;
+        char buf[128];
+        const char *unusable = NULL;
+        cJSON *obj = NULL;
+
+        number++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue; /* a blank line is no payout */
+        memset(&r, 0, sizeof(r));
+        if (n > PAY_LINE_MAX)
+            unusable = "line longer than 64 KiB";
+        else if (strlen(line) != (size_t)n)
+            unusable = "line holds a NUL byte";
+        else if (strstr(line, "\\u0000") != NULL)
+            /* cJSON would end the string there: a card number cut short is another card */
+            unusable = "line holds \\u0000";
+        else if ((obj = cJSON_ParseWithLength(line, (size_t)n)) == NULL)
+            unusable = "not JSON";
+        else
+            unusable = from_json(obj, &r, buf, sizeof(buf));
+        if (pay_one(run, &r, number, unusable) < 0)
+            ret = -1;
+        cJSON_Delete(obj);
+        if (ret < 0)
+            break;
+    }
+    if (ret == 0 && ferror(f)) {
+        ctl_fail("%s: %s", name, strerror(errno));
+        ret = -2;
+    }
+    free(line);
+    return ret;
+}
+
+/* The payout of pay's arguments: NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [options]. */
+static int pay_arguments(int argc, char **argv, struct payout_request *r, const char **file)
+{
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"flag-card", required_argument, NULL, 'F'},
+        {"info-order", required_argument, NULL, 'i'},
+        {"memo", required_argument, NULL, 'm'},
+        {"bank-code", required_argument, NULL, 'b'},
+        {"prcptcd", required_argument, NULL, 'p'},
+        {"city-code", required_argument, NULL, 'c'},
+        {"brabank-name", required_argument, NULL, 'r'},
+        {"bank-name", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(r, 0, sizeof(*r));
+    *file = NULL;
+    optind = 0; /* GNU: start afresh, permuting (main's getopt stopped at the verb) */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            *file = optarg;
+            break;
+        case 'F':
+            r->flag_card = optarg;
+            break;
+        case 'i':
+            r->info_order = optarg;
+            break;
+        case 'm':
+            r->memo = optarg;
+            break;
+        case 'b':
+            r->bank_code = optarg;
+            break;
+        case 'p':
+            r->prcptcd = optarg;
+            break;
+        case 'c':
+            r->city_code = optarg;
+            break;
+        case 'r':
+            r->brabank_name = optarg;
+            break;
+        case 'n':
+            r->bank_name = optarg;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (*file != NULL)
+        return optind == argc && r->flag_card == NULL && r->info_order == NULL && r->memo == NULL &&
+                       r->bank_code == NULL && r->prcptcd == NULL && r->city_code == NULL &&
+                       r->brabank_name == NULL && r->bank_name == NULL
+                   ? 0
+                   : -1;
+    if (argc - optind != 5)
+        return -1;
+    r->no_order = argv[optind];
+    r->money_order = argv[optind + 1];
+    r->dt_order = argv[optind + 2];
+    r->card_no = argv[optind + 3];
+    r->acct_name = argv[optind + 4];
+    return 0;
+}
+
+int ctl_payout_pay(struct store *st, int argc, char **argv, FILE *out)
+{
+    struct payout_request r;
+    const char *file = NULL;
+    struct pay_run run = {.st = st};
+    char *results = NULL;
+    size_t results_len = 0;
+    FILE *f = NULL;
+    int status = 2, rc;
+
+    if (pay_arguments(argc, argv, &r, &file) < 0)
+        return ctl_fail(
+            "usage: pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1] "
+            "[--info-order T] [--memo T] [--bank-code C] [--prcptcd C] [--city-code C] "
+            "[--brabank-name T] [--bank-name T], or pay --file F|-");
+    if (file != NULL) {
+        f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+        if (f == NULL)
+            return ctl_fail("%s: %s", file, strerror(errno));
+    }
+    run.results = open_memstream(&results, &results_len);
+    if (run.results == NULL) {
+        status = ctl_fail("out of memory");
+        goto out;
+    }
+    int64_t started = time_now_ms();
+    if (store_begin(st) < 0) {
+        status = ctl_fail("%s", store_errmsg(st));
+        goto out;
+    }
+    rc = f != NULL ? pay_lines(&run, f, file) : pay_one(&run, &r, 0, NULL);
+    if (rc < 0 || store_commit(st) < 0) {
+        if (rc != -2)
+            ctl_fail("%s: nothing was queued", store_errmsg(st));
+        (void)store_rollback(st);
+        goto out;
+    }
+    int64_t took = time_now_ms() - started;
+    fclose(run.results);
+    run.results = NULL;
+    if (fwrite(results, 1, results_len, out) != results_len || fflush(out) != 0)
+        goto out;
+    if (f != NULL)
+        fprintf(stderr, "%ld queued, %ld refused in %" PRId64 " ms (%.0f a second)\n", run.queued,
+                run.refused, took,
+                (double)(run.queued + run.refused) * 1000.0 / (double)(took > 0 ? took : 1));
+    status = run.refused > 0 ? 1 : 0;
+out:
+    if (run.results != NULL)
+        fclose(run.results);
+    free(results);
+    if (f != NULL && f != stdin)
+        fclose(f);
+    return status;
+}
+
+/* ---- payouts, cancel, status ---------------------------------------------------------------- */
+
+static const char *const states[] = {"queued",  "sending", "accepted", "review",   "confirming",
+                                     "refused", "unknown", "closed",   "cancelled"};
+
+/* The stored card as logs show it: the whole value must be a C string to be masked. */
+static void print_card(FILE *out, struct store_value v)
+{
+    char masked[PAYOUT_MASKED_CARD_LEN];
+
+    payout_mask_card(v.text != NULL && strlen(v.text) == v.len ? v.text : "", masked);
+    fputs(masked, out);
+}
+
+/* A name is personal data: its first character (a whole UTF-8 sequence, printed escaped) and
+ * one '*' whatever its length. */
+static void print_name(FILE *out, struct store_value v)
+{
+    size_t n = 1;
+
+    if (v.text == NULL || v.len == 0) {
+        fputs("-", out);
+        return;
+    }
+    while (n < v.len && ((unsigned char)v.text[n] & 0xc0) == 0x80 && n < 4)
+        n++;
+    log_print_escaped(out, v.text, n);
+    fputc('*', out);
+}
+
+struct list_ctx {
+    FILE *out;
+    int64_t now;
+};
+
+static void list_line(void *ctx, const struct store_payout_line *l)
+{
+    struct list_ctx *c = ctx;
+    int64_t queued = 0;
+
+    ctl_print_value(c->out, l->no_order);
+    fputc(' ', c->out);
+    ctl_print_value(c->out, l->state);
+    fputc(' ', c->out);
+    ctl_print_value(c->out, l->money_order);
+    if (l->queued_at.text != NULL && time_parse_iso(l->queued_at.text, &queued) == 0)
+        fprintf(c->out, " %" PRId64 "s ", c->now > queued ? (c->now - queued) / 1000 : 0);
+    else
+        fputs(" - ", c->out);
+    print_card(c->out, l->card_no);
+    fputc(' ', c->out);
+    ctl_print_value(c->out, l->reason);
+    fputc('\n', c->out);
+}
+
+int ctl_payout_list(struct store *st, int argc, char **argv, FILE *out)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state = NULL;
+    struct list_ctx ctx = {out, time_now_ms()};
+    int c;
+
+    optind = 0; /* as in pay_arguments */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 's')
+            return ctl_fail("usage: payouts [--state S]");
+        state = optarg;
+    }
+    if (optind != argc)
+        return ctl_fail("usage: payouts [--state S]");
+    if (state != NULL) {
+        size_t i = 0;
+        while (i < sizeof(states) / sizeof(states[0]) && strcmp(state, states[i]) != 0)
+            i++;
+        if (i == sizeof(states) / sizeof(states[0]))
+            return ctl_fail("payouts: unknown state \"%.32s\" (queued sending accepted review "
+                            "confirming refused unknown closed cancelled)",
+                            state);
+    }
+    if (store_payout_list(st, state, list_line, &ctx) < 0)
+        return ctl_fail("%s", store_errmsg(st));
+    return fflush(out) == 0 && !ferror(out) ? 0 : 2;
+}
+
+int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out)
+{
+    enum store_payout_result res;
+    char now[TIME_ISO_LEN], state[32] = "";
+
+    if (argc != 2)
+        return ctl_fail("usage: cancel NO_ORDER");
+    time_iso(time_now_ms(), now);
+    if (store_payout_cancel(st, argv[1], now, &res, state, sizeof(state)) < 0)
+        return ctl_fail("%s", store_errmsg(st));
+    switch (res) {
+    case STORE_PAYOUT_DONE:
+        fputs("cancelled ", out);
+        print_escaped(out, argv[1]);
+        fputc('\n', out);
+        return 0;
+    case STORE_PAYOUT_STATE:
+        fputs("lianpayctl: cannot cancel ", stderr);
+        print_escaped(stderr, argv[1]);
+        fputs(": it is ", stderr);
+        print_escaped(stderr, state);
+        fputs(" (only a queued payout can be cancelled: one sent is queried, never cancelled)\n",
+              stderr);
+        return 1;
+    case STORE_PAYOUT_REFUSED:
+    case STORE_PAYOUT_UNKNOWN:
+        break;
+    }
+    fputs("lianpayctl: no payout ", stderr);
+    print_escaped(stderr, argv[1]);
+    fputc('\n', stderr);
+    return 2;
+}
+
+/* Names are padded to line the values up, as ctl_print.c does for the payments row. */
+#define NAME_WIDTH 21
+
+struct print_ctx {
+    FILE *out;
+    const char *indent;
+    int numbered; /* attempts: a "#n" line before each */
+    int last_row;
+};
+
+static void print_column(void *ctx, int row, const char *name, struct store_value v)
+{
+    struct print_ctx *c = ctx;
+    size_t n = strlen(name);
+
+    if (c->numbered && row != c->last_row)
+        fprintf(c->out, "  #%d\n", row + 1);
+    c->last_row = row;
+    fprintf(c->out, "%s%s:%*s", c->indent, name, n < NAME_WIDTH ? (int)(NAME_WIDTH - n) : 1, "");
+    if (strcmp(name, "card_no") == 0)
+        print_card(c->out, v);
+    else if (strcmp(name, "acct_name") == 0)
+        print_name(c->out, v);
+    else
+        ctl_print_value(c->out, v);
+    fputc('\n', c->out);
+}
+
+/* The payout row goes through a buffer: its header is printed only when there is one. */
+int ctl_payout_print(struct store *st, const char *no_order, FILE *out)
+{
+    struct print_ctx ctx = {NULL, "  ", 0, -1};
+    char *row = NULL;
+    size_t len = 0;
+    int rows = -1;
+
+    ctx.out = open_memstream(&row, &len);
+    if (ctx.out == NULL)
+        return -1;
+    rows = store_payout_columns(st, no_order, print_column, &ctx);
+    fclose(ctx.out);
+    if (rows > 0) {
+        fputs("payout:\n", out);
+        fwrite(row, 1, len, out);
+        fputs("payout attempts:\n", out);
+        ctx = (struct print_ctx){out, "    ", 1, -1};
+        int attempts = store_payout_attempts(st, no_order, print_column, &ctx);
+        if (attempts == 0)
+            fputs("  -\n", out);
+        rows = attempts < 0 ? -1 : rows;
+    }
+    free(row);
+    return rows < 0 ? -1 : 0;
+}

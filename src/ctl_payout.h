@@ -1,0 +1,22 @@
+#ifndef LIANPAY_CTL_PAYOUT_H
+#define LIANPAY_CTL_PAYOUT_H
+
+#include <stdio.h>
+
+struct store;
+
+/*
+ * lianpayctl's payout verbs that need no daemon (design.md: pay, payouts, cancel) and the payout
+ * part of status. Each takes its verb's argv (argv[0] the verb) and an open store, prints its
+ * results on out and a one-line reason on stderr, and returns the exit status: 0 done, 1 a
+ * refusal (a payout refused, a state the verb does not apply to), 2 unusable input or a failure.
+ * Card numbers are printed masked, names masked too, everything stored escaped.
+ */
+int ctl_payout_pay(struct store *st, int argc, char **argv, FILE *out);
+int ctl_payout_list(struct store *st, int argc, char **argv, FILE *out);
+int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out);
+
+/* Prints no_order's payout and its attempts (nothing when it has none). Returns 0, or -1. */
+int ctl_payout_print(struct store *st, const char *no_order, FILE *out);
+
+#endif
