@@ -179,8 +179,11 @@ def a_reader_reads_everything_while_the_daemon_writes_and_writes_nothing():
         eq((counts['payments'], counts['payouts']), (2, 1), 'the registration and the payout')
         ok(counts['payment_events'] >= 1, 'the notification\'s event')
         # lianpayctl: the reader's verbs that only look work, those that write are refused
-        r = ctl_as(users, readers.user, d, 'status', 'ACC-1')
-        eq(r.returncode, 0, 'reader: status: ' + r.stderr)
+        for args, shows in ((['status', 'ACC-1'], 'ACC-1'), (['payouts'], 'ACC-2'),
+                            (['pending'], 'no_order')):
+            r = ctl_as(users, readers.user, d, *args)
+            eq(r.returncode, 0, 'reader: %s: %s' % (args[0], r.stderr))
+            ok(shows in r.stdout, 'reader: %s shows %s: %r' % (args[0], shows, r.stdout))
         for args in (['register', 'ACC-3', '1.00', '20261122083000'],
                      ['pay', 'ACC-4', '1.00', '20261201093000', CARD, 'X'],
                      ['cancel', 'ACC-2']):
