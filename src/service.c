@@ -366,6 +366,8 @@ static void set_options(struct service *s)
 /* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
  * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
  * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read).
+ * In a directory with a default ACL (the package's: readers' r--) the file takes that instead of
+ * the umask, and SQLite's -wal and -shm take it in turn.
  * The new file and its name are synced at once: a file this daemon creates does not wait for
  * SQLite to make it durable. */
 static int create_database_file(const char *path, char *err, size_t errlen)
