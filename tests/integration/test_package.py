@@ -40,6 +40,7 @@ DAEMON_FILES = [
     '/usr/share/man/man5/lianpay-notifyd.conf.5.gz',
     '/usr/share/man/man1/lianpayctl.1.gz',
     '/usr/share/lianpay-notifyd/sql/0001_initial.sql',
+    '/usr/share/lianpay-notifyd/prometheus/lianpay-notifyd-rules.yml',
     '/usr/share/doc/lianpay-notifyd/copyright',
     '/usr/share/doc/lianpay-notifyd/examples/nginx-lianpay-notifyd.conf',
 ]
