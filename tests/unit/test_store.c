@@ -428,7 +428,7 @@ static void test_migration_0004(void **state)
     fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     if (fx->st == NULL)
         fail_msg("store_open: %s", err);
-    assert_int_equal(q_int(fx, "PRAGMA user_version"), 4);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P1");
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ':' || review_reason || ':' "
                                   "|| ifnull(payout_state, '-')) FROM review_queue"),
