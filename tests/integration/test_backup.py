@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BUILD, CTL, Env, ReconcileEnv, Skip, eq, notification, ok, run, sh, test,  # noqa: E402
@@ -209,6 +210,36 @@ def archive_again_into_the_same_file_appends_and_refuses_a_known_order():
     for bad in (['--before', '2026-13-01', arc], ['--before', 'yesterday', arc], [arc], []):
         r = ctl(e.d, 'archive', *bad)
         ok(r.returncode == 2 and r.stderr.count('\n') == 1, 'refused %r: %s' % (bad, r.stderr))
+
+
+@test
+def the_daily_wrapper_writes_todays_copy_then_removes_the_old_ones():
+    e = Env()
+    eq(e.send(notification('D-1'))[0], 200, 'notified')
+    # run by sh: configure_file does not make the build tree's copy executable (install does)
+    wrapper = os.path.join(BUILD, 'systemd', 'lianpay-notifyd-backup')
+    out = os.path.join(e.tmp.path, 'backups')
+    os.mkdir(out)
+    old, recent, other = (os.path.join(out, n) for n in (
+        'payments-2000-01-01.db', 'payments-2000-01-02.db', 'notes-2000-01-01.db'))
+    for p, days in ((old, 20), (recent, 3), (other, 20)):
+        with open(p, 'w') as f:
+            f.write('x')
+        t = os.path.getmtime(p) - days * 86400
+        os.utime(p, (t, t))
+    env = dict(os.environ, LIANPAYCTL=CTL, LIANPAY_CONFIG=e.d.config, LIANPAY_BACKUP_DIR=out,
+               LIANPAY_BACKUP_KEEP_DAYS='7')
+    bad = subprocess.run(['sh', wrapper], env=dict(env, LIANPAY_BACKUP_KEEP_DAYS='7d'),
+                         capture_output=True, text=True)
+    ok(bad.returncode == 2 and 'not a number' in bad.stderr, bad.stderr)
+    ok(os.path.exists(old), 'a refused run removes nothing')
+    r = subprocess.run(['sh', wrapper], env=env, capture_output=True, text=True)
+    eq((r.returncode, r.stderr), (0, ''), 'wrapper')
+    today = os.path.join(out, 'payments-%s.db' % time.strftime('%Y-%m-%d', time.gmtime()))
+    ok(r.stdout.startswith('backup path=%s ' % today), r.stdout)
+    eq(table(today, 'SELECT no_order FROM payments'), [('D-1',)], "today's copy")
+    ok(not os.path.exists(old), 'older than KEEP_DAYS: removed')
+    ok(os.path.exists(recent) and os.path.exists(other), 'recent copies and other files stay')
 
 
 @test
