@@ -57,6 +57,9 @@ def backup_while_notifications_arrive_is_consistent_checked_and_recorded():
     eq(int(m.group(2)), os.path.getsize(target), 'bytes printed')
     ok(not os.path.exists(target + '.tmp'), 'no .tmp left')
     ok(not os.path.exists(target + '-wal'), 'one self-contained file')
+    with open(target, 'rb') as f:
+        header = f.read(20)
+    eq(header[18:20], b'\x01\x01', 'not in WAL mode: a restore needs no -wal beside it')
     eq(table(target, 'PRAGMA integrity_check'), [('ok',)], 'integrity')
     # A consistent snapshot: every order in the copy has its journal row, and the reverse.
     eq(table(target, 'SELECT count(*) FROM payments p WHERE NOT EXISTS (SELECT 1 FROM '
