@@ -43,6 +43,20 @@ static int db_exec(sqlite3 *db, const char *sql, const char *what, char *err, si
     return -1;
 }
 
+/* Refuses a target that is st's own database file (a backup renamed over it, or an archive
+ * attached to it, would lose what the daemon writes). */
+static int refuse_own_file(struct store *st, const char *path, char *err, size_t errlen)
+{
+    struct stat a, b;
+
+    if (stat(path, &a) < 0 || stat(st->path, &b) < 0)
+        return 0;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return 0;
+    snprintf(err, errlen, "%s is the database itself: name another file", path);
+    return -1;
+}
+
 /* PRAGMA integrity_check on the copy: 0 when it says "ok", else -1 with its first complaint. */
 static int check_copy(sqlite3 *db, char *err, size_t errlen)
 {
@@ -168,6 +182,8 @@ int store_backup(struct store *st, const char *path, struct store_backup_result 
     char *tmp = NULL;
     int ret = -1;
 
+    if (refuse_own_file(st, path, err, errlen) < 0)
+        return -1;
     size_t len = strlen(path) + sizeof(".tmp");
     if ((tmp = malloc(len)) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -314,7 +330,7 @@ int store_archive(struct store *st, const char *before, const char *path,
     int ret = -1;
 
     res->orders = res->events = 0;
-    if (archive_prepare(path, err, errlen) < 0)
+    if (refuse_own_file(st, path, err, errlen) < 0 || archive_prepare(path, err, errlen) < 0)
         return -1;
     if (prepare_once(st, "ATTACH DATABASE ?1 AS archive", &s) < 0 || bind_text(st, s, 1, path) ||
         step_done(st, s))

@@ -88,6 +88,10 @@ def failed_backup_says_why_records_it_and_leaves_no_file():
         rows = c.execute('SELECT ok, bytes, error IS NOT NULL FROM backups').fetchall()
     eq([tuple(x) for x in rows], [(0, None, 1)], 'ok=0 with the error')
     eq(ctl(e.d, 'backup').returncode, 2, 'usage')
+    for verb in (['backup'], ['archive', '--before', '2999-01-01']):
+        r = ctl(e.d, *verb, e.d.db_path)
+        ok(r.returncode == 2 and 'is the database itself' in r.stderr, '%s: %s' % (verb, r.stderr))
+    eq(e.d.row('F-1')['result_pay'], 'SUCCESS', 'the database is untouched')
 
 
 def answer(result, money):
