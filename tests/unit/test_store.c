@@ -428,7 +428,7 @@ static void test_migration_0004(void **state)
     fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
     if (fx->st == NULL)
         fail_msg("store_open: %s", err);
-    assert_int_equal(q_int(fx, "PRAGMA user_version"), 4);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order) FROM pending_payments"), "P1");
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ':' || review_reason || ':' "
                                   "|| ifnull(payout_state, '-')) FROM review_queue"),
@@ -474,6 +474,45 @@ static void test_migration_0004(void **state)
                                       NULL, NULL, NULL),
                          SQLITE_OK);
     assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
+}
+
+/* sql/0005 on a database at version 4 with journal rows: they stay append-only; a DELETE passes
+ * only inside a permit, for a final order finalised before its cutoff; backups says why. */
+static void test_migration_0005(void **state)
+{
+    struct fx *fx = *state;
+    char err[1024];
+
+    database_at_version(fx, 4);
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, dt_order, result_pay, source, "
+                 "registered_at, updated_at, final_at) VALUES ('F1', '1', '20261122083000', "
+                 "'SUCCESS', 'notify', '2026-11-22T08:30:00.000Z', '2026-11-22T08:31:00.000Z', "
+                 "'2026-11-22T08:31:00.000Z')");
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, "
+                 "outcome, body, received_at) VALUES ('F1', 'notify', 'SUCCESS', '1', "
+                 "'applied', '{}', '2026-11-22T08:31:00.000Z')");
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
+    assert_non_null(raw_try(fx, "DELETE FROM payment_events"));
+    assert_non_null(strstr(fx->text, "append-only"));
+    raw_exec(fx, "BEGIN");
+    raw_exec(fx, "INSERT INTO archive_permit VALUES (1, '2026-11-22T08:31:00.000Z')");
+    assert_non_null(raw_try(fx, "DELETE FROM payment_events")); /* final_at is not before */
+    raw_exec(fx, "UPDATE archive_permit SET before = '2026-11-23T00:00:00.000Z'");
+    assert_null(raw_try(fx, "DELETE FROM payment_events"));
+    assert_non_null(raw_try(fx, "INSERT INTO archive_permit VALUES (2, "
+                                "'2026-11-23T00:00:00.000Z')")); /* one row at most */
+    raw_exec(fx, "ROLLBACK");
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM payment_events"), 1);
+    assert_non_null(raw_try(fx, "INSERT INTO backups(started_at, path, ok) VALUES "
+                                "('2026-11-22T08:31:00.000Z', 'b', 1)")); /* ok without bytes */
+    assert_non_null(raw_try(fx, "INSERT INTO backups(started_at, path, ok) VALUES "
+                                "('2026-11-22T08:31:00.000Z', 'b', 0)")); /* failed: no why */
+    assert_null(raw_try(fx, "INSERT INTO backups(started_at, finished_at, path, bytes, ok) "
+                            "VALUES ('2026-11-22T08:31:00.000Z', '2026-11-22T08:31:01.000Z', "
+                            "'b', 4096, 1)"));
 }
 
 /* store_payout: queuing inside a transaction, a refusal that leaves it usable, and cancel. */
@@ -1732,6 +1771,7 @@ int main(void)
         T(test_reader_refuses_old_schema),
         T(test_migration_0002),
         T(test_migration_0004),
+        T(test_migration_0005),
         T(test_payout_queue_and_cancel),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
