@@ -1349,7 +1349,6 @@ static void test_last_event_and_last_backup(void **state)
     int64_t ms = -1;
 
     assert_int_equal(store_last_event(fx->st, PAYRESULT_NOTIFY, &ms), 0);
-    assert_int_equal(store_last_backup(fx->st, &ms), 0);
     raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, outcome, "
                  "body, received_at) VALUES "
                  "('E1', 'notify', 'SUCCESS', '1', 'applied', '{}', '2026-11-22T08:30:00.000Z'), "
@@ -1359,14 +1358,21 @@ static void test_last_event_and_last_backup(void **state)
     assert_int_equal(ms, T0 + 1 * MIN);
     assert_int_equal(store_last_event(fx->st, PAYRESULT_QUERY, &ms), 1);
     assert_int_equal(ms, T0 + 10 * MIN);
-    raw_exec(fx, "CREATE TABLE backups(finished_at TEXT, ok INTEGER)");
+    /* sql/0005 made the table: empty, the time is 0 */
     ms = -1;
     assert_int_equal(store_last_backup(fx->st, &ms), 1);
     assert_int_equal(ms, 0);
-    raw_exec(fx, "INSERT INTO backups VALUES ('2026-11-22T08:30:00.000Z', 1), "
-                 "('2026-11-22T09:30:00.000Z', 0), ('2026-11-22T07:30:00.000Z', 1)");
+    raw_exec(fx, "INSERT INTO backups(started_at, finished_at, path, bytes, ok, error) VALUES "
+                 "('2026-11-22T08:29:00.000Z', '2026-11-22T08:30:00.000Z', 'a', 1, 1, NULL), "
+                 "('2026-11-22T09:29:00.000Z', '2026-11-22T09:30:00.000Z', 'b', NULL, 0, 'x'), "
+                 "('2026-11-22T07:29:00.000Z', '2026-11-22T07:30:00.000Z', 'c', 1, 1, NULL)");
     assert_int_equal(store_last_backup(fx->st, &ms), 1);
     assert_int_equal(ms, T0);
+    /* a database without the table (older than sql/0005): no series */
+    raw_exec(fx, "DROP TABLE backups");
+    ms = -1;
+    assert_int_equal(store_last_backup(fx->st, &ms), 0);
+    assert_int_equal(ms, 0);
 }
 
 /* A database at schema 2 with rows that sql/0003 refuses: the migration names them and changes
