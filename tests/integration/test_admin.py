@@ -315,8 +315,7 @@ def metrics_give_what_the_alerts_need():
     eq(metric(s, 'lianpay_pending_warning_after_seconds'), 7200, 'warning age')
     ok(metric(s, 'lianpay_database_size_bytes') >= 4096, 'database size')
     ok(metric(s, 'lianpay_database_wal_size_bytes') > 0, 'WAL written')
-    ok(metric(s, 'lianpay_last_backup_timestamp_seconds') is None,
-       'no backup series without a backups table')
+    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 0, 'no good backup yet')
     # the reconciler is off: due orders pile up
     with d.db() as c:
         for no in ('AL-D1', 'AL-D2'):
@@ -324,16 +323,17 @@ def metrics_give_what_the_alerts_need():
                       "next_query_at) VALUES (?, '1.00', '20261122083000', "
                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hours'), "
                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minutes'))", (no,))
-        # the table lianpayctl backup keeps: only a good backup counts
-        c.execute('CREATE TABLE backups(finished_at TEXT, ok INTEGER)')
+        # what lianpayctl backup records: only a good backup counts
+        c.execute("INSERT INTO backups(started_at, finished_at, path, ok, error) VALUES "
+                  "('2026-12-01T02:59:00.000Z', '2026-12-01T03:00:00.000Z', 'x', 0, 'full')")
     s = wait_metric(d, lambda s: metric(s, 'lianpay_reconcile_backlog_orders') == 2, 'backlog')
-    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 0, 'a table but no good backup')
-    with d.db() as c:
-        c.execute("INSERT INTO backups VALUES ('2026-11-30T03:00:00.000Z', 1), "
-                  "('2026-12-01T03:00:00.000Z', 0)")
+    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 0, 'a failed backup is none')
+    t_backup = time.time()
+    sh([CTL, '-c', d.config, 'backup', d.tmp.file('copy.db')])
     s = wait_metric(d, lambda s: metric(s, 'lianpay_last_backup_timestamp_seconds') != 0,
                     'backup time')
-    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 1796007600, 'the good one')
+    got = metric(s, 'lianpay_last_backup_timestamp_seconds')
+    ok(t_backup - 1 <= got <= time.time() + 1, 'the good one, just made: %r' % got)
     # after a restart the last notification's time comes from the journal
     d.stop()
     d.start()
