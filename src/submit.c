@@ -23,6 +23,7 @@
 #include "store.h"
 #include "store_submit.h"
 #include "timeutil.h"
+#include "worker.h"
 #include "writer.h"
 
 #define IDLE_MS          1000
@@ -40,65 +41,13 @@ struct submitter {
     struct writer *writer;
     struct store *store; /* read-only */
     struct payout_client *pc;
-    int64_t next_slot; /* monotonic ms before which no request may start */
 
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
-    bool job_done;
+    struct worker w; /* stop requests, writer jobs, heartbeat, max_rate */
 
-    atomic_llong heartbeat;
     atomic_ullong attempts, refused_before_sending, recovered, expired;
     atomic_ullong by_class[PAYOUT_CLASS_COUNT];
 };
-
-/* Sleeps until the monotonic time `until` or a stop request. Returns true when stopping. */
-static bool sleep_until(struct submitter *s, int64_t until)
-{
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping && time_mono_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t left = until - time_mono_ms();
-        if (left > 1000)
-            left = 1000;
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-        atomic_store(&s->heartbeat, time_mono_ms());
-    }
-    bool stopping = s->stopping;
-    pthread_mutex_unlock(&s->lock);
-    return stopping;
-}
-
-static void job_finished(struct writer_job *job)
-{
-    struct submitter *s = job->ctx;
-    pthread_mutex_lock(&s->lock);
-    s->job_done = true;
-    pthread_cond_broadcast(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Hands step to the writer as kind and waits for the commit. Returns 0 when committed. */
-static int write_step(struct submitter *s, enum writer_kind kind, struct store_submit_step *step)
-{
-    struct writer_job job = {.kind = kind, .in.payout = step, .done = job_finished, .ctx = s};
-    s->job_done = false;
-    if (writer_submit(s->writer, &job) < 0)
-        return -1;
-    pthread_mutex_lock(&s->lock);
-    while (!s->job_done)
-        pthread_cond_wait(&s->wake, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    return job.status;
-}
 
 static void log_storage(const char *op)
 {
@@ -112,15 +61,11 @@ static void log_change(const char *no_order, const char *from, const char *to, c
            "reason", log_outside(reason), NULL);
 }
 
-/* Waits for the next request slot (max_rate a second). Returns true when stopping. */
-static bool rate_wait(struct submitter *s)
+/* Hands step to the writer as kind and waits for the commit. Returns 0 when committed. */
+static int write_step(struct submitter *s, enum writer_kind kind, struct store_submit_step *step)
 {
-    int64_t now = time_mono_ms();
-    if (s->next_slot < now)
-        s->next_slot = now;
-    int64_t slot = s->next_slot;
-    s->next_slot += 1000 / s->opt->max_rate;
-    return sleep_until(s, slot);
+    struct writer_job job = {.kind = kind, .in.payout = step};
+    return worker_write(&s->w, s->writer, &job);
 }
 
 static int refuse(struct submitter *s, const char *no_order, const char *reason)
@@ -230,7 +175,7 @@ static int submit_one(struct submitter *s, const struct store_submit_payout *p)
     if (rc < 0)
         return refuse(s, no_order, build_why != NULL ? build_why : "no LianLian public key");
 
-    if (rate_wait(s)) {
+    if (worker_rate_wait(&s->w)) {
         payout_built_finish(&b);
         return 1;
     }
@@ -258,7 +203,7 @@ static int submit_one(struct submitter *s, const struct store_submit_payout *p)
     /* Until it is stored the payout stays "sending", which start-up makes unknown: retried
      * here, never sent again. */
     while ((rc = record_answer(s, p, &b, sent_ms, &a)) < 0) {
-        if (sleep_until(s, time_mono_ms() + STORAGE_PAUSE_MS))
+        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
             break;
     }
     payout_answer_finish(&a);
@@ -294,7 +239,7 @@ static bool recover(struct submitter *s)
             return false;
         }
         log_storage("payout_recover");
-        if (sleep_until(s, time_mono_ms() + STORAGE_PAUSE_MS))
+        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
             return true;
     }
 }
@@ -307,7 +252,7 @@ static void *submit_main(void *arg)
     if (recover(s))
         return NULL;
     for (;;) {
-        atomic_store(&s->heartbeat, time_mono_ms());
+        atomic_store(&s->w.heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS;
         int n = 0;
         if (sweep(s, WRITER_PAYOUT_EXPIRE, expired_reason, NULL, &n) == 0 && n > 0) {
@@ -330,7 +275,7 @@ static void *submit_main(void *arg)
                 continue; /* the next one at once (rate_wait paces the sends) */
             pause = STORAGE_PAUSE_MS;
         }
-        if (sleep_until(s, time_mono_ms() + pause))
+        if (worker_sleep_until(&s->w, time_mono_ms() + pause))
             return NULL;
     }
 }
@@ -353,13 +298,10 @@ struct submitter *submit_start(const struct submit_options *opt, struct keyring 
     s->store = store_open(opt->database_path, STORE_READ, err, errlen);
     if (s->store == NULL)
         goto fail;
-    atomic_store(&s->heartbeat, time_mono_ms());
-    pthread_mutex_init(&s->lock, NULL);
-    time_cond_init(&s->wake);
+    worker_init(&s->w, opt->max_rate);
     if (pthread_create(&s->thread, NULL, submit_main, s) != 0) {
         snprintf(err, errlen, "cannot start the submit thread");
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
+        worker_finish(&s->w);
         goto fail;
     }
     return s;
@@ -372,7 +314,7 @@ fail:
 
 int64_t submit_heartbeat(struct submitter *s)
 {
-    return atomic_load(&s->heartbeat);
+    return atomic_load(&s->w.heartbeat);
 }
 
 void submit_get_stats(struct submitter *s, struct submit_stats *out)
@@ -389,13 +331,9 @@ void submit_stop(struct submitter *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_broadcast(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    worker_stop(&s->w);
     pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    worker_finish(&s->w);
     store_close(s->store);
     payout_client_destroy(s->pc);
     free(s);
