@@ -80,6 +80,14 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
         c.execute(INSERT, ('S-CANCEL', '1.00', '20261201093000', CARD, NAME, '0', None, None,
                            None))
         c.execute("UPDATE payouts SET state = 'cancelled' WHERE no_order = 'S-CANCEL'")
+        # A review payout whose confirm code lapsed a minute ago, and one with 29 minutes left.
+        for no_order, offset in (('S-LAPSED', '-1 minutes'), ('S-LIVE', '+29 minutes')):
+            c.execute(INSERT, (no_order, '1.00', '20261201093000', CARD, NAME, '0', None, None,
+                               None))
+            c.execute("UPDATE payouts SET state = 'review', ret_code = '4002', "
+                      "confirm_code = '123456', confirm_tries = 6, "
+                      "confirm_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?) "
+                      "WHERE no_order = ?", (offset, no_order))
 
     p = wait_state(d, 'S-OK', 'accepted')
     ok(re.fullmatch(r'\d{16}', p['oid_paybill'] or ''), 'oid_paybill %r' % p['oid_paybill'])
@@ -125,6 +133,12 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
         eq(payout(d, no_order)['attempts'], 1, no_order + ' attempts')
     eq(sim.records('S-BANK') + sim.records('S-CANCEL'), [], 'refused and cancelled: never sent')
     eq(payout(d, 'S-CANCEL')['state'], 'cancelled', 'cancelled stays so')
+    p = payout(d, 'S-LAPSED')
+    ok(p['state'] == 'closed' and 'lapsed' in (p['reason'] or ''),
+       'lapsed confirm code: closed (%r, %r)' % (p['state'], p['reason']))
+    eq(payout(d, 'S-LIVE')['state'], 'review', 'a live confirm code stays in review')
+    eq(sim.records('S-LAPSED') + sim.records('S-LIVE'), [], 'review payouts: nothing sent')
+    ok(d.row('S-LAPSED')['payout_held'] == 1, 'closed: the payments row stays held')
 
     lines = d.log_lines('submit')
     eq(len(lines), 6, 'one event=submit line per attempt')
