@@ -39,10 +39,13 @@ struct admin_options {
 
 /* What the admin listener reads. Everything must outlive the admin; reconciler is NULL when
  * reconciliation is off. */
+struct submitter;
+
 struct admin_sources {
     struct httpd *httpd;
     struct writer *writer;
     struct reconciler *reconciler;
+    struct submitter *submitter; /* NULL: submit.enabled is false */
     struct keyring *keys;
 };
 

@@ -557,6 +557,7 @@ static int start(struct service *s, char *err, size_t errlen)
             .httpd = s->httpd,
             .writer = s->writer,
             .reconciler = s->reconciler,
+            .submitter = s->submitter,
             .keys = s->keys,
         };
         s->admin = admin_create(&s->admin_opt, &src, err, errlen);

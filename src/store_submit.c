@@ -166,3 +166,42 @@ int store_submit_expire(struct store *st, struct store_submit_step *s)
     const char *const b[] = {s->now_iso, s->reason};
     return run(st, sql, b, 2, s);
 }
+
+const char *const store_payout_state_names[STORE_PAYOUT_STATES] = {
+    "queued",  "sending", "accepted", "review",   "confirming",
+    "refused", "unknown", "closed",   "cancelled"};
+
+int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
+                        int64_t *oldest_queued_age_s)
+{
+    static const char by_state[] = "SELECT state, count(*) FROM payouts GROUP BY state";
+    static const char oldest[] = "SELECT CAST(?1 / 1000 - strftime('%s', queued_at) AS INTEGER) "
+                                 "FROM payouts INDEXED BY payouts_state WHERE state = 'queued' "
+                                 "ORDER BY queued_at LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    memset(counts, 0, STORE_PAYOUT_STATES * sizeof(counts[0]));
+    *oldest_queued_age_s = 0;
+    if (prepare_once(st, by_state, &s) < 0)
+        goto out;
+    while ((row = step_row(st, s)) == 1) {
+        const char *state = (const char *)sqlite3_column_text(s, 0);
+        for (int i = 0; state != NULL && i < STORE_PAYOUT_STATES; i++)
+            if (strcmp(state, store_payout_state_names[i]) == 0)
+                counts[i] = (uint64_t)sqlite3_column_int64(s, 1);
+    }
+    if (row < 0)
+        goto out;
+    (void)sqlite3_finalize(s);
+    s = NULL;
+    if (prepare_once(st, oldest, &s) < 0 || bind_int(st, s, 1, now_ms) < 0 ||
+        (row = step_row(st, s)) < 0)
+        goto out;
+    if (row == 1 && sqlite3_column_int64(s, 0) > 0)
+        *oldest_queued_age_s = sqlite3_column_int64(s, 0);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}

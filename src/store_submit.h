@@ -62,4 +62,13 @@ int store_submit_recover(struct store *st, struct store_submit_step *s);
  * s->reason. s->changed: how many. Returns 0, or -1. */
 int store_submit_expire(struct store *st, struct store_submit_step *s);
 
+/* The payout states, in sql/0004's order (the label of store_submit_counts' counts). */
+#define STORE_PAYOUT_STATES 9
+extern const char *const store_payout_state_names[STORE_PAYOUT_STATES];
+
+/* Payouts by state into counts[STORE_PAYOUT_STATES], and the seconds since the oldest queued
+ * payout was queued (0 when none) at now_ms. Returns 0, or -1. */
+int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
+                        int64_t *oldest_queued_age_s);
+
 #endif

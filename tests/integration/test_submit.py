@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, TempDir, eq, ok, run, test, wait_for  # noqa: E402
+from harness import Daemon, TempDir, admin_get, eq, ok, run, test, wait_for  # noqa: E402
 from test_sim_payout import CARD, NAME, PayoutSim  # noqa: E402
 
 INSERT = ('INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name, flag_card, '
@@ -148,6 +148,18 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
     ok(any(re.search(r'event=payout no_order=S-OK from=sending to=accepted', l)
            for l in d.log_lines('payout')), 'state change logged')
     ok(CARD not in d.logs() and NAME not in d.logs(), 'no card number nor name in the log')
+
+    status, _, body = admin_get(d, '/metrics')
+    eq(status, 200, '/metrics')
+    m = dict(re.findall(r'^(lianpay_(?:submit_attempts_total|payouts|oldest_queued_payout_age'
+                        r'_seconds)\S*) (\d+)$', body.decode(), re.M))
+    for cls, n in (('accepted', 1), ('review', 1), ('refused_nothing_stored', 1), ('unknown', 3)):
+        eq(m.get('lianpay_submit_attempts_total{class="%s"}' % cls), str(n), 'attempts ' + cls)
+    for state, n in (('accepted', 1), ('review', 2), ('refused', 2), ('unknown', 3),
+                     ('closed', 1), ('cancelled', 1), ('queued', 0), ('sending', 0)):
+        eq(m.get('lianpay_payouts{state="%s"}' % state), str(n), 'payouts ' + state)
+    eq(m.get('lianpay_oldest_queued_payout_age_seconds'), '0', 'nothing queued')
+    ok(CARD not in body.decode(), 'no card number in the metrics')
     d.stop()
 
 
