@@ -160,7 +160,7 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
         eq(m.get('lianpay_payouts{state="%s"}' % state), str(n), 'payouts ' + state)
     eq(m.get('lianpay_oldest_queued_payout_age_seconds'), '0', 'nothing queued')
     ok(CARD not in body.decode(), 'no card number in the metrics')
-    d.stop()
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
 @test
@@ -180,7 +180,7 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
        'chased: scheduled for a query unless notified already: %r' % (tuple(r),))
     time.sleep(3)
     eq(len(sim.records('K-1')), 1, 'sent exactly once in all')
-    d.stop()
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
 run()
