@@ -142,6 +142,13 @@ static char *readiness(struct admin *a, bool *ready)
                     heartbeat_ok(reconcile_heartbeat(a->src.reconciler), a->opt.reconciler_stall_ms,
                                  why, sizeof(why)),
                     why);
+    if (a->src.submitter == NULL)
+        cJSON_AddStringToObject(checks, "submitter", "off");
+    else
+        ok &= check(checks, "submitter",
+                    heartbeat_ok(submit_heartbeat(a->src.submitter), a->opt.submitter_stall_ms, why,
+                                 sizeof(why)),
+                    why);
     ok &= check(checks, "live", is_live(a, why, sizeof(why)), why);
     ok &= check(checks, "connections", connections_ok(a, why, sizeof(why)), why);
     cJSON_AddBoolToObject(root, "ready", ok);

@@ -35,6 +35,7 @@ struct admin_options {
     unsigned request_timeout;        /* seconds for a whole request */
     const char *database_path;       /* read for the pending-order gauges */
     int64_t reconciler_stall_ms;     /* an older reconciler heartbeat fails /readyz */
+    int64_t submitter_stall_ms;      /* the same for the submit thread */
 };
 
 /* What the admin listener reads. Everything must outlive the admin; reconciler is NULL when

@@ -367,6 +367,7 @@ static void set_options(struct service *s)
         .request_timeout = c->request_timeout,
         .database_path = c->database_path,
         .reconciler_stall_ms = reconcile_stall_ms(&s->reconcile_opt),
+        .submitter_stall_ms = submit_stall_ms(&s->submit_opt),
     };
 }
 

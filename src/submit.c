@@ -312,6 +312,12 @@ fail:
     return NULL;
 }
 
+int64_t submit_stall_ms(const struct submit_options *opt)
+{
+    /* As the reconciler's: 20 s for the writer's steps, a read and the rate limiter's wait. */
+    return (opt->payout.timeout_ms > 0 ? opt->payout.timeout_ms : 30000) + 20000;
+}
+
 int64_t submit_heartbeat(struct submitter *s)
 {
     return atomic_load(&s->w.heartbeat);

@@ -34,6 +34,10 @@ struct submitter *submit_start(const struct submit_options *opt, struct keyring 
 /* Monotonic ms of the loop's last turn (for readiness and the watchdog). */
 int64_t submit_heartbeat(struct submitter *s);
 
+/* A heartbeat older than this (ms) means the thread is stuck: a turn is at most one request
+ * (submit.timeout), the writer's answers and a database read, each bounded. */
+int64_t submit_stall_ms(const struct submit_options *opt);
+
 struct submit_stats {
     uint64_t attempts;                     /* requests sent */
     uint64_t by_class[PAYOUT_CLASS_COUNT]; /* their answers, by enum payout_class */

@@ -160,6 +160,8 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
         eq(m.get('lianpay_payouts{state="%s"}' % state), str(n), 'payouts ' + state)
     eq(m.get('lianpay_oldest_queued_payout_age_seconds'), '0', 'nothing queued')
     ok(CARD not in body.decode(), 'no card number in the metrics')
+    status, _, body = admin_get(d, '/readyz')
+    ok(status == 200 and '"submitter":"ok"' in body.decode(), '/readyz: %d %r' % (status, body))
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
