@@ -37,6 +37,8 @@
 #include "reconcile.h"
 #include "state.h"
 #include "store.h"
+#include "store_submit.h"
+#include "submit.h"
 #include "timeutil.h"
 #include "writer.h"
 
@@ -153,6 +155,13 @@ static char *readiness(struct admin *a, bool *ready)
         ok &= check(checks, "reconciler",
                     heartbeat_ok(reconcile_heartbeat(a->src.reconciler), a->opt.reconciler_stall_ms,
                                  why, sizeof(why)),
+                    why);
+    if (a->src.submitter == NULL)
+        cJSON_AddStringToObject(checks, "submitter", "off");
+    else
+        ok &= check(checks, "submitter",
+                    heartbeat_ok(submit_heartbeat(a->src.submitter), a->opt.submitter_stall_ms, why,
+                                 sizeof(why)),
                     why);
     ok &= check(checks, "live", is_live(a, why, sizeof(why)), why);
     ok &= check(checks, "connections", connections_ok(a, why, sizeof(why)), why);
@@ -376,6 +385,31 @@ static void render_files(struct admin *a, struct metrics_text *t)
     }
 }
 
+/* Payouts (sql/0004) and the submit thread's attempts. */
+static void render_payouts(struct admin *a, struct metrics_text *t)
+{
+    struct submit_stats ss;
+    uint64_t counts[STORE_PAYOUT_STATES];
+    int64_t oldest = 0;
+
+    memset(&ss, 0, sizeof(ss));
+    if (a->src.submitter != NULL)
+        submit_get_stats(a->src.submitter, &ss);
+    metrics_family(t, "lianpay_submit_attempts_total", "counter",
+                   "payment.htm requests by the submit thread, by the class of the answer.");
+    for (int c = 0; c < PAYOUT_CLASS_COUNT; c++)
+        labelled(t, "lianpay_submit_attempts_total", "class", payout_class_name(c), ss.by_class[c]);
+    /* The same connection and cache as the pending-order gauges: absent when it failed. */
+    if (!pending(a) || store_submit_counts(a->store, time_now_ms(), counts, &oldest) < 0)
+        return;
+    metrics_family(t, "lianpay_payouts", "gauge", "Payouts by state (payouts table).");
+    for (int i = 0; i < STORE_PAYOUT_STATES; i++)
+        labelled(t, "lianpay_payouts", "state", store_payout_state_names[i], counts[i]);
+    metrics_family(t, "lianpay_oldest_queued_payout_age_seconds", "gauge",
+                   "Seconds since the oldest queued payout was queued; 0 when none.");
+    metrics_sample_u64(t, "lianpay_oldest_queued_payout_age_seconds", NULL, (uint64_t)oldest);
+}
+
 static void render_service(struct admin *a, struct metrics_text *t)
 {
     metrics_family(t, "lianpay_build_info", "gauge", "The running version; always 1.");
@@ -499,6 +533,7 @@ static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *con
     render_writer(a, &t);
     render_orders(a, &t);
     render_files(a, &t);
+    render_payouts(a, &t);
     render_process(a, &t);
     if (t.failed)
         ret = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);

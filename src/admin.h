@@ -37,14 +37,18 @@ struct admin_options {
     const char *tls_cert;            /* server.tls_cert, for its expiry; NULL: plain HTTP */
     int64_t pending_warning_after;   /* log.pending_warning_after (s), exported for the alert */
     int64_t reconciler_stall_ms;     /* an older reconciler heartbeat fails /readyz */
+    int64_t submitter_stall_ms;      /* the same for the submit thread */
 };
 
 /* What the admin listener reads. Everything must outlive the admin; reconciler is NULL when
  * reconciliation is off. */
+struct submitter;
+
 struct admin_sources {
     struct httpd *httpd;
     struct writer *writer;
     struct reconciler *reconciler;
+    struct submitter *submitter; /* NULL: submit.enabled is false */
     struct keyring *keys;
 };
 

@@ -41,10 +41,11 @@
 /* Debian's libinih is built with INI_MAX_LINE 200: 199 bytes and the terminating NUL. */
 #define CONFIG_MAX_LINE 199
 /* A configuration is a few kilobytes; anything this large is the wrong file. */
-#define CONFIG_MAX_SIZE (1024 * 1024)
-#define MAX_BODY_MIN    256
-#define MAX_BODY_MAX    10485760
-#define MAX_RATE_MAX    1000
+#define CONFIG_MAX_SIZE       (1024 * 1024)
+#define MAX_BODY_MIN          256
+#define MAX_BODY_MAX          10485760
+#define MAX_RATE_MAX          1000
+#define SUBMIT_NOTIFY_URL_MAX 64
 
 enum key_id {
     K_LISTEN,
@@ -82,6 +83,17 @@ enum key_id {
     K_TLS_PRIORITIES,
     K_ADMIN_MAX_CONNECTIONS,
     K_ADMIN_MAX_CONNECTIONS_PER_IP,
+    /* Issue 13: the submit thread (design.md, "Payout submission"). */
+    K_SUBMIT_ENABLED,
+    K_SUBMIT_NOTIFY_URL,
+    K_SUBMIT_PAYMENT_URL,
+    K_SUBMIT_CONFIRM_URL,
+    K_SUBMIT_MAX_RATE,
+    K_SUBMIT_TIMEOUT,
+    K_SUBMIT_UNKNOWN_QUERY_AFTER,
+    K_SUBMIT_NO_RECORD_AFTER,
+    K_SUBMIT_PLATFORM,
+    K_SUBMIT_API_VERSION,
     K_COUNT
 };
 
@@ -116,8 +128,8 @@ struct key_def {
     const char *dflt; /* as written in a file, set through set before the file; NULL: none */
 };
 
-static const char *const sections[] = {"server",    "lianlian", "database",
-                                       "reconcile", "log",      "admin"};
+static const char *const sections[] = {"server", "lianlian", "database", "reconcile",
+                                       "log",    "admin",    "submit"};
 
 /* ---- messages ---- */
 
@@ -612,11 +624,17 @@ out:
     return rc;
 }
 
-static int set_query_url(struct parse_ctx *p, const char *v)
+/* An http(s) URL into *slot. */
+static int set_url(struct parse_ctx *p, char **slot, const char *v)
 {
     if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
         return key_error(p, "must start with https:// or http://: \"%s\"", v);
-    return replace_string(p, &p->cfg->query_url, v);
+    return replace_string(p, slot, v);
+}
+
+static int set_query_url(struct parse_ctx *p, const char *v)
+{
+    return set_url(p, &p->cfg->query_url, v);
 }
 
 static int set_ca_file(struct parse_ctx *p, const char *v)
@@ -633,22 +651,27 @@ static int set_database_path(struct parse_ctx *p, const char *v)
 
 /* ---- [reconcile] ---- */
 
-static int set_reconcile_enabled(struct parse_ctx *p, const char *v)
+static int parse_bool(struct parse_ctx *p, const char *v, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
 
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         if (strcasecmp(v, yes[i]) == 0) {
-            p->cfg->reconcile_enabled = true;
+            *out = true;
             return 0;
         }
         if (strcasecmp(v, no[i]) == 0) {
-            p->cfg->reconcile_enabled = false;
+            *out = false;
             return 0;
         }
     }
     return key_error(p, "not a boolean (true/false, yes/no, on/off, 1/0): \"%s\"", v);
+}
+
+static int set_reconcile_enabled(struct parse_ctx *p, const char *v)
+{
+    return parse_bool(p, v, &p->cfg->reconcile_enabled);
 }
 
 static int set_notify_window(struct parse_ctx *p, const char *v)
@@ -671,14 +694,20 @@ static int set_give_up_after(struct parse_ctx *p, const char *v)
     return parse_duration(p, v, &p->cfg->give_up_after);
 }
 
-static int set_max_rate(struct parse_ctx *p, const char *v)
+/* A rate of 1 to MAX_RATE_MAX per second (what: "queries", "requests") into *out. */
+static int set_rate(struct parse_ctx *p, const char *v, const char *what, int *out)
 {
     uint64_t n;
     if (parse_uint(v, UINT64_MAX, &n) < 0 || n < 1 || n > MAX_RATE_MAX)
-        return key_error(p, "not a number of queries per second from 1 to %d: \"%s\"", MAX_RATE_MAX,
-                         v);
-    p->cfg->max_rate = (int)n;
+        return key_error(p, "not a number of %s per second from 1 to %d: \"%s\"", what,
+                         MAX_RATE_MAX, v);
+    *out = (int)n;
     return 0;
+}
+
+static int set_max_rate(struct parse_ctx *p, const char *v)
+{
+    return set_rate(p, v, "queries", &p->cfg->max_rate);
 }
 
 /* ---- [log] ---- */
@@ -761,6 +790,74 @@ static int set_pending_warning_after(struct parse_ctx *p, const char *v)
     return parse_duration_or_off(p, v, &p->cfg->pending_warning_after);
 }
 
+/* ---- [submit] ---- */
+
+static int set_submit_enabled(struct parse_ctx *p, const char *v)
+{
+    return parse_bool(p, v, &p->cfg->submit_enabled);
+}
+
+static int set_submit_notify_url(struct parse_ctx *p, const char *v)
+{
+    /* protocol.md: notify_url is at most 64 characters in payment.htm's request. */
+    if (strlen(v) > SUBMIT_NOTIFY_URL_MAX)
+        return key_error(p, "longer than %d characters (LianLian's limit): \"%s\"",
+                         SUBMIT_NOTIFY_URL_MAX, v);
+    return set_url(p, &p->cfg->submit_notify_url, v);
+}
+
+static int set_submit_payment_url(struct parse_ctx *p, const char *v)
+{
+    return set_url(p, &p->cfg->submit_payment_url, v);
+}
+
+static int set_submit_confirm_url(struct parse_ctx *p, const char *v)
+{
+    return set_url(p, &p->cfg->submit_confirm_url, v);
+}
+
+static int set_submit_max_rate(struct parse_ctx *p, const char *v)
+{
+    return set_rate(p, v, "requests", &p->cfg->submit_max_rate);
+}
+
+static int set_submit_timeout(struct parse_ctx *p, const char *v)
+{
+    return set_timeout_ms(p, v, &p->cfg->submit_timeout_ms);
+}
+
+static int set_submit_unknown_query_after(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->submit_unknown_query_after);
+}
+
+static int set_submit_no_record_after(struct parse_ctx *p, const char *v)
+{
+    return parse_duration(p, v, &p->cfg->submit_no_record_after);
+}
+
+/* protocol.md: platform is at most 32 characters, api_version "1.0" (letters, digits, dots). */
+static int set_token(struct parse_ctx *p, char **slot, const char *v, size_t max)
+{
+    if (v[0] == '\0' || strlen(v) > max)
+        return key_error(p, "not 1 to %zu characters: \"%s\"", max, v);
+    for (const char *c = v; *c != '\0'; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            return key_error(p, "only letters, digits, '.', '_' and '-': \"%s\"", v);
+    }
+    return replace_string(p, slot, v);
+}
+
+static int set_submit_platform(struct parse_ctx *p, const char *v)
+{
+    return set_token(p, &p->cfg->submit_platform, v, 32);
+}
+
+static int set_submit_api_version(struct parse_ctx *p, const char *v)
+{
+    return set_token(p, &p->cfg->submit_api_version, v, 8);
+}
+
 /* In the order of design.md's table, which is also the example file's order, with its defaults:
  * each one goes through its key's setter before the file is read, checked like a value. */
 static const struct key_def keys[K_COUNT] = {
@@ -801,6 +898,19 @@ static const struct key_def keys[K_COUNT] = {
     [K_ADMIN_MAX_CONNECTIONS] = {"admin", "max_connections", set_admin_max_connections, "64"},
     [K_ADMIN_MAX_CONNECTIONS_PER_IP] = {"admin", "max_connections_per_ip",
                                         set_admin_max_connections_per_ip, "8"},
+    [K_SUBMIT_ENABLED] = {"submit", "enabled", set_submit_enabled, "false"},
+    [K_SUBMIT_NOTIFY_URL] = {"submit", "notify_url", set_submit_notify_url, NULL},
+    [K_SUBMIT_PAYMENT_URL] = {"submit", "payment_url", set_submit_payment_url,
+                              CONFIG_DEFAULT_PAYMENT_URL},
+    [K_SUBMIT_CONFIRM_URL] = {"submit", "confirm_url", set_submit_confirm_url,
+                              CONFIG_DEFAULT_CONFIRM_URL},
+    [K_SUBMIT_MAX_RATE] = {"submit", "max_rate", set_submit_max_rate, "5"},
+    [K_SUBMIT_TIMEOUT] = {"submit", "timeout", set_submit_timeout, "30s"},
+    [K_SUBMIT_UNKNOWN_QUERY_AFTER] = {"submit", "unknown_query_after",
+                                      set_submit_unknown_query_after, "1m"},
+    [K_SUBMIT_NO_RECORD_AFTER] = {"submit", "no_record_after", set_submit_no_record_after, "30m"},
+    [K_SUBMIT_PLATFORM] = {"submit", "platform", set_submit_platform, NULL},
+    [K_SUBMIT_API_VERSION] = {"submit", "api_version", set_submit_api_version, "1.0"},
 };
 
 /* ---- parsing ---- */
@@ -946,6 +1056,10 @@ static int check_whole(struct parse_ctx *p)
         return key_error_at(p, K_PUBLIC_KEY, "required");
     if (c->reconcile_enabled && c->merchant_private_key == NULL)
         return key_error_at(p, K_MERCHANT_PRIVATE_KEY, "required when reconcile.enabled is true");
+    if (c->submit_enabled && c->submit_notify_url == NULL)
+        return key_error_at(p, K_SUBMIT_ENABLED, "submit.notify_url is required when enabled");
+    if (c->submit_enabled && c->merchant_private_key == NULL)
+        return key_error_at(p, K_MERCHANT_PRIVATE_KEY, "required when submit.enabled is true");
     if (c->tls_cert != NULL && c->tls_key == NULL)
         return key_error_at(p, K_TLS_CERT, "set without server.tls_key (set both or neither)");
     if (c->tls_key != NULL && c->tls_cert == NULL)
@@ -1117,6 +1231,11 @@ void config_finish(struct config *cfg)
     free(cfg->ca_file);
     free(cfg->database_path);
     free(cfg->admin_listen);
+    free(cfg->submit_notify_url);
+    free(cfg->submit_payment_url);
+    free(cfg->submit_confirm_url);
+    free(cfg->submit_platform);
+    free(cfg->submit_api_version);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -10,8 +10,11 @@
 
 struct query_options;
 
-#define CONFIG_DEFAULT_FILE      "/etc/lianpay-notifyd/lianpay-notifyd.conf"
-#define CONFIG_DEFAULT_QUERY_URL "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
+#define CONFIG_DEFAULT_FILE        "/etc/lianpay-notifyd/lianpay-notifyd.conf"
+#define CONFIG_DEFAULT_QUERY_URL   "https://instantpay.lianlianpay.com/paymentapi/queryPayment.htm"
+#define CONFIG_DEFAULT_PAYMENT_URL "https://instantpay.lianlianpay.com/paymentapi/payment.htm"
+#define CONFIG_DEFAULT_CONFIRM_URL                                                                 \
+    "https://instantpay.lianlianpay.com/paymentapi/confirmPayment.htm"
 /* TLS 1.2 and 1.3 only (GnuTLS's NORMAL also offers 1.0 and 1.1). */
 #define CONFIG_DEFAULT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -76,6 +79,18 @@ struct config {
     uint16_t admin_port;
     unsigned admin_max_connections;
     unsigned admin_max_connections_per_ip; /* 0: no limit */
+
+    /* [submit]: the submit thread (design.md, "Payout submission") */
+    bool submit_enabled;
+    char *submit_notify_url; /* NULL when unset; required when enabled; at most 64 characters */
+    char *submit_payment_url;
+    char *submit_confirm_url;
+    int submit_max_rate;                /* requests per second, >= 1 */
+    long submit_timeout_ms;             /* a whole apply or confirm request */
+    int64_t submit_unknown_query_after; /* seconds */
+    int64_t submit_no_record_after;     /* seconds */
+    char *submit_platform;              /* NULL when unset */
+    char *submit_api_version;
 };
 
 /*

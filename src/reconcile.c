@@ -37,6 +37,7 @@
 #include "query.h"
 #include "store.h"
 #include "timeutil.h"
+#include "worker.h"
 #include "writer.h"
 
 #define IDLE_MS          1000
@@ -49,69 +50,16 @@ struct reconciler {
     struct store *store; /* read-only */
     struct query_client *qc;
     struct attempt_policy policy;
-    int64_t next_slot; /* monotonic ms before which no query may start */
 
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* stop requests and writer completions */
-    bool stopping;
-    bool job_done;
+    struct worker w; /* stop requests, writer jobs, heartbeat, max_rate */
 
-    atomic_llong heartbeat;
     atomic_ullong queries, results, no_record, errors, gave_up;
     atomic_llong last_answer_ms; /* wall-clock ms of the last signed answer stored */
     atomic_ullong by_answer[RECONCILE_ANSWER_KINDS];
 };
 
 _Static_assert(QUERY_TRANSPORT + 1 == RECONCILE_ANSWER_KINDS, "one counter per query_status");
-
-/* Sleeps until the monotonic time `until` or a stop request. Returns true when stopping. */
-static bool sleep_until(struct reconciler *r, int64_t until)
-{
-    pthread_mutex_lock(&r->lock);
-    while (!r->stopping && time_mono_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t left = until - time_mono_ms();
-        if (left > 1000)
-            left = 1000;
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
-        atomic_store(&r->heartbeat, time_mono_ms());
-    }
-    bool stopping = r->stopping;
-    pthread_mutex_unlock(&r->lock);
-    return stopping;
-}
-
-static void job_finished(struct writer_job *job)
-{
-    struct reconciler *r = job->ctx;
-    pthread_mutex_lock(&r->lock);
-    r->job_done = true;
-    pthread_cond_broadcast(&r->wake);
-    pthread_mutex_unlock(&r->lock);
-}
-
-/* Hands a job to the writer and waits for it. Returns the job's status (0 committed). */
-static int write_job(struct reconciler *r, struct writer_job *job)
-{
-    job->done = job_finished;
-    job->ctx = r;
-    r->job_done = false;
-    if (writer_submit(r->writer, job) < 0)
-        return -1;
-    pthread_mutex_lock(&r->lock);
-    while (!r->job_done)
-        pthread_cond_wait(&r->wake, &r->lock);
-    pthread_mutex_unlock(&r->lock);
-    return job->status;
-}
 
 static void log_attempt(const struct store_due *d, const struct query_answer *a,
                         const struct attempt_action *act, const struct store_applied *applied,
@@ -181,22 +129,11 @@ static int chase(struct reconciler *r, const struct store_due *d)
         .kind = WRITER_QUERY_OUTCOME,
         .in.query = {.no_order = d->no_order, .answer = &answer, .action = &act},
     };
-    int status = write_job(r, &job);
+    int status = worker_write(&r->w, r->writer, &job);
     count(r, &a, &act, status, now);
     log_attempt(d, &a, &act, &job.applied, status);
     query_answer_finish(&a);
     return status;
-}
-
-/* Waits for the next query slot (max_rate a second). Returns true when stopping. */
-static bool rate_wait(struct reconciler *r)
-{
-    int64_t now = time_mono_ms();
-    if (r->next_slot < now)
-        r->next_slot = now;
-    int64_t slot = r->next_slot;
-    r->next_slot += 1000 / r->cfg->max_rate;
-    return sleep_until(r, slot);
 }
 
 /* Flags the unqueryable rows of a due batch, logging each. Returns how many there were, or -1
@@ -210,7 +147,7 @@ static int flag_unqueryable(struct reconciler *r, const struct store_due *due, i
         bad += due[i].unqueryable != NULL;
     if (bad == 0)
         return 0;
-    int status = write_job(r, &job);
+    int status = worker_write(&r->w, r->writer, &job);
     for (int i = 0; i < n; i++) {
         if (due[i].unqueryable == NULL)
             continue;
@@ -227,7 +164,7 @@ static int schedule_new_orders(struct reconciler *r)
     if (pending <= 0)
         return pending;
     struct writer_job job = {.kind = WRITER_SCHEDULE_NEW};
-    return write_job(r, &job);
+    return worker_write(&r->w, r->writer, &job);
 }
 
 static void *reconcile_main(void *arg)
@@ -237,7 +174,7 @@ static void *reconcile_main(void *arg)
 
     pthread_setname_np(pthread_self(), "reconcile");
     for (;;) {
-        atomic_store(&r->heartbeat, time_mono_ms());
+        atomic_store(&r->w.heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS, now = time_now_ms();
         int n = -1;
         if (schedule_new_orders(r) >= 0)
@@ -254,17 +191,17 @@ static void *reconcile_main(void *arg)
         for (int i = 0; i < n; i++) {
             if (due[i].unqueryable != NULL)
                 continue;
-            if (rate_wait(r))
+            if (worker_rate_wait(&r->w))
                 return NULL;
             if (chase(r, &due[i]) < 0) {
                 pause = STORAGE_PAUSE_MS;
                 break;
             }
-            atomic_store(&r->heartbeat, time_mono_ms());
+            atomic_store(&r->w.heartbeat, time_mono_ms());
         }
         if (n == STORE_DUE_BATCH && pause == IDLE_MS)
             continue; /* more may be due right now */
-        if (sleep_until(r, time_mono_ms() + pause))
+        if (worker_sleep_until(&r->w, time_mono_ms() + pause))
             return NULL;
     }
 }
@@ -288,13 +225,10 @@ struct reconciler *reconcile_start(const struct reconcile_options *cfg, struct k
     r->store = store_open(cfg->database_path, STORE_READ, err, errlen);
     if (r->store == NULL)
         goto fail;
-    atomic_store(&r->heartbeat, time_mono_ms());
-    pthread_mutex_init(&r->lock, NULL);
-    time_cond_init(&r->wake);
+    worker_init(&r->w, cfg->max_rate);
     if (pthread_create(&r->thread, NULL, reconcile_main, r) != 0) {
         snprintf(err, errlen, "cannot start the reconcile thread");
-        pthread_cond_destroy(&r->wake);
-        pthread_mutex_destroy(&r->lock);
+        worker_finish(&r->w);
         goto fail;
     }
     return r;
@@ -314,7 +248,7 @@ int64_t reconcile_stall_ms(const struct reconcile_options *cfg)
 
 int64_t reconcile_heartbeat(struct reconciler *r)
 {
-    return atomic_load(&r->heartbeat);
+    return atomic_load(&r->w.heartbeat);
 }
 
 void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out)
@@ -333,13 +267,9 @@ void reconcile_stop(struct reconciler *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->lock);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->wake);
-    pthread_mutex_unlock(&r->lock);
+    worker_stop(&r->w);
     pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->wake);
-    pthread_mutex_destroy(&r->lock);
+    worker_finish(&r->w);
     store_close(r->store);
     query_client_destroy(r->qc);
     free(r);

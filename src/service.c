@@ -50,6 +50,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "reconcile.h"
+#include "submit.h"
 #include "store.h"
 #include "timeutil.h"
 #include "writer.h"
@@ -70,10 +71,12 @@ struct service {
     struct writer *writer;
     struct httpd *httpd;
     struct reconciler *reconciler;
+    struct submitter *submitter;
     struct admin *admin;
     /* What each of them is told, from cfg (set_options): they keep pointers to these. */
     struct httpd_options httpd_opt;
     struct reconcile_options reconcile_opt;
+    struct submit_options submit_opt;
     struct admin_options admin_opt;
     int lock_fd; /* the database's single-instance lock; -1: not taken */
     char addr[96];
@@ -351,6 +354,25 @@ static void set_options(struct service *s)
         .max_rate = c->max_rate,
     };
     config_query_options(c, &s->reconcile_opt.query);
+    s->submit_opt = (struct submit_options){
+        .database_path = c->database_path,
+        .payout =
+            {
+                .payment_url = c->submit_payment_url,
+                .confirm_url = c->submit_confirm_url,
+                .ca_file = c->ca_file,
+                .merchant_key = c->merchant_key,
+                .oid_partner = c->oid_partner,
+                .platform = c->submit_platform,
+                .api_version = c->submit_api_version,
+                .notify_url = c->submit_notify_url,
+                .connect_timeout_ms = c->connect_timeout_ms,
+                .timeout_ms = c->submit_timeout_ms,
+            },
+        .max_rate = c->submit_max_rate,
+        .notify_window_s = c->notify_window,
+        .unknown_query_after = c->submit_unknown_query_after,
+    };
     s->admin_opt = (struct admin_options){
         .listen = {"admin.listen", c->admin_listen, c->admin_host, c->admin_port},
         .max_connections = c->admin_max_connections,
@@ -360,6 +382,7 @@ static void set_options(struct service *s)
         .tls_cert = c->tls_cert,
         .pending_warning_after = c->pending_warning_after,
         .reconciler_stall_ms = reconcile_stall_ms(&s->reconcile_opt),
+        .submitter_stall_ms = submit_stall_ms(&s->submit_opt),
     };
 }
 
@@ -542,11 +565,17 @@ static int start(struct service *s, char *err, size_t errlen)
         if (s->reconciler == NULL)
             return -1;
     }
+    if (s->cfg->submit_enabled) {
+        s->submitter = submit_start(&s->submit_opt, s->keys, s->writer, err, errlen);
+        if (s->submitter == NULL)
+            return -1;
+    }
     if (s->cfg->admin_listen != NULL) {
         struct admin_sources src = {
             .httpd = s->httpd,
             .writer = s->writer,
             .reconciler = s->reconciler,
+            .submitter = s->submitter,
             .keys = s->keys,
         };
         s->admin = admin_create(&s->admin_opt, &src, err, errlen);
@@ -577,6 +606,7 @@ static void stop(struct service *s)
         httpd_quiesce(s->httpd); /* no new connection from here on */
     admin_set_live(s->admin, false, "stopping", DRAIN_TIMEOUT_MS);
     reconcile_stop(s->reconciler); /* its query under way finishes or times out first */
+    submit_stop(s->submitter);     /* its request under way too, and its answer is recorded */
     if (s->httpd != NULL)
         drain(s, until);
     admin_destroy(s->admin);

@@ -89,6 +89,16 @@ static int run_job(struct writer *w, struct writer_job *job)
         return store_schedule_new(w->store, w->notify_window) < 0 ? -1 : 0;
     case WRITER_FLAG_UNQUERYABLE:
         return store_flag_unqueryable(w->store, job->in.now_ms, STORE_DUE_BATCH) < 0 ? -1 : 0;
+    case WRITER_PAYOUT_REFUSE:
+        return store_submit_refuse(w->store, job->in.payout);
+    case WRITER_PAYOUT_SENDING:
+        return store_submit_sending(w->store, job->in.payout);
+    case WRITER_PAYOUT_ANSWER:
+        return store_submit_answer(w->store, job->in.payout);
+    case WRITER_PAYOUT_RECOVER:
+        return store_submit_recover(w->store, job->in.payout);
+    case WRITER_PAYOUT_EXPIRE:
+        return store_submit_expire(w->store, job->in.payout);
     }
     return -1;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "store.h"
+#include "store_submit.h"
 
 struct metrics_histogram;
 
@@ -20,6 +21,12 @@ enum writer_kind {
     WRITER_QUERY_OUTCOME,    /* a query attempt's outcome: store_query_outcome(in.query) */
     WRITER_SCHEDULE_NEW,     /* store_schedule_new(notify_window) */
     WRITER_FLAG_UNQUERYABLE, /* store_flag_unqueryable(in.now_ms, STORE_DUE_BATCH) */
+    /* The submit thread (store_submit.h), each on in.payout: */
+    WRITER_PAYOUT_REFUSE,  /* store_submit_refuse */
+    WRITER_PAYOUT_SENDING, /* store_submit_sending */
+    WRITER_PAYOUT_ANSWER,  /* store_submit_answer */
+    WRITER_PAYOUT_RECOVER, /* store_submit_recover */
+    WRITER_PAYOUT_EXPIRE,  /* store_submit_expire */
 };
 
 /*
@@ -34,6 +41,7 @@ struct writer_job {
         struct store_input apply;
         struct store_query_outcome query;
         int64_t now_ms;
+        struct store_submit_step *payout;
     } in;
 
     /* Filled by the writer before done(): 0 when committed, -1 when nothing was written; what

@@ -89,7 +89,8 @@ def livez_and_readyz_when_healthy():
     status, r = readyz(e.d)
     eq(status, 200, '/readyz')
     eq(r, {'ready': True, 'checks': {'database': 'ok', 'writer': 'ok', 'reconciler': 'off',
-                                     'live': 'ok', 'connections': 'ok'}}, '/readyz body')
+                                     'submitter': 'off', 'live': 'ok', 'connections': 'ok'}},
+       '/readyz body')
     eq(admin_get(e.d, '/livez', method='HEAD')[0], 200, 'HEAD')
 
 
@@ -159,8 +160,9 @@ def readyz_reports_a_stuck_reconciler():
     d = Daemon(tmp, ll_pub, m_priv, sections={'lianlian': {'query_url': sim.url,
                                                              'query_timeout': '2s'}})
     eq(readyz(d), (200, {'ready': True, 'checks': {'database': 'ok', 'writer': 'ok',
-                                                   'reconciler': 'ok', 'live': 'ok',
-                                                   'connections': 'ok'}}), 'before')
+                                                   'reconciler': 'ok', 'submitter': 'off',
+                                                   'live': 'ok', 'connections': 'ok'}}),
+       'before')
     with freeze(d.proc.pid, names={'reconcile'}):
         # a turn may legitimately take a whole query (query_timeout) and 20 s more
         time.sleep(19)

@@ -354,4 +354,5 @@ def queries_follow_the_payout_and_name_it_by_oid_paybill():
     no_personal_data(s)
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -332,6 +332,54 @@ static void test_bounds_accepted(void **state)
     config_finish(&c);
 }
 
+static void test_submit(void **state)
+{
+    struct config c;
+    char err[512] = "";
+
+    /* Off by default, with LianLian's production URLs and design.md's defaults. */
+    if (load(MINIMAL, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_false(c.submit_enabled);
+    assert_null(c.submit_notify_url);
+    assert_string_equal(c.submit_payment_url,
+                        "https://instantpay.lianlianpay.com/paymentapi/payment.htm");
+    assert_string_equal(c.submit_confirm_url,
+                        "https://instantpay.lianlianpay.com/paymentapi/confirmPayment.htm");
+    assert_int_equal(c.submit_max_rate, 5);
+    assert_int_equal(c.submit_timeout_ms, 30000);
+    assert_int_equal(c.submit_unknown_query_after, 60);
+    assert_int_equal(c.submit_no_record_after, 1800);
+    assert_null(c.submit_platform);
+    assert_string_equal(c.submit_api_version, "1.0");
+    config_finish(&c);
+
+    /* Every key set; a notify_url of exactly 64 characters is LianLian's limit, not past it. */
+    static const char url64[] = "https://pay.example.com/lianpay/notify/0123456789012345678901234";
+    assert_int_equal(strlen(url64), 64);
+    char text[1024];
+    snprintf(text, sizeof(text),
+             MINIMAL "[submit]\nenabled = on\nnotify_url = %s\n"
+                     "payment_url = http://127.0.0.1:1/payment.htm\n"
+                     "confirm_url = http://127.0.0.1:1/confirmPayment.htm\nmax_rate = 2\n"
+                     "timeout = 1m\nunknown_query_after = 5s\nno_record_after = 2h\n"
+                     "platform = shop.example\napi_version = 1.1\n",
+             url64);
+    if (load(text, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_true(c.submit_enabled);
+    assert_string_equal(c.submit_notify_url, url64);
+    assert_string_equal(c.submit_payment_url, "http://127.0.0.1:1/payment.htm");
+    assert_string_equal(c.submit_confirm_url, "http://127.0.0.1:1/confirmPayment.htm");
+    assert_int_equal(c.submit_max_rate, 2);
+    assert_int_equal(c.submit_timeout_ms, 60000);
+    assert_int_equal(c.submit_unknown_query_after, 5);
+    assert_int_equal(c.submit_no_record_after, 7200);
+    assert_string_equal(c.submit_platform, "shop.example");
+    assert_string_equal(c.submit_api_version, "1.1");
+    config_finish(&c);
+}
+
 static void test_reconcile_disabled_needs_no_private_key(void **state)
 {
     struct config c;
@@ -465,6 +513,29 @@ static const struct bad_case bad_cases[] = {
     {"[lianlian]\n" OID PUB, 0, "lianlian.merchant_private_key",
      "required when reconcile.enabled is true"},
     {"", 0, "lianlian.oid_partner", "required"},
+    /* [submit] (issue 13) */
+    {MINIMAL "[submit]\nenabled = yes\n", 6, "submit.enabled",
+     "submit.notify_url is required when enabled"},
+    {"[lianlian]\n" OID PUB "[reconcile]\nenabled = false\n[submit]\nenabled = true\n"
+     "notify_url = http://x.example/n\n",
+     0, "lianlian.merchant_private_key", "required when submit.enabled is true"},
+    {MINIMAL "[submit]\nnotify_url = https://pay.example.com/"
+             "lianpay/notify/0123456789012345678901234567890\n",
+     6, "submit.notify_url", "longer than 64 characters"},
+    {MINIMAL "[submit]\nnotify_url = ftp://x\n", 6, "submit.notify_url", "https:// or http://"},
+    {MINIMAL "[submit]\npayment_url = payment.htm\n", 6, "submit.payment_url", "https://"},
+    {MINIMAL "[submit]\nconfirm_url = \n", 6, "submit.confirm_url", "https://"},
+    {MINIMAL "[submit]\nmax_rate = 0\n", 6, "submit.max_rate", "requests per second from 1"},
+    {MINIMAL "[submit]\ntimeout = 10m\n", 6, "submit.timeout", "at most 5m"},
+    {MINIMAL "[submit]\nunknown_query_after = soon\n", 6, "submit.unknown_query_after",
+     "not a duration"},
+    {MINIMAL "[submit]\nno_record_after = -1m\n", 6, "submit.no_record_after", "not a duration"},
+    {MINIMAL "[submit]\nplatform = my shop\n", 6, "submit.platform", "only letters"},
+    {MINIMAL "[submit]\nplatform = 012345678901234567890123456789012\n", 6, "submit.platform",
+     "not 1 to 32 characters"},
+    {MINIMAL "[submit]\napi_version = \n", 6, "submit.api_version", "not 1 to 8 characters"},
+    {MINIMAL "[submit]\nenabled = maybe\n", 6, "submit.enabled", "not a boolean"},
+    {MINIMAL "[submit]\nno_such = 1\n", 6, "submit.no_such", "unknown key"},
     /* two listeners on one address and port (issue 11, item 18) */
     {MINIMAL "[server]\nlisten = 127.0.0.1:8080\n[admin]\nlisten = 127.0.0.1:8080\n", 8,
      "admin.listen", "the same address and port as server.listen"},
@@ -730,8 +801,8 @@ static char *source_file(const char *name)
 
 static bool config_section(const char *key)
 {
-    static const char *const sections[] = {"server.",    "lianlian.", "database.",
-                                           "reconcile.", "log.",      "admin."};
+    static const char *const sections[] = {"server.", "lianlian.", "database.", "reconcile.",
+                                           "log.",    "admin.",    "submit."};
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
         if (strncmp(key, sections[i], strlen(sections[i])) == 0)
             return true;
@@ -896,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_booleans_and_levels),
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_reconcile_disabled_needs_no_private_key),
+        cmocka_unit_test(test_submit),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_crlf_bom_comments),

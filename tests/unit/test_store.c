@@ -24,6 +24,7 @@
 #include "state.h"
 #include "store.h"
 #include "store_payout.h"
+#include "store_submit.h"
 #include "testdb.h"
 #include "timeutil.h"
 
@@ -555,6 +556,117 @@ static void test_payout_queue_and_cancel(void **state)
     assert_int_equal(
         store_payout_cancel(fx->st, "NONE", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
     assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
+}
+
+/* The submit thread's steps (store_submit.c): next, sending (not when cancelled meanwhile), the
+ * answer with its attempts row and next query, recovery at start-up, review expiry. */
+static void test_submit_steps(void **state)
+{
+    struct fx *fx = *state;
+    struct store_submit_payout p;
+    struct store_submit_step st = {.now_iso = "2026-12-01T10:00:00.000Z"};
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name, "
+                 "queued_at) VALUES "
+                 "('S1', '49.65', '20261201093000', '6228480223312311474', 'A', "
+                 "'2026-12-01T09:00:00.000Z'), "
+                 "('S2', '1.00', '20261201093000', '6228480223312311474', 'B', "
+                 "'2026-12-01T09:00:01.000Z')");
+    assert_int_equal(store_submit_next(fx->st, &p), 1);
+    assert_string_equal(p.req.no_order, "S1");
+    assert_string_equal(p.req.money_order, "49.65");
+    assert_string_equal(p.req.acct_name, "A");
+    assert_string_equal(p.req.flag_card, "0");
+    assert_null(p.req.memo);
+    store_submit_payout_finish(&p);
+
+    /* Cancelled between the read and the write-ahead step: nothing changes, nothing is sent. */
+    raw_exec(fx, "UPDATE payouts SET state = 'cancelled' WHERE no_order = 'S2'");
+    st.no_order = "S2";
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_sending(fx->st, &st), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(st.changed, 0);
+    assert_string_equal(q_sql(fx, "SELECT state FROM payouts WHERE no_order = 'S2'"), "cancelled");
+
+    st.no_order = "S1";
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_sending(fx->st, &st), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(st.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || p.payout_held FROM payouts AS o "
+                                  "JOIN payments AS p USING (no_order) WHERE no_order = 'S1'"),
+                        "sending 0");
+    assert_int_equal(store_submit_next(fx->st, &p), 0); /* nothing queued any more */
+
+    struct store_submit_step a = {.no_order = "S1",
+                                  .now_iso = "2026-12-01T10:00:01.000Z",
+                                  .call = "apply",
+                                  .state = "accepted",
+                                  .ret_code = "0000",
+                                  .ret_msg = "ok",
+                                  .oid_paybill = "2026120100000001",
+                                  .signed_ok = 1,
+                                  .sent_at = "2026-12-01T10:00:00.000Z",
+                                  .answered_at = "2026-12-01T10:00:01.000Z",
+                                  .answer = "{\"ret_code\":\"0000\"}x",
+                                  .answer_len = 19,
+                                  .request = "{\"card_no\":\"622848******1474\"}",
+                                  .next_query_at = "2026-12-01T10:36:00.000Z"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || ret_code || ' ' || oid_paybill || ' ' "
+                                  "|| attempts || ' ' || answered_at FROM payouts "
+                                  "WHERE no_order = 'S1'"),
+                        "accepted 0000 2026120100000001 1 2026-12-01T10:00:01.000Z");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(call || ' ' || class || ' ' || ret_code "
+                                  "|| ' ' || signed || ' ' || answer || ' ' || request) "
+                                  "FROM payout_attempts"),
+                        "apply accepted 0000 1 {\"ret_code\":\"0000\"} "
+                        "{\"card_no\":\"622848******1474\"}");
+    assert_string_equal(q_sql(fx, "SELECT next_query_at FROM payments WHERE no_order = 'S1'"),
+                        "2026-12-01T10:36:00.000Z");
+    /* A second answer for a payout no longer in flight is not recorded. */
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 0);
+    assert_string_equal(q_sql(fx, "SELECT count(*) FROM payout_attempts"), "1");
+
+    /* Start-up: in flight becomes unknown, scheduled for a query. */
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
+                 "VALUES ('S3', '2.00', '20261201093000', '6228480223312311474', 'C')");
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order = 'S3'");
+    struct store_submit_step r = {.now_iso = "2026-12-01T11:00:00.000Z",
+                                  .reason = "in flight",
+                                  .next_query_at = "2026-12-01T11:01:00.000Z"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_recover(fx->st, &r), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(r.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || o.reason || ' ' || p.next_query_at "
+                                  "|| ' ' || p.payout_held FROM payouts AS o JOIN payments AS p "
+                                  "USING (no_order) WHERE no_order = 'S3'"),
+                        "unknown in flight 2026-12-01T11:01:00.000Z 0");
+
+    /* Review expiry: only a lapsed code closes. */
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
+                 "VALUES ('R1', '2.00', '20261201093000', '6228480223312311474', 'D'), "
+                 "('R2', '2.00', '20261201093000', '6228480223312311474', 'E')");
+    raw_exec(fx, "UPDATE payouts SET state = 'review', confirm_expires_at = "
+                 "CASE no_order WHEN 'R1' THEN '2026-12-01T11:59:59.999Z' "
+                 "ELSE '2026-12-01T12:00:00.001Z' END WHERE no_order GLOB 'R*'");
+    struct store_submit_step e = {.now_iso = "2026-12-01T12:00:00.000Z", .reason = "lapsed"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_expire(fx->st, &e), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(e.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state || ' ' || "
+                                  "ifnull(reason, '-'), ', ') FROM payouts WHERE no_order GLOB "
+                                  "'R*'"),
+                        "R1 closed lapsed, R2 review -");
 }
 
 static void test_plain_sql_insert(void **state)
@@ -1779,6 +1891,7 @@ int main(void)
         T(test_migration_0004),
         T(test_migration_0005),
         T(test_payout_queue_and_cancel),
+        T(test_submit_steps),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_variant_body_is_a_redelivery),

@@ -1,0 +1,207 @@
+/*
+ * The submit thread's reads and writes of payouts (store_submit.h). sql/0004 holds the rules;
+ * each write names the state it expects, so that a payout a person cancelled meanwhile is left
+ * alone and nothing is sent for it.
+ */
+#include "store_submit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_private.h"
+
+#define PAYOUT_FIELDS                                                                              \
+    "no_order, dt_order, money_order, card_no, acct_name, bank_name, info_order, flag_card, "      \
+    "memo, prcptcd, bank_code, city_code, brabank_name"
+
+_Static_assert(sizeof(struct payout_request) == 13 * sizeof(const char *),
+               "payout_request is the 13 fields of PAYOUT_FIELDS, in that order");
+
+int store_submit_next(struct store *st, struct store_submit_payout *out)
+{
+    static const char sql[] = "SELECT " PAYOUT_FIELDS " FROM payouts INDEXED BY payouts_state "
+                              "WHERE state = 'queued' ORDER BY queued_at, no_order LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    int row = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (prepare_once(st, sql, &s) < 0 || (row = step_row(st, s)) <= 0)
+        goto out;
+    const char **req = (const char **)&out->req;
+    for (int i = 0; i < 13; i++) {
+        const char *v = (const char *)sqlite3_column_text(s, i);
+        if (v != NULL && (out->field[i] = strdup(v)) == NULL) {
+            store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+            store_submit_payout_finish(out);
+            row = -1;
+            goto out;
+        }
+        req[i] = out->field[i];
+    }
+out:
+    (void)sqlite3_finalize(s);
+    return row;
+}
+
+void store_submit_payout_finish(struct store_submit_payout *p)
+{
+    for (int i = 0; i < 13; i++)
+        free(p->field[i]);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Runs sql with the texts binds[0..n) as ?1.., and sets s->changed. */
+static int run(struct store *st, const char *sql, const char *const *binds, int n,
+               struct store_submit_step *step)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = -1;
+
+    if (prepare_once(st, sql, &s) < 0)
+        goto out;
+    for (int i = 0; i < n; i++)
+        if (bind_text(st, s, i + 1, binds[i]) < 0)
+            goto out;
+    if (step_done(st, s) < 0)
+        goto out;
+    step->changed = sqlite3_changes(st->db);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+int store_submit_refuse(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "UPDATE payouts SET state = 'refused', ret_code = NULL, "
+                              "reason = ?3, updated_at = ?2 WHERE no_order = ?1 "
+                              "AND state = 'queued'";
+    const char *const b[] = {s->no_order, s->now_iso, s->reason};
+    return run(st, sql, b, 3, s);
+}
+
+int store_submit_sending(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "UPDATE payouts SET state = 'sending', sent_at = ?2, "
+                              "updated_at = ?2 WHERE no_order = ?1 AND state = 'queued'";
+    const char *const b[] = {s->no_order, s->now_iso};
+    return run(st, sql, b, 2, s);
+}
+
+int store_submit_answer(struct store *st, struct store_submit_step *s)
+{
+    static const char upd[] =
+        "UPDATE payouts SET state = ?2, ret_code = ?3, ret_msg = ?4, oid_paybill = ?5, "
+        "confirm_code = ?6, confirm_expires_at = ?7, confirm_tries = ?8, sent_at = ?9, "
+        "answered_at = ?10, attempts = attempts + 1, reason = ?11, updated_at = ?10 "
+        "WHERE no_order = ?1 AND (state = 'sending' OR state = 'confirming')";
+    static const char ins[] = "INSERT INTO payout_attempts (no_order, call, class, ret_code, "
+                              "signed, answer, request, sent_at, answered_at) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    static const char sched[] = "UPDATE payments SET next_query_at = ?2 "
+                                "WHERE no_order = ?1 AND payout_held = 0 AND " SQL_NOT_FINAL;
+    sqlite3_stmt *q = NULL;
+    int ret = -1;
+
+    if (prepare_once(st, upd, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
+        bind_text(st, q, 2, s->state) < 0 || bind_opt(st, q, 3, s->ret_code) < 0 ||
+        bind_opt(st, q, 4, s->ret_msg) < 0 || bind_opt(st, q, 5, s->oid_paybill) < 0 ||
+        bind_opt(st, q, 6, s->confirm_code) < 0 || bind_opt(st, q, 7, s->confirm_expires_at) < 0 ||
+        bind_int(st, q, 8, s->confirm_tries) < 0 || bind_text(st, q, 9, s->sent_at) < 0 ||
+        bind_text(st, q, 10, s->answered_at) < 0 || bind_opt(st, q, 11, s->reason) < 0 ||
+        step_done(st, q) < 0)
+        goto out;
+    s->changed = sqlite3_changes(st->db);
+    (void)sqlite3_finalize(q);
+    q = NULL;
+    if (s->changed == 0) {
+        ret = 0;
+        goto out;
+    }
+    if (prepare_once(st, ins, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
+        bind_text(st, q, 2, s->call) < 0 || bind_text(st, q, 3, s->state) < 0 ||
+        bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
+        check_bind(st, s->answer != NULL ? sqlite3_bind_text(q, 6, s->answer, (int)s->answer_len,
+                                                             SQLITE_TRANSIENT)
+                                         : sqlite3_bind_null(q, 6)) < 0 ||
+        bind_text(st, q, 7, s->request) < 0 || bind_text(st, q, 8, s->sent_at) < 0 ||
+        bind_text(st, q, 9, s->answered_at) < 0 || step_done(st, q) < 0)
+        goto out;
+    (void)sqlite3_finalize(q);
+    q = NULL;
+    if (s->next_query_at != NULL) {
+        const char *const b[] = {s->no_order, s->next_query_at};
+        int changed = s->changed;
+        if (run(st, sched, b, 2, s) < 0)
+            goto out;
+        s->changed = changed;
+    }
+    ret = 0;
+out:
+    (void)sqlite3_finalize(q);
+    return ret;
+}
+
+int store_submit_recover(struct store *st, struct store_submit_step *s)
+{
+    /* The payments rows first, while the payouts still say which ones were in flight (their
+     * payout_held is already 0: sending and confirming are not held). */
+    static const char sched[] =
+        "UPDATE payments SET next_query_at = ?2 WHERE payout_held = 0 AND " SQL_NOT_FINAL
+        " AND no_order IN (SELECT no_order FROM payouts "
+        "WHERE state = 'sending' OR state = 'confirming')";
+    static const char upd[] = "UPDATE payouts SET state = 'unknown', reason = ?3, updated_at = ?1 "
+                              "WHERE state = 'sending' OR state = 'confirming'";
+    const char *const b1[] = {s->now_iso, s->next_query_at};
+    const char *const b2[] = {s->now_iso, s->now_iso, s->reason};
+    if (run(st, sched, b1, 2, s) < 0)
+        return -1;
+    return run(st, upd, b2, 3, s);
+}
+
+int store_submit_expire(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "UPDATE payouts SET state = 'closed', reason = ?2, updated_at = ?1 "
+                              "WHERE state = 'review' AND confirm_expires_at <= ?1";
+    const char *const b[] = {s->now_iso, s->reason};
+    return run(st, sql, b, 2, s);
+}
+
+const char *const store_payout_state_names[STORE_PAYOUT_STATES] = {
+    "queued",  "sending", "accepted", "review",   "confirming",
+    "refused", "unknown", "closed",   "cancelled"};
+
+int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
+                        int64_t *oldest_queued_age_s)
+{
+    static const char by_state[] = "SELECT state, count(*) FROM payouts GROUP BY state";
+    static const char oldest[] = "SELECT CAST(?1 / 1000 - strftime('%s', queued_at) AS INTEGER) "
+                                 "FROM payouts INDEXED BY payouts_state WHERE state = 'queued' "
+                                 "ORDER BY queued_at LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    memset(counts, 0, STORE_PAYOUT_STATES * sizeof(counts[0]));
+    *oldest_queued_age_s = 0;
+    if (prepare_once(st, by_state, &s) < 0)
+        goto out;
+    while ((row = step_row(st, s)) == 1) {
+        const char *state = (const char *)sqlite3_column_text(s, 0);
+        for (int i = 0; state != NULL && i < STORE_PAYOUT_STATES; i++)
+            if (strcmp(state, store_payout_state_names[i]) == 0)
+                counts[i] = (uint64_t)sqlite3_column_int64(s, 1);
+    }
+    if (row < 0)
+        goto out;
+    (void)sqlite3_finalize(s);
+    s = NULL;
+    if (prepare_once(st, oldest, &s) < 0 || bind_int(st, s, 1, now_ms) < 0 ||
+        (row = step_row(st, s)) < 0)
+        goto out;
+    if (row == 1 && sqlite3_column_int64(s, 0) > 0)
+        *oldest_queued_age_s = sqlite3_column_int64(s, 0);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}

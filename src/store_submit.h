@@ -1,0 +1,74 @@
+#ifndef LIANPAY_STORE_SUBMIT_H
+#define LIANPAY_STORE_SUBMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "payout.h"
+#include "store.h"
+
+/*
+ * The submit thread's reads and writes of the payouts table (sql/0004). The reads work on any
+ * connection (the thread's own read connection); the writes run inside the writer's transaction
+ * (writer.h's WRITER_PAYOUT_* kinds). The payout_held triggers keep payments.payout_held; these
+ * functions only schedule the payments row's next query where an answer says so.
+ */
+
+/* A payout to send, as stored (every string malloc'd, NULL for SQL NULL; free with
+ * store_submit_payout_finish). req's pointers point into the strings. */
+struct store_submit_payout {
+    char *field[13]; /* in payout_request's order: no_order, dt_order, money_order, ... */
+    struct payout_request req;
+};
+
+/* The oldest queued payout into *out. Returns 1 when there is one, 0 when none, -1 on error. */
+int store_submit_next(struct store *st, struct store_submit_payout *out);
+void store_submit_payout_finish(struct store_submit_payout *p);
+
+/* One step of a payout, the input of a writer job (all strings borrowed). */
+struct store_submit_step {
+    const char *no_order;
+    const char *now_iso; /* updated_at */
+    /* WRITER_PAYOUT_REFUSE: the reason (payout_check's sentence); ret_code stays NULL. */
+    const char *reason;
+    /* WRITER_PAYOUT_ANSWER: what the answer says. */
+    const char *call;  /* "apply" | "confirm" */
+    const char *state; /* the payout's new state, and the attempt's class */
+    const char *ret_code, *ret_msg, *oid_paybill, *confirm_code, *confirm_expires_at;
+    int confirm_tries;
+    int signed_ok;
+    const char *sent_at, *answered_at;
+    const char *answer; /* the body as received, NULL when none */
+    size_t answer_len;
+    const char *request;       /* payout.c's journal_json */
+    const char *next_query_at; /* the payments row's next query, NULL to leave it */
+    /* Out: rows the step changed (0: the payout was not in the state the step expects). */
+    int changed;
+};
+
+/* queued -> refused, with reason and ret_code NULL. Returns 0, or -1 on an SQL error. */
+int store_submit_refuse(struct store *st, struct store_submit_step *s);
+/* queued -> sending (write-ahead: committed before the request leaves); s->changed 0 when the
+ * payout is no longer queued (cancelled meanwhile). Returns 0, or -1. */
+int store_submit_sending(struct store *st, struct store_submit_step *s);
+/* sending -> s->state with the answer's fields, attempts + 1, one payout_attempts row, and the
+ * payments row's next query. Returns 0, or -1. */
+int store_submit_answer(struct store *st, struct store_submit_step *s);
+/* At start-up: every payout in sending or confirming becomes unknown with reason, its payments
+ * row queried at next_query_at. s->changed: how many. Returns 0, or -1. */
+int store_submit_recover(struct store *st, struct store_submit_step *s);
+
+/* review -> closed for every payout whose confirm_expires_at is not after s->now_iso, with
+ * s->reason. s->changed: how many. Returns 0, or -1. */
+int store_submit_expire(struct store *st, struct store_submit_step *s);
+
+/* The payout states, in sql/0004's order (the label of store_submit_counts' counts). */
+#define STORE_PAYOUT_STATES 9
+extern const char *const store_payout_state_names[STORE_PAYOUT_STATES];
+
+/* Payouts by state into counts[STORE_PAYOUT_STATES], and the seconds since the oldest queued
+ * payout was queued (0 when none) at now_ms. Returns 0, or -1. */
+int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
+                        int64_t *oldest_queued_age_s);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * The submit thread (submit.h). One payout at a time, in queue order:
+ *
+ *   payout_check ── a problem ──▶ writer: refused (ret_code NULL, the sentence as reason)
+ *   build the request ── writer: queued -> sending, committed ──▶ POST ──▶ writer: the answer
+ *
+ * Nothing leaves before "sending" is committed, and a payout no longer queued then (a person
+ * cancelled it) is not sent. The answer, its attempts row and the payments row's next query are
+ * one writer job, so an answer is recorded before anything else happens to the payout.
+ */
+#include "submit.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyring.h"
+#include "log.h"
+#include "payout_check.h"
+#include "store.h"
+#include "store_submit.h"
+#include "timeutil.h"
+#include "worker.h"
+#include "writer.h"
+
+#define IDLE_MS          1000
+#define STORAGE_PAUSE_MS 5000
+#define CONFIRM_LIFE_MS  (30 * 60 * 1000) /* protocol.md: a confirm code lives 30 minutes */
+#define CONFIRM_TRIES    6                /* ...and takes 6 tries */
+
+static const char recovered_reason[] =
+    "the daemon stopped while the request was in flight: it is queried, never sent again";
+static const char expired_reason[] = "the confirm code lapsed: nothing is paid";
+
+struct submitter {
+    const struct submit_options *opt;
+    struct keyring *keys;
+    struct writer *writer;
+    struct store *store; /* read-only */
+    struct payout_client *pc;
+
+    pthread_t thread;
+    struct worker w; /* stop requests, writer jobs, heartbeat, max_rate */
+
+    atomic_ullong attempts, refused_before_sending, recovered, expired;
+    atomic_ullong by_class[PAYOUT_CLASS_COUNT];
+};
+
+static void log_storage(const char *op)
+{
+    log_kv(LOG_LEVEL_ERROR, "storage_error", "op", op, "kind", "writer", "error",
+           "the writer did not commit the payout's step", NULL);
+}
+
+static void log_change(const char *no_order, const char *from, const char *to, const char *reason)
+{
+    log_kv(LOG_LEVEL_INFO, "payout", "no_order", log_outside(no_order), "from", from, "to", to,
+           "reason", log_outside(reason), NULL);
+}
+
+/* Hands step to the writer as kind and waits for the commit. Returns 0 when committed. */
+static int write_step(struct submitter *s, enum writer_kind kind, struct store_submit_step *step)
+{
+    struct writer_job job = {.kind = kind, .in.payout = step};
+    return worker_write(&s->w, s->writer, &job);
+}
+
+static int refuse(struct submitter *s, const char *no_order, const char *reason)
+{
+    char now[TIME_ISO_LEN];
+    time_iso(time_now_ms(), now);
+    struct store_submit_step step = {.no_order = no_order, .now_iso = now, .reason = reason};
+    if (write_step(s, WRITER_PAYOUT_REFUSE, &step) != 0) {
+        log_storage("payout_refuse");
+        return -1;
+    }
+    if (step.changed > 0) {
+        atomic_fetch_add(&s->refused_before_sending, 1);
+        log_change(no_order, "queued", "refused", reason);
+    }
+    return 0;
+}
+
+/* Records answer a of the request b sent at sent_ms. Returns 0, or -1 when not stored. */
+static int record_answer(struct submitter *s, const struct store_submit_payout *p,
+                         const struct payout_built *b, int64_t sent_ms,
+                         const struct payout_answer *a)
+{
+    int64_t answered_ms = time_now_ms();
+    char sent_at[TIME_ISO_LEN], answered_at[TIME_ISO_LEN], expires[TIME_ISO_LEN],
+        next_query[TIME_ISO_LEN], reason[400] = "";
+    const char *state = payout_class_state(a->cls);
+    const char *no_order = p->req.no_order;
+
+    time_iso(sent_ms, sent_at);
+    time_iso(answered_ms, answered_at);
+    struct store_submit_step step = {
+        .no_order = no_order,
+        .now_iso = answered_at,
+        .call = "apply",
+        .state = state,
+        .signed_ok = a->signed_ok,
+        .sent_at = sent_at,
+        .answered_at = answered_at,
+        .answer = a->body,
+        .answer_len = a->body_len,
+        .request = b->journal_json,
+    };
+    if (a->signed_ok) {
+        step.ret_code = a->ret_code;
+        step.ret_msg = a->ret_msg;
+        step.oid_paybill = a->oid_paybill;
+    } else {
+        snprintf(reason, sizeof(reason), "unsigned answer: %s", a->detail);
+        step.reason = reason;
+    }
+    switch (a->cls) {
+    case PAYOUT_ACCEPTED:
+        time_iso(sent_ms + s->opt->notify_window_s * 1000, next_query);
+        step.next_query_at = next_query;
+        break;
+    case PAYOUT_REVIEW:
+        time_iso(answered_ms + CONFIRM_LIFE_MS, expires);
+        step.confirm_code = a->confirm_code;
+        step.confirm_expires_at = expires;
+        step.confirm_tries = CONFIRM_TRIES;
+        break;
+    case PAYOUT_UNKNOWN:
+        time_iso(answered_ms + s->opt->unknown_query_after * 1000, next_query);
+        step.next_query_at = next_query;
+        break;
+    default:
+        break;
+    }
+    int status = write_step(s, WRITER_PAYOUT_ANSWER, &step);
+    if (status != 0) {
+        log_storage("payout_answer");
+        return -1;
+    }
+    if (step.changed > 0)
+        log_change(no_order, "sending", state, step.reason);
+    return 0;
+}
+
+static void log_attempt(const struct store_submit_payout *p, const struct payout_answer *a)
+{
+    char card[PAYOUT_MASKED_CARD_LEN];
+    payout_mask_card(p->req.card_no, card);
+    log_kv(a->cls == PAYOUT_ACCEPTED ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "submit", "no_order",
+           log_outside(p->req.no_order), "call", "apply", "class", payout_class_name(a->cls),
+           "ret_code", log_outside(a->ret_code[0] ? a->ret_code : NULL), "signed",
+           a->signed_ok ? "1" : "0", "card", card, "detail", log_outside(a->detail), NULL);
+}
+
+/* Sends one queued payout. Returns -1 on a storage failure, 1 when stopping, 0 otherwise. */
+static int submit_one(struct submitter *s, const struct store_submit_payout *p)
+{
+    char why[256];
+    const char *problem = payout_check(&p->req, why, sizeof(why));
+    const char *no_order = p->req.no_order;
+
+    if (problem != NULL)
+        return refuse(s, no_order, problem);
+
+    struct payout_built b = {0};
+    const char *build_why = NULL;
+    EVP_PKEY *lianlian = keyring_first(s->keys);
+    int rc = lianlian != NULL
+                 ? payout_build_apply(&s->opt->payout, &p->req, lianlian, &b, &build_why)
+                 : -1;
+    EVP_PKEY_free(lianlian);
+    if (rc < 0)
+        return refuse(s, no_order, build_why != NULL ? build_why : "no LianLian public key");
+
+    if (worker_rate_wait(&s->w)) {
+        payout_built_finish(&b);
+        return 1;
+    }
+    int64_t sent_ms = time_now_ms();
+    char sent_at[TIME_ISO_LEN];
+    time_iso(sent_ms, sent_at);
+    struct store_submit_step step = {.no_order = no_order, .now_iso = sent_at};
+    if (write_step(s, WRITER_PAYOUT_SENDING, &step) != 0) {
+        log_storage("payout_sending");
+        payout_built_finish(&b);
+        return -1;
+    }
+    if (step.changed == 0) { /* cancelled meanwhile: nothing is sent */
+        payout_built_finish(&b);
+        return 0;
+    }
+    log_change(no_order, "queued", "sending", NULL);
+
+    struct payout_answer a;
+    payout_send(s->pc, PAYOUT_APPLY, &b, s->keys, no_order, &a);
+    atomic_fetch_add(&s->attempts, 1);
+    if ((unsigned)a.cls < PAYOUT_CLASS_COUNT)
+        atomic_fetch_add(&s->by_class[a.cls], 1);
+    log_attempt(p, &a);
+    /* Until it is stored the payout stays "sending", which start-up makes unknown: retried
+     * here, never sent again. */
+    while ((rc = record_answer(s, p, &b, sent_ms, &a)) < 0) {
+        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
+            break;
+    }
+    payout_answer_finish(&a);
+    payout_built_finish(&b);
+    return rc < 0 ? 1 : 0;
+}
+
+/* One writer step on all payouts at once (recovery, expiry). Returns 0 when committed. */
+static int sweep(struct submitter *s, enum writer_kind kind, const char *reason,
+                 const char *next_query_at, int *changed)
+{
+    char now[TIME_ISO_LEN];
+    time_iso(time_now_ms(), now);
+    struct store_submit_step step = {
+        .now_iso = now, .reason = reason, .next_query_at = next_query_at};
+    int status = write_step(s, kind, &step);
+    *changed = step.changed;
+    return status;
+}
+
+/* At start-up, before anything is sent. Returns true when stopping. */
+static bool recover(struct submitter *s)
+{
+    for (;;) {
+        char next[TIME_ISO_LEN];
+        int n = 0;
+        time_iso(time_now_ms() + s->opt->unknown_query_after * 1000, next);
+        if (sweep(s, WRITER_PAYOUT_RECOVER, recovered_reason, next, &n) == 0) {
+            atomic_fetch_add(&s->recovered, (unsigned long long)n);
+            if (n > 0)
+                log_kv(LOG_LEVEL_WARNING, "payout", "from", "sending|confirming", "to", "unknown",
+                       "count", log_int(n), "reason", recovered_reason, NULL);
+            return false;
+        }
+        log_storage("payout_recover");
+        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
+            return true;
+    }
+}
+
+static void *submit_main(void *arg)
+{
+    struct submitter *s = arg;
+
+    pthread_setname_np(pthread_self(), "submit");
+    if (recover(s))
+        return NULL;
+    for (;;) {
+        atomic_store(&s->w.heartbeat, time_mono_ms());
+        int64_t pause = IDLE_MS;
+        int n = 0;
+        if (sweep(s, WRITER_PAYOUT_EXPIRE, expired_reason, NULL, &n) == 0 && n > 0) {
+            atomic_fetch_add(&s->expired, (unsigned long long)n);
+            log_kv(LOG_LEVEL_WARNING, "payout", "from", "review", "to", "closed", "count",
+                   log_int(n), "reason", expired_reason, NULL);
+        }
+        struct store_submit_payout p;
+        int found = store_submit_next(s->store, &p);
+        if (found < 0) {
+            log_kv(LOG_LEVEL_ERROR, "storage_error", "op", "select_queued", "kind",
+                   store_errkind(s->store), "error", store_errmsg(s->store), NULL);
+            pause = STORAGE_PAUSE_MS;
+        } else if (found > 0) {
+            int rc = submit_one(s, &p);
+            store_submit_payout_finish(&p);
+            if (rc > 0)
+                return NULL;
+            if (rc == 0)
+                continue; /* the next one at once (rate_wait paces the sends) */
+            pause = STORAGE_PAUSE_MS;
+        }
+        if (worker_sleep_until(&s->w, time_mono_ms() + pause))
+            return NULL;
+    }
+}
+
+struct submitter *submit_start(const struct submit_options *opt, struct keyring *keys,
+                               struct writer *w, char *err, size_t errlen)
+{
+    struct submitter *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->opt = opt;
+    s->keys = keys;
+    s->writer = w;
+    s->pc = payout_client_create(&opt->payout, err, errlen);
+    if (s->pc == NULL)
+        goto fail;
+    s->store = store_open(opt->database_path, STORE_READ, err, errlen);
+    if (s->store == NULL)
+        goto fail;
+    worker_init(&s->w, opt->max_rate);
+    if (pthread_create(&s->thread, NULL, submit_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the submit thread");
+        worker_finish(&s->w);
+        goto fail;
+    }
+    return s;
+fail:
+    store_close(s->store);
+    payout_client_destroy(s->pc);
+    free(s);
+    return NULL;
+}
+
+int64_t submit_stall_ms(const struct submit_options *opt)
+{
+    /* As the reconciler's: 20 s for the writer's steps, a read and the rate limiter's wait. */
+    return (opt->payout.timeout_ms > 0 ? opt->payout.timeout_ms : 30000) + 20000;
+}
+
+int64_t submit_heartbeat(struct submitter *s)
+{
+    return atomic_load(&s->w.heartbeat);
+}
+
+void submit_get_stats(struct submitter *s, struct submit_stats *out)
+{
+    out->attempts = atomic_load(&s->attempts);
+    out->refused_before_sending = atomic_load(&s->refused_before_sending);
+    out->recovered = atomic_load(&s->recovered);
+    out->expired = atomic_load(&s->expired);
+    for (int i = 0; i < PAYOUT_CLASS_COUNT; i++)
+        out->by_class[i] = atomic_load(&s->by_class[i]);
+}
+
+void submit_stop(struct submitter *s)
+{
+    if (s == NULL)
+        return;
+    worker_stop(&s->w);
+    pthread_join(s->thread, NULL);
+    worker_finish(&s->w);
+    store_close(s->store);
+    payout_client_destroy(s->pc);
+    free(s);
+}
