@@ -8,7 +8,10 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "ctl_payout.h"
 #include "log.h"
@@ -26,6 +29,75 @@ int ctl_fail(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 2;
+}
+
+static bool json_mode;
+
+void ctl_set_json(bool on)
+{
+    json_mode = on;
+}
+
+bool ctl_json(void)
+{
+    return json_mode;
+}
+
+/* The length of the character at p (n > 0 bytes left) when it may go into a JSON string as it
+ * is: well-formed UTF-8 and not NUL (cJSON would end the string there). 0 otherwise. */
+static size_t json_char_len(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return p[0] != 0;
+    return log_utf8_decode(p, n, &cp);
+}
+
+cJSON *ctl_json_value(struct store_value v)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)v.text;
+    char *buf;
+    size_t o = 0;
+
+    if (v.text == NULL)
+        return cJSON_CreateNull();
+    if ((buf = malloc(v.len * 3 + 1)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < v.len;) {
+        size_t k = json_char_len(p + i, v.len - i);
+        if (k == 0) {
+            memcpy(buf + o, replacement, 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(buf + o, p + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    buf[o] = '\0';
+    cJSON *s = cJSON_CreateString(buf);
+    free(buf);
+    return s;
+}
+
+cJSON *ctl_json_string(const char *s)
+{
+    return ctl_json_value((struct store_value){s, s ? strlen(s) : 0});
+}
+
+int ctl_json_print(FILE *out, cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    int rc = text ? 0 : -1;
+
+    if (text != NULL)
+        fprintf(out, "%s\n", text);
+    free(text);
+    cJSON_Delete(obj);
+    return rc;
 }
 
 void ctl_print_value(FILE *out, struct store_value v)

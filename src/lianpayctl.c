@@ -19,6 +19,7 @@
 #include "config.h"
 #include "ctl_payout.h"
 #include "ctl_print.h"
+#include "ctl_review.h"
 #include "devconfig.h"
 #include "fileio.h"
 #include "keys.h"
@@ -40,7 +41,7 @@ static const char *dev_dir; /* --dev DIR: the daemon's embedded development conf
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: lianpayctl [-c FILE] VERB [ARGS]\n"
+            "usage: lianpayctl [-c FILE] [--json] VERB [ARGS]\n"
             "\n"
             "  verify [-v] [--public-key FILE] [MSG]   check a LianLian-signed JSON message\n"
             "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
@@ -60,10 +61,15 @@ static void usage(FILE *out)
             "                                          (exit 0 all queued, 1 some refused)\n"
             "  payouts [--state S]                     the payouts, oldest first\n"
             "  cancel NO_ORDER                         cancel a payout still queued\n"
+            "  review list                             what waits for a person, oldest first\n"
+            "  review resolve NO_ORDER --note TEXT [--requery]\n"
+            "                                          record who resolved it and why, and clear\n"
+            "                                          the flag (--requery: chase it again)\n"
             "\n"
             "MSG is a file name; without it the message is read from standard input.\n"
             "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
             "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
+            "      --json         one JSON object per result line (lianpayctl(1) has the keys)\n"
             "  -V, --version      print the version\n");
 }
 
@@ -596,14 +602,23 @@ static int cmd_cancel(int argc, char **argv)
     return with_store(argc, argv, STORE_WRITE, ctl_payout_cancel);
 }
 
+static int cmd_review(int argc, char **argv)
+{
+    /* 0, not 1: glibc then forgets main's "+" and lets --note follow NO_ORDER. */
+    optind = 0;
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return with_store(argc - 1, argv + 1, STORE_READ, ctl_review_list);
+    if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
+        return with_store(argc - 1, argv + 1, STORE_WRITE, ctl_review_resolve);
+    return ctl_fail("usage: review list | review resolve NO_ORDER --note TEXT [--requery]");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"dev", required_argument, NULL, 'D'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"dev", required_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},         {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const struct {
         const char *name;
@@ -612,6 +627,7 @@ int main(int argc, char **argv)
         {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
         {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
         {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
+        {"review", cmd_review},
     };
     int c;
 
@@ -624,6 +640,9 @@ int main(int argc, char **argv)
             break;
         case 'D':
             dev_dir = optarg;
+            break;
+        case 'j':
+            ctl_set_json(true);
             break;
         case 'V':
             printf("lianpayctl %s\n", LIANPAY_VERSION);
