@@ -19,6 +19,17 @@ struct cJSON *ctl_json_value(struct store_value v);
 /* The same for a C string (NULL gives null). */
 struct cJSON *ctl_json_string(const char *s);
 
+/* A JSON number for a stored integer (counters, ages), or its string when it is not one. */
+struct cJSON *ctl_json_int(struct store_value v);
+
+/* Adds v to object o under key (v is deleted when it cannot be added). */
+void ctl_json_put(struct cJSON *o, const char *key, struct cJSON *v);
+
+/* The result line of register and pay (--json): {"no_order", "line" (only when line > 0: a
+ * --file line), "outcome", "reason" (null when none)}. */
+void ctl_json_result(FILE *out, const char *no_order, long line, const char *outcome,
+                     const char *reason);
+
 /* Prints obj on one line to out and deletes it. Returns 0, or -1 (out of memory, NULL obj). */
 int ctl_json_print(FILE *out, struct cJSON *obj);
 

@@ -10,7 +10,8 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (CTL, Env, ReconcileEnv, eq, ok, run, sh, test, wait_for)  # noqa: E402
+from harness import (CTL, Env, ReconcileEnv, eq, keypair, ok, run, sh, sign, test,  # noqa: E402
+                     notification)
 
 CARD = '6228480223312311474'
 PAYOUT = {'no_order': 'PAY-1', 'money_order': '49.65', 'dt_order': '20261201093000',
@@ -59,7 +60,6 @@ def notified(e, no_order, result='SUCCESS', money='1.00'):
 
 
 def send_fields(self, no_order, result, money):
-    from harness import notification
     return self.send(notification(no_order, result, money=money, dt='20261122083000'))
 
 
@@ -217,6 +217,122 @@ def requery_chases_again_with_a_fresh_give_up_clock():
     ok(row['next_query_at'] is not None, 'rescheduled')
     with e.d.db() as c:
         eq(c.execute('SELECT requery FROM review_resolutions').fetchone()[0], 1, 'audit: requery')
+
+
+PENDING_KEYS = ['no_order', 'money_order', 'result_pay', 'age_seconds', 'query_count',
+                'next_query_at']
+RESULT_KEYS = ['no_order', 'outcome', 'reason']
+
+
+@test
+def register_and_pending_json():
+    e = Env()
+    r = ctl(e, '--json', 'register', 'J-1', '1.00', '20261122083000')
+    eq((r.returncode, jlines(r, RESULT_KEYS)), (0, [{'no_order': 'J-1', 'outcome': 'registered',
+                                                    'reason': None}]), 'register')
+    r = ctl(e, '--json', 'register', 'J-1', '1.00', '20261122083000')
+    eq(jlines(r, RESULT_KEYS)[0]['outcome'], 'already', 'again')
+    lines = '\n'.join([json.dumps({'no_order': 'J-2', 'money_order': '2.00',
+                                   'dt_order': '20261122083000'}),
+                       'not json',
+                       json.dumps({'no_order': 'J-3', 'money_order': '1.234',
+                                   'dt_order': '20261122083000'})]) + '\n'
+    r = ctl(e, '--json', 'register', '--file', '-', input=lines)
+    eq(r.returncode, 1, 'some refused')
+    objs = jlines(r, RESULT_KEYS + ['line'])
+    eq([(o['line'], o['no_order'], o['outcome']) for o in objs],
+       [(1, 'J-2', 'registered'), (2, None, 'refused'), (3, 'J-3', 'refused')], 'file lines')
+    ok(all(o['reason'] for o in objs[1:]), 'refusals say why')
+    r = ctl(e, '--json', 'pending')
+    eq(r.returncode, 0, r.stderr)
+    objs = jlines(r, PENDING_KEYS)
+    eq([o['no_order'] for o in objs], ['J-1', 'J-2'], 'oldest first')
+    ok(isinstance(objs[0]['age_seconds'], int) and objs[0]['query_count'] == 0, objs[0])
+
+
+@test
+def verify_and_sign_json():
+    e = Env()
+    body = e.body('V-1')
+    path = e.tmp.file('msg.json', body)
+    r = ctl(e, '--json', 'verify', '-v', path)
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r, ['valid', 'key', 'keys', 'signed_string'])[0]
+    eq((o['valid'], o['key'], o['keys']), (True, 1, 1), 'valid')
+    ok(o['signed_string'].startswith('dt_order='), o['signed_string'])
+    other_priv, _ = keypair(e.tmp, 'other')
+    bad = e.tmp.file('bad.json', sign(notification('V-1'), other_priv))
+    r = ctl(e, '--json', 'verify', bad)
+    eq((r.returncode, jlines(r, ['valid', 'key', 'keys'])),
+       (1, [{'valid': False, 'key': None, 'keys': 1}]), 'invalid')
+    r = ctl(e, '--json', 'sign', '--private-key', e.ll_priv, path)
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r)[0]
+    ok(o['sign_type'] == 'RSA' and o['no_order'] == 'V-1', 'sign: the message itself')
+
+
+PAYOUT_ROW_KEYS = ['no_order', 'state', 'money_order', 'age_seconds', 'card_no', 'reason']
+
+
+@test
+def pay_payouts_cancel_status_json():
+    e = Env()
+    r = ctl(e, '--json', 'pay', 'PAY-1', '49.65', '20261201093000', CARD, '李三')
+    eq((r.returncode, jlines(r, RESULT_KEYS)),
+       (0, [{'no_order': 'PAY-1', 'outcome': 'queued', 'reason': None}]), 'pay')
+    lines = json.dumps(dict(PAYOUT, no_order='PAY-2')) + '\n' + json.dumps(
+        dict(PAYOUT, no_order='PAY-3', money_order='1.234')) + '\n'
+    r = ctl(e, '--json', 'pay', '--file', '-', input=lines)
+    eq(r.returncode, 1, r.stderr)
+    objs = jlines(r, RESULT_KEYS + ['line'])
+    eq([(o['line'], o['no_order'], o['outcome']) for o in objs],
+       [(1, 'PAY-2', 'queued'), (2, 'PAY-3', 'refused')], 'pay --file')
+    r = ctl(e, '--json', 'payouts')
+    eq(r.returncode, 0, r.stderr)
+    objs = jlines(r, PAYOUT_ROW_KEYS)
+    eq([(o['no_order'], o['state'], o['card_no']) for o in objs],
+       [('PAY-1', 'queued', '622848******1474'), ('PAY-2', 'queued', '622848******1474')],
+       'payouts, card masked')
+    r = ctl(e, '--json', 'cancel', 'PAY-2')
+    eq((r.returncode, jlines(r, ['no_order', 'outcome'])),
+       (0, [{'no_order': 'PAY-2', 'outcome': 'cancelled'}]), 'cancel')
+    r = ctl(e, '--json', 'status', 'PAY-1')
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r, ['order', 'events', 'payout', 'attempts'])[0]
+    eq((o['order']['no_order'], o['order']['amount_fen'], o['order']['payout_held']),
+       ('PAY-1', 4965, 1), 'order')
+    eq((o['payout']['card_no'], o['payout']['acct_name'], o['payout']['state'], o['attempts']),
+       ('622848******1474', '李*', 'queued', []), 'payout masked')
+    ok(CARD not in r.stdout and '李三' not in r.stdout, 'no card, no name')
+    e.send(notification('N-1', dt='20261122083000', money='1.00'))
+    r = ctl(e, '--json', 'status', 'N-1')
+    o = jlines(r)[0]
+    eq((o['payout'], [(x['source'], x['outcome'], x['seen_count']) for x in o['events']]),
+       (None, [('notify', 'applied', 1)]), 'events')
+    eq(ctl(e, '--json', 'status', 'NOPE').returncode, 1, 'unknown order')
+
+
+QUERY_KEYS = ['no_order', 'answer', 'detail', 'signed', 'ret_code', 'ret_msg', 'result_pay',
+              'money_order', 'dt_order', 'oid_paybill', 'settle_date', 'info_order', 'raw']
+
+
+@test
+def query_json():
+    success = {'result_pay': 'SUCCESS', 'money_order': '1.00', 'dt_order': '20261122083000',
+               'oid_paybill': '2026112200099999', 'settle_date': '20261122'}
+    e = ReconcileEnv({'Q-1': [success, success]}, reconcile={'enabled': 'false'})
+    e.register('Q-1')
+    r = ctl(e, '--json', 'query', 'Q-1')
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r, QUERY_KEYS)[0]
+    eq((o['answer'], o['signed'], o['result_pay'], o['money_order']),
+       ('result', True, 'SUCCESS', '1.00'), 'answer')
+    json.loads(o['raw'])
+    r = ctl(e, '--json', 'query', '--apply', 'Q-1')
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r, QUERY_KEYS + ['recorded', 'review_reason'])[0]
+    eq((o['recorded'], o['review_reason']), ('applied', None), 'recorded')
+    eq(e.d.row('Q-1')['result_pay'], 'SUCCESS', 'applied')
 
 
 if __name__ == '__main__':
