@@ -95,13 +95,21 @@ def review_list_shows_flagged_orders_and_payouts_oldest_first():
 def review_list_json_stays_valid_utf8_past_the_checks():
     e = Env()
     sh([CTL, '-c', e.d.config, 'register', 'U-1', '1.00', '20261122083000'])
+    sh([CTL, '-c', e.d.config, 'register', 'U-2', '1.00', '20261122083000'])
     with e.d.db() as c:
         c.execute("UPDATE payments SET needs_review = 1, review_reason = CAST(X'41ff42c0af43' AS "
-                  "TEXT), next_query_at = NULL WHERE no_order = 'U-1'")
+                  "TEXT), next_query_at = NULL, updated_at = '2026-11-22T08:00:00.000Z' "
+                  "WHERE no_order = 'U-1'")
+        # Past the CHECKs (a NUL is refused there): cJSON would end the string at it.
+        c.execute('PRAGMA ignore_check_constraints = ON')
+        c.execute("UPDATE payments SET needs_review = 1, review_reason = 'x' || char(0) || 'y', "
+                  "next_query_at = NULL, updated_at = '2026-11-22T09:00:00.000Z' "
+                  "WHERE no_order = 'U-2'")
     r = sh([CTL, '-c', e.d.config, '--json', 'review', 'list'], check=False)
     raw = subprocess_bytes([CTL, '-c', e.d.config, '--json', 'review', 'list'])
     raw.decode('utf-8')  # strict: raises on invalid UTF-8
-    eq(jlines(r)[0]['reason'], 'A\ufffdB\ufffd\ufffdC', 'invalid bytes become U+FFFD')
+    eq([o['reason'] for o in jlines(r, REVIEW_KEYS)], ['A\ufffdB\ufffd\ufffdC', 'x\ufffdy'],
+       'invalid bytes and NUL become U+FFFD')
 
 
 def subprocess_bytes(args):
