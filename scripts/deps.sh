@@ -6,13 +6,17 @@ set -euo pipefail
 # (systemd-analyze, systemd-sysusers, systemd-tmpfiles) and strace are for the tests of the unit
 # and its sandbox; nginx for the test of the reverse-proxy example. debhelper, dpkg-dev,
 # fakeroot and lintian build and check the Debian package (debian/, tests/integration/
-# test_package.py, which also reads the programs' hardening with binutils' readelf).
+# test_package.py, which also reads the programs' hardening with binutils' readelf). prometheus
+# for promtool, which checks and unit-tests etc/prometheus/lianpay-notifyd-rules.yml (Debian
+# ships promtool only in the prometheus package: about 96 MB installed, with
+# --no-install-recommends no more than a few small JavaScript libraries beside it; its service is
+# not started, see policy-rc.d below).
 packages=(
   build-essential meson ninja-build pkg-config python3 clang-format git
   libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libinih-dev
   libsystemd-dev libssl-dev libcmocka-dev
   sqlite3 openssl curl ca-certificates
-  scdoc systemd strace procps nginx
+  scdoc systemd strace procps nginx prometheus
   debhelper dpkg-dev fakeroot lintian binutils
 )
 # `deps.sh fuzz`: the fuzzing stage of scripts/test.sh needs clang with its libFuzzer and

@@ -20,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -62,6 +67,15 @@ struct admin {
     struct store_pending pending;
     int64_t pending_at; /* monotonic ms; 0: never */
     bool pending_ok;
+    /* From the database, refreshed with the pending gauges. The latest journalled notification
+     * and query answer are read once, so that the gauges survive a restart; from then on the
+     * live counters move them. */
+    bool history_read;
+    int64_t stored_notify_ms, stored_query_ms; /* Unix ms; 0: none */
+    int backup_state;                          /* store_last_backup's return */
+    int64_t backup_ms;
+    bool cert_ok;
+    int64_t cert_expiry_s; /* notAfter of server.tls_cert, Unix seconds */
 };
 
 /* ---- checks ------------------------------------------------------------------------------ */
@@ -152,6 +166,40 @@ out:
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
+/* notAfter of the first certificate in the PEM file path, in Unix seconds. Returns 0, or -1
+ * (unreadable, not a certificate). */
+static int certificate_expiry(const char *path, int64_t *out)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    const ASN1_TIME *t = x != NULL ? X509_get0_notAfter(x) : NULL;
+    struct tm tm;
+    int ret = -1;
+
+    if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1) {
+        *out = (int64_t)timegm(&tm);
+        ret = 0;
+    }
+    X509_free(x);
+    BIO_free(bio);
+    return ret;
+}
+
+/* What /metrics reads from the database beside the pending gauges: the journal's latest times
+ * (once), the last good backup. */
+static void refresh_history(struct admin *a)
+{
+    if (!a->history_read) {
+        int n = store_last_event(a->store, PAYRESULT_NOTIFY, &a->stored_notify_ms);
+        int q = n >= 0 ? store_last_event(a->store, PAYRESULT_QUERY, &a->stored_query_ms) : -1;
+        a->history_read = n >= 0 && q >= 0;
+    }
+    a->backup_state = store_last_backup(a->store, &a->backup_ms);
+    if (!a->history_read || a->backup_state < 0)
+        log_kv(LOG_LEVEL_WARNING, "metrics", "op", "history", "error", store_errmsg(a->store),
+               NULL);
+}
+
 /* The pending-order gauges, from a query at most every PENDING_CACHE_MS. */
 static bool pending(struct admin *a)
 {
@@ -161,6 +209,8 @@ static bool pending(struct admin *a)
     if (a->pending_at != 0 && now - a->pending_at < PENDING_CACHE_MS)
         return a->pending_ok;
     a->pending_at = now;
+    if (a->opt.tls_cert != NULL)
+        a->cert_ok = certificate_expiry(a->opt.tls_cert, &a->cert_expiry_s) == 0;
     if (a->store == NULL)
         a->store = store_open(a->opt.database_path, STORE_READ, err, sizeof(err));
     if (a->store == NULL) {
@@ -172,6 +222,7 @@ static bool pending(struct admin *a)
     if (!a->pending_ok)
         log_kv(LOG_LEVEL_WARNING, "metrics", "op", "pending", "error", store_errmsg(a->store),
                NULL);
+    refresh_history(a);
     return a->pending_ok;
 }
 
@@ -181,6 +232,12 @@ static void labelled(struct metrics_text *t, const char *name, const char *key, 
     char labels[96];
     snprintf(labels, sizeof(labels), "%s=\"%s\"", key, value);
     metrics_sample_u64(t, name, labels, v);
+}
+
+/* The later of two Unix ms times, in seconds. */
+static double latest_s(int64_t a_ms, int64_t b_ms)
+{
+    return (double)(a_ms > b_ms ? a_ms : b_ms) / 1000.0;
 }
 
 static void render_http(struct admin *a, struct metrics_text *t)
@@ -195,21 +252,33 @@ static void render_http(struct admin *a, struct metrics_text *t)
         labelled(t, "lianpay_notifications_total", "outcome", state_outcome_name(o),
                  hs.outcomes[o]);
     labelled(t, "lianpay_notifications_total", "outcome", "failed", hs.failed);
+    metrics_family(t, "lianpay_notification_results_total", "counter",
+                   "Authentic notifications stored, by the result_pay they carried.");
+    for (int r = RESULT_APPLY; r < HTTPD_RESULT_COUNT; r++)
+        labelled(t, "lianpay_notification_results_total", "result", state_result_name(r),
+                 hs.results[r]);
+    metrics_gauge(t, "lianpay_last_notification_timestamp_seconds",
+                  "When the latest notification was stored (Unix seconds; from the journal "
+                  "at start); 0 when none ever was.",
+                  latest_s(hs.last_stored_ms, a->stored_notify_ms));
+    metrics_histogram_render(t, "lianpay_http_request_duration_seconds",
+                             "Requests to notify_path, from their headers to their end.",
+                             httpd_request_seconds(a->src.httpd));
     metrics_family(t, "lianpay_rejections_total", "counter",
                    "Requests refused before anything was stored, by reason.");
     for (int r = 0; r < HTTPD_REJECT_COUNT; r++)
         labelled(t, "lianpay_rejections_total", "reason", httpd_reject_name(r), hs.rejections[r]);
-    metrics_family(t, "lianpay_http_requests_in_flight", "gauge",
-                   "Notification requests received and not yet answered.");
-    metrics_sample_u64(t, "lianpay_http_requests_in_flight", NULL, httpd_in_flight(a->src.httpd));
+    metrics_gauge_u64(t, "lianpay_http_requests_in_flight",
+                      "Notification requests received and not yet answered.",
+                      httpd_in_flight(a->src.httpd));
     struct listener_stats ls;
     listener_get_stats(httpd_listener(a->src.httpd), &ls);
-    metrics_family(t, "lianpay_http_connections", "gauge",
-                   "Connections open to the notification listener (server.max_connections at "
-                   "most).");
-    metrics_sample_u64(t, "lianpay_http_connections", NULL, ls.connections);
-    metrics_family(t, "lianpay_http_max_connections", "gauge", "server.max_connections.");
-    metrics_sample_u64(t, "lianpay_http_max_connections", NULL, ls.max_connections);
+    metrics_gauge_u64(t, "lianpay_http_connections",
+                      "Connections open to the notification listener (server.max_connections at "
+                      "most).",
+                      ls.connections);
+    metrics_gauge_u64(t, "lianpay_http_max_connections", "server.max_connections.",
+                      ls.max_connections);
 }
 
 static void render_queries(struct admin *a, struct metrics_text *t)
@@ -226,6 +295,12 @@ static void render_queries(struct admin *a, struct metrics_text *t)
     metrics_family(t, "lianpay_reconcile_gave_up_total", "counter",
                    "Orders flagged for review because no final result came within give_up_after.");
     metrics_sample_u64(t, "lianpay_reconcile_gave_up_total", NULL, rs.gave_up);
+    if (a->src.reconciler == NULL)
+        return;
+    metrics_gauge(t, "lianpay_last_successful_query_timestamp_seconds",
+                  "When a query's signed answer (a result or 8901) was last stored (Unix "
+                  "seconds; from the journal's latest query result at start); 0: never.",
+                  latest_s(rs.last_answer_ms, a->stored_query_ms));
 }
 
 static void render_writer(struct admin *a, struct metrics_text *t)
@@ -242,46 +317,84 @@ static void render_writer(struct admin *a, struct metrics_text *t)
     metrics_family(t, "lianpay_writer_failed_transactions_total", "counter",
                    "Transactions rolled back (storage errors); their messages were not stored.");
     metrics_sample_u64(t, "lianpay_writer_failed_transactions_total", NULL, ws.failed_batches);
-    metrics_family(t, "lianpay_writer_heartbeat_age_seconds", "gauge",
-                   "Seconds since the writer loop last turned.");
-    metrics_sample(t, "lianpay_writer_heartbeat_age_seconds", NULL,
-                   (double)(time_mono_ms() - writer_heartbeat(a->src.writer)) / 1000.0);
+    metrics_family(t, "lianpay_storage_errors_total", "counter",
+                   "Storage failures of the writer's transactions and checks, by kind.");
+    for (int k = 0; k < STORE_ERR_COUNT; k++)
+        labelled(t, "lianpay_storage_errors_total", "kind", store_err_name(k),
+                 ws.storage_errors[k]);
+    metrics_gauge(t, "lianpay_writer_heartbeat_age_seconds",
+                  "Seconds since the writer loop last turned.",
+                  (double)(time_mono_ms() - writer_heartbeat(a->src.writer)) / 1000.0);
     char why[8];
-    metrics_family(t, "lianpay_database_writable", "gauge",
-                   "1 when the database took the writer's last transaction or lock check.");
-    metrics_sample_u64(t, "lianpay_database_writable", NULL,
-                       writer_writable(a->src.writer, why, sizeof(why)) ? 1 : 0);
+    metrics_gauge_u64(t, "lianpay_database_writable",
+                      "1 when the database took the writer's last transaction or lock check.",
+                      writer_writable(a->src.writer, why, sizeof(why)) ? 1 : 0);
 }
 
 static void render_orders(struct admin *a, struct metrics_text *t)
 {
     if (!pending(a))
         return; /* absent rather than a wrong zero */
-    metrics_family(t, "lianpay_pending_orders", "gauge",
-                   "Registered orders without a final result, not in review (pending_payments).");
-    metrics_sample_u64(t, "lianpay_pending_orders", NULL, (uint64_t)a->pending.count);
-    metrics_family(t, "lianpay_oldest_pending_age_seconds", "gauge",
-                   "Seconds since the oldest pending order was registered; 0 when none.");
-    metrics_sample_u64(t, "lianpay_oldest_pending_age_seconds", NULL,
-                       (uint64_t)a->pending.oldest_age_s);
-    metrics_family(t, "lianpay_review_orders", "gauge",
-                   "Orders waiting for a person (review_queue).");
-    metrics_sample_u64(t, "lianpay_review_orders", NULL, (uint64_t)a->pending.review);
+    metrics_gauge_u64(t, "lianpay_pending_orders",
+                      "Registered orders without a final result, not in review (pending_payments).",
+                      (uint64_t)a->pending.count);
+    metrics_gauge_u64(t, "lianpay_oldest_pending_age_seconds",
+                      "Seconds since the oldest pending order was registered; 0 when none.",
+                      (uint64_t)a->pending.oldest_age_s);
+    metrics_gauge_u64(t, "lianpay_review_orders", "Orders waiting for a person (review_queue).",
+                      (uint64_t)a->pending.review);
+    metrics_gauge_u64(t, "lianpay_pending_warning_after_seconds",
+                      "log.pending_warning_after: the age of the oldest pending order that is "
+                      "overdue; 0: off.",
+                      (uint64_t)a->opt.pending_warning_after);
+    metrics_gauge_u64(t, "lianpay_reconcile_backlog_orders",
+                      "Orders due for a query now but not yet asked.", (uint64_t)a->pending.due);
+    if (a->backup_state == 1) {
+        metrics_gauge(t, "lianpay_last_backup_timestamp_seconds",
+                      "When the latest good backup finished (Unix seconds); 0: none yet.",
+                      (double)a->backup_ms / 1000.0);
+    }
+}
+
+/* The database file and its WAL (0 when there is none: checkpointed and removed). */
+static void render_files(struct admin *a, struct metrics_text *t)
+{
+    char wal[4096];
+    struct stat st;
+
+    if (stat(a->opt.database_path, &st) == 0) {
+        metrics_gauge_u64(t, "lianpay_database_size_bytes", "Size of the database file.",
+                          (uint64_t)st.st_size);
+    }
+    snprintf(wal, sizeof(wal), "%s-wal", a->opt.database_path);
+    metrics_gauge_u64(t, "lianpay_database_wal_size_bytes",
+                      "Size of the write-ahead log; it grows while a long reader holds it back.",
+                      stat(wal, &st) == 0 ? (uint64_t)st.st_size : 0);
+    if (a->opt.tls_cert != NULL && a->cert_ok) {
+        metrics_gauge(t, "lianpay_tls_certificate_expiry_timestamp_seconds",
+                      "notAfter of server.tls_cert (Unix seconds).", (double)a->cert_expiry_s);
+    }
 }
 
 static void render_service(struct admin *a, struct metrics_text *t)
 {
     metrics_family(t, "lianpay_build_info", "gauge", "The running version; always 1.");
     metrics_sample_u64(t, "lianpay_build_info", "version=\"" LIANPAY_VERSION "\"", 1);
-    metrics_family(t, "lianpay_public_keys", "gauge", "LianLian public keys trusted now.");
-    metrics_sample_u64(t, "lianpay_public_keys", NULL, keyring_count(a->src.keys));
+    metrics_gauge_u64(t, "lianpay_public_keys", "LianLian public keys trusted now.",
+                      keyring_count(a->src.keys));
     metrics_family(t, "lianpay_reloads_total", "counter",
                    "SIGHUP reloads; failed ones kept the previous keys and log level.");
     labelled(t, "lianpay_reloads_total", "result", "ok", atomic_load(&a->reloads_ok));
     labelled(t, "lianpay_reloads_total", "result", "failed", atomic_load(&a->reloads_failed));
     char why[200];
-    metrics_family(t, "lianpay_live", "gauge", "1 while /livez answers 200.");
-    metrics_sample_u64(t, "lianpay_live", NULL, is_live(a, why, sizeof(why)) ? 1 : 0);
+    metrics_gauge_u64(t, "lianpay_live", "1 while /livez answers 200.",
+                      is_live(a, why, sizeof(why)) ? 1 : 0);
+    bool ready = false;
+    char *body = readiness(a, &ready);
+    if (body != NULL) {
+        metrics_gauge_u64(t, "lianpay_ready", "1 while /readyz answers 200.", ready ? 1 : 0);
+    }
+    cJSON_free(body);
 }
 
 static int count_fds(void)
@@ -303,8 +416,7 @@ static void render_process(struct admin *a, struct metrics_text *t)
     struct rlimit rl;
     long pages = 0, resident = 0;
 
-    metrics_family(t, "process_start_time_seconds", "gauge", "Start time, Unix seconds.");
-    metrics_sample(t, "process_start_time_seconds", NULL, a->start_time);
+    metrics_gauge(t, "process_start_time_seconds", "Start time, Unix seconds.", a->start_time);
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         metrics_family(t, "process_cpu_seconds_total", "counter", "User and system CPU time.");
         metrics_sample(t, "process_cpu_seconds_total", NULL,
@@ -314,9 +426,8 @@ static void render_process(struct admin *a, struct metrics_text *t)
     FILE *f = fopen("/proc/self/statm", "r");
     if (f != NULL) {
         if (fscanf(f, "%ld %ld", &pages, &resident) == 2) {
-            metrics_family(t, "process_resident_memory_bytes", "gauge", "Resident memory size.");
-            metrics_sample_u64(t, "process_resident_memory_bytes", NULL,
-                               (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE));
+            metrics_gauge_u64(t, "process_resident_memory_bytes", "Resident memory size.",
+                              (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE));
         }
         fclose(f);
     }
@@ -325,19 +436,17 @@ static void render_process(struct admin *a, struct metrics_text *t)
      * allocator (a sanitizer build) it reports nothing, and so does this. */
     struct mallinfo2 mi = mallinfo2();
     if (mi.arena > 0) {
-        metrics_family(t, "lianpay_heap_in_use_bytes", "gauge",
-                       "Heap memory allocated and not yet freed (glibc mallinfo2).");
-        metrics_sample_u64(t, "lianpay_heap_in_use_bytes", NULL,
-                           (uint64_t)(mi.uordblks + mi.hblkhd));
+        metrics_gauge_u64(t, "lianpay_heap_in_use_bytes",
+                          "Heap memory allocated and not yet freed (glibc mallinfo2).",
+                          (uint64_t)(mi.uordblks + mi.hblkhd));
     }
     int fds = count_fds();
     if (fds >= 0) {
-        metrics_family(t, "process_open_fds", "gauge", "Open file descriptors.");
-        metrics_sample_u64(t, "process_open_fds", NULL, (uint64_t)fds);
+        metrics_gauge_u64(t, "process_open_fds", "Open file descriptors.", (uint64_t)fds);
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        metrics_family(t, "process_max_fds", "gauge", "Limit on open file descriptors.");
-        metrics_sample_u64(t, "process_max_fds", NULL, (uint64_t)rl.rlim_cur);
+        metrics_gauge_u64(t, "process_max_fds", "Limit on open file descriptors.",
+                          (uint64_t)rl.rlim_cur);
     }
 }
 
@@ -383,11 +492,13 @@ static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *con
     enum MHD_Result ret;
 
     metrics_text_init(&t);
+    (void)pending(a); /* the database's figures, which several families below use */
     render_service(a, &t);
     render_http(a, &t);
     render_queries(a, &t);
     render_writer(a, &t);
     render_orders(a, &t);
+    render_files(a, &t);
     render_process(a, &t);
     if (t.failed)
         ret = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", 14);

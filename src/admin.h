@@ -34,6 +34,8 @@ struct admin_options {
     unsigned max_connections_per_ip; /* 0: no limit */
     unsigned request_timeout;        /* seconds for a whole request */
     const char *database_path;       /* read for the pending-order gauges */
+    const char *tls_cert;            /* server.tls_cert, for its expiry; NULL: plain HTTP */
+    int64_t pending_warning_after;   /* log.pending_warning_after (s), exported for the alert */
     int64_t reconciler_stall_ms;     /* an older reconciler heartbeat fails /readyz */
 };
 

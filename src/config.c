@@ -790,7 +790,7 @@ static const struct key_def keys[K_COUNT] = {
                                   "64"},
     [K_CONNECTION_TIMEOUT] = {"server", "connection_timeout", set_connection_timeout, "15s"},
     [K_THREADS] = {"server", "threads", set_threads, "0"},
-    [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen, "127.0.0.1:9090"},
+    [K_ADMIN_LISTEN] = {"admin", "listen", set_admin_listen, "127.0.0.1:8479"},
     [K_SUMMARY_INTERVAL] = {"log", "summary_interval", set_summary_interval, "5m"},
     [K_PENDING_WARNING_AFTER] = {"log", "pending_warning_after", set_pending_warning_after, "1h"},
     [K_QUERY_TIMEOUT] = {"lianlian", "query_timeout", set_query_timeout, "15s"},

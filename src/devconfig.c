@@ -42,7 +42,7 @@ static const char template[] = "# lianpay-notifyd development configuration (--d
                                "summary_interval = 1m\n"
                                "\n"
                                "[admin]\n"
-                               "listen = 127.0.0.1:9090\n";
+                               "listen = 127.0.0.1:8479\n";
 
 static int make_pair(const char *dir, const char *name, char *err, size_t errlen)
 {

@@ -36,26 +36,30 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "fileio.h"
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "mhd.h"
 #include "msg.h"
 #include "netaddr.h"
 #include "payresult.h"
 #include "timeutil.h"
+#include "tlscred.h"
 #include "writer.h"
 
 #define ACK_BODY          "{\"ret_code\":\"0000\",\"ret_msg\":\"交易成功\"}"
 #define CONTENT_TYPE_JSON "application/json;charset=utf-8"
-/* A certificate chain or its key; anything larger is the wrong file. */
-#define PEM_MAX (1 << 20)
 /* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
  * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
 #define CONNECTION_MEMORY (32 * 1024)
 /* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
 #define PROBE_HEADER "X-Lianpay-Probe"
+
+/* Request durations (seconds): a stored notification takes a commit (milliseconds); the last
+ * buckets catch the writer waiting on a sick disk and request_timeout. */
+static const double duration_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 struct httpd {
     const struct httpd_options *cfg;
@@ -65,11 +69,15 @@ struct httpd {
     struct listener *listener;
     struct MHD_Response *ack; /* shared by every 200: libmicrohttpd responses are refcounted */
     uint16_t port;
+    struct tlscred *tls; /* NULL: plain HTTP */
 
     atomic_uint in_flight;
     atomic_ullong acknowledged, rejected, failed;
     atomic_ullong outcomes[OUTCOME_COUNT];
+    atomic_ullong results[HTTPD_RESULT_COUNT];
     atomic_ullong rejections[HTTPD_REJECT_COUNT];
+    atomic_llong last_stored_ms;
+    struct metrics_histogram durations; /* notify_path requests, first byte to completion */
 
     char probe_token[33];
     /* The prober's (one thread only), made on first use. */
@@ -98,7 +106,8 @@ struct request {
     bool logged; /* the message's one "notify" line is written */
     struct payresult result;
     char received_at[TIME_ISO_LEN];
-    struct writer_job job; /* its input points at body, client, result and received_at */
+    struct timespec started; /* CLOCK_MONOTONIC, when the headers were in */
+    struct writer_job job;   /* its input points at body, client, result and received_at */
 };
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -307,8 +316,11 @@ static enum MHD_Result answer_done(struct request *req)
     log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
+        atomic_store(&h->last_stored_ms, time_now_ms());
         if ((unsigned)req->job.applied.outcome < OUTCOME_COUNT)
             atomic_fetch_add(&h->outcomes[req->job.applied.outcome], 1);
+        if ((unsigned)req->result.result_pay < HTTPD_RESULT_COUNT)
+            atomic_fetch_add(&h->results[req->result.result_pay], 1);
         return MHD_queue_response(req->conn, MHD_HTTP_OK, h->ack);
     }
     atomic_fetch_add(&h->failed, 1);
@@ -429,6 +441,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
         return MHD_NO;
     req->h = h;
     req->conn = conn;
+    clock_gettime(CLOCK_MONOTONIC, &req->started);
     snprintf(req->client, sizeof(req->client), "%s", client);
     atomic_fetch_add(&h->in_flight, 1);
     *reqp = req;
@@ -499,6 +512,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     /* A client that left while its message was with the writer never got to answer_done. */
     if (req->state == REQ_ANSWERED && !req->logged)
         log_stored(req);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    metrics_histogram_observe(&h->durations,
+                              (double)(now.tv_sec - req->started.tv_sec) +
+                                  (double)(now.tv_nsec - req->started.tv_nsec) / 1e9);
     atomic_fetch_sub(&h->in_flight, 1);
     free(req->body);
     free(req);
@@ -506,17 +524,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
-
-/* A PEM file into a NUL-terminated buffer of *len bytes, or NULL with "PATH: reason" in err. */
-static char *read_pem(const char *path, unsigned flags, size_t *len, char *err, size_t errlen)
-{
-    char why[256];
-    char *pem = fileio_read(path, PEM_MAX, flags, len, why, sizeof(why));
-
-    if (pem == NULL)
-        snprintf(err, errlen, "%s: %s", path, why);
-    return pem;
-}
 
 static int make_probe_token(struct httpd *h, char *err, size_t errlen)
 {
@@ -561,15 +568,12 @@ static int start_listener(struct httpd *h, unsigned threads, char *err, size_t e
 static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t errlen)
 {
     const struct httpd_options *cfg = h->cfg;
-    char *cert = NULL, *key = NULL;
-    size_t cert_len = 0, key_len = 0;
-    int rc = -1;
+    bool tls = cfg->tls_cert != NULL;
 
-    if (cfg->tls_cert != NULL) {
-        cert = read_pem(cfg->tls_cert, 0, &cert_len, err, errlen);
-        key = cert ? read_pem(cfg->tls_key, FILEIO_SECRET, &key_len, err, errlen) : NULL;
-        if (key == NULL)
-            goto out;
+    if (tls) {
+        h->tls = tlscred_create(cfg->tls_cert, cfg->tls_key, err, errlen);
+        if (h->tls == NULL)
+            return -1;
     }
     const struct MHD_OptionItem more[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
@@ -577,14 +581,14 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
         /* Only read: the option's pointer predates const. */
-        {cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
+        {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0,
          (void *)(uintptr_t)cfg->tls_priorities},
-        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+        /* The certificate is asked for at each handshake, so that SIGHUP can renew it. */
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, tlscred_callback()},
     };
     const struct mhd_options mo = {
         .listen = cfg->listen,
-        .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (cert ? MHD_USE_TLS : 0),
+        .flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | (tls ? MHD_USE_TLS : 0),
         .listener = h->listener,
         .answer = answer,
         .answer_cls = h,
@@ -593,12 +597,19 @@ static int start_daemon(struct httpd *h, unsigned threads, char *err, size_t err
         .refused_hint = "(server.tls_priorities, the certificate or its key?)",
     };
     h->mhd = mhd_start(&mo, &h->port, err, errlen);
-    rc = h->mhd != NULL ? 0 : -1;
-out:
-    /* libmicrohttpd has copied the PEM data into its GnuTLS credentials. */
-    free(cert);
-    fileio_free_secret(key, key_len);
-    return rc;
+    return h->mhd != NULL ? 0 : -1;
+}
+
+int httpd_reload_tls(struct httpd *h, const char *cert, const char *key, char *err, size_t errlen)
+{
+    if ((cert != NULL) != (h->tls != NULL)) {
+        snprintf(err, errlen, "server.tls_cert: switching HTTPS %s needs a restart",
+                 cert != NULL ? "on" : "off");
+        return -1;
+    }
+    if (cert == NULL)
+        return 0;
+    return tlscred_reload(h->tls, cert, key, err, errlen);
 }
 
 struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys, struct writer *w,
@@ -614,6 +625,8 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
     h->keys = keys;
     h->writer = w;
     h->probe_listen = -1;
+    metrics_histogram_init(&h->durations, duration_bounds,
+                           sizeof(duration_bounds) / sizeof(duration_bounds[0]));
     if (make_probe_token(h, err, errlen) < 0)
         goto fail;
     h->ack =
@@ -626,6 +639,7 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
         goto fail;
     return h;
 fail:
+    tlscred_destroy(h->tls);
     listener_destroy(h->listener);
     if (h->ack)
         MHD_destroy_response(h->ack);
@@ -664,8 +678,16 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out)
     out->failed = atomic_load(&h->failed);
     for (int i = 0; i < OUTCOME_COUNT; i++)
         out->outcomes[i] = atomic_load(&h->outcomes[i]);
+    for (int i = 0; i < HTTPD_RESULT_COUNT; i++)
+        out->results[i] = atomic_load(&h->results[i]);
+    out->last_stored_ms = atomic_load(&h->last_stored_ms);
     for (int i = 0; i < HTTPD_REJECT_COUNT; i++)
         out->rejections[i] = atomic_load(&h->rejections[i]);
+}
+
+const struct metrics_histogram *httpd_request_seconds(struct httpd *h)
+{
+    return &h->durations;
 }
 
 static void close_fd(int *fd)
@@ -685,6 +707,7 @@ void httpd_destroy(struct httpd *h)
     listener_destroy(h->listener);
     MHD_destroy_response(h->ack);
     probe_teardown(h);
+    tlscred_destroy(h->tls);
     free(h);
 }
 

@@ -8,6 +8,7 @@
 
 struct keyring;
 struct listener;
+struct metrics_histogram;
 struct writer;
 
 /*
@@ -76,15 +77,24 @@ enum httpd_reject {
 /* "bad_signature", ...: the label value. */
 const char *httpd_reject_name(enum httpd_reject r);
 
+/* Indexes of httpd_stats.results: enum result_pay (RESULT_NONE is never counted). */
+#define HTTPD_RESULT_COUNT (RESULT_CLOSED + 1)
+
 /* Counters since start, for the periodic summary and metrics. */
 struct httpd_stats {
-    uint64_t acknowledged;            /* answered 0000 */
-    uint64_t rejected;                /* 4xx */
-    uint64_t failed;                  /* 503 */
-    uint64_t outcomes[OUTCOME_COUNT]; /* acknowledged, by enum outcome */
+    uint64_t acknowledged;                /* answered 0000 */
+    uint64_t rejected;                    /* 4xx */
+    uint64_t failed;                      /* 503 */
+    uint64_t outcomes[OUTCOME_COUNT];     /* acknowledged, by enum outcome */
+    uint64_t results[HTTPD_RESULT_COUNT]; /* acknowledged, by the result_pay they carried */
+    int64_t last_stored_ms;               /* Unix ms of the last one acknowledged; 0: none */
     uint64_t rejections[HTTPD_REJECT_COUNT];
 };
 void httpd_get_stats(struct httpd *h, struct httpd_stats *out);
+
+/* Seconds from the headers of a notify_path request to its end (answered, refused after the
+ * headers, or the client gone). Valid as long as the httpd. */
+const struct metrics_histogram *httpd_request_seconds(struct httpd *h);
 
 /*
  * The liveness probe behind the watchdog: makes a real request to the notification listener
@@ -95,6 +105,12 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *out);
  * answered 204 without a log line. Call from one thread only.
  */
 int httpd_probe(struct httpd *h, long timeout_ms);
+
+/* SIGHUP: loads the certificate chain and key again from cert and key (the reloaded
+ * configuration's server.tls_cert and server.tls_key) for every later handshake. Switching
+ * HTTPS on or off is refused (it needs a restart). Returns 0 (also for plain HTTP, cert NULL),
+ * or -1 with a reason in err and the served certificate unchanged. Main thread. */
+int httpd_reload_tls(struct httpd *h, const char *cert, const char *key, char *err, size_t errlen);
 
 /* Stops the server. Every suspended request must have been resumed (the writer drained). */
 void httpd_destroy(struct httpd *h);

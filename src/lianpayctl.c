@@ -19,6 +19,7 @@
 
 #include "attempt.h"
 #include "config.h"
+#include "ctl_backup.h"
 #include "ctl_payout.h"
 #include "ctl_print.h"
 #include "ctl_review.h"
@@ -42,37 +43,42 @@ static const char *dev_dir; /* --dev DIR: the daemon's embedded development conf
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: lianpayctl [-c FILE] [--json] VERB [ARGS]\n"
-            "\n"
-            "  verify [-v] [--public-key FILE] [MSG]   check a LianLian-signed JSON message\n"
-            "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
-            "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
-            "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
-            "  register --file F|-                     many, one JSON object a line, in one\n"
-            "                                          transaction\n"
-            "  status NO_ORDER                         an order's state and event history, and\n"
-            "                                          its payout and attempts\n"
-            "  pending                                 the orders still chased, oldest first\n"
-            "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
-            "                                          the verified answer; --apply records it\n"
-            "  pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1]\n"
-            "      [--info-order T] [--memo T] [--bank-code C] [--prcptcd C] [--city-code C]\n"
-            "      [--brabank-name T] [--bank-name T]  queue a payout for the daemon to send\n"
-            "  pay --file F|-                          one JSON object a line, one transaction\n"
-            "                                          (exit 0 all queued, 1 some refused)\n"
-            "  payouts [--state S]                     the payouts, oldest first\n"
-            "  cancel NO_ORDER                         cancel a payout still queued\n"
-            "  review list                             what waits for a person, oldest first\n"
-            "  review resolve NO_ORDER --note TEXT [--requery]\n"
-            "                                          record who resolved it and why, and clear\n"
-            "                                          the flag (--requery: chase it again)\n"
-            "\n"
-            "MSG is a file name; without it the message is read from standard input.\n"
-            "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
-            "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
-            "      --json         one JSON object per result line (lianpayctl(1) has the keys)\n"
-            "  -V, --version      print the version\n");
+    fprintf(
+        out,
+        "usage: lianpayctl [-c FILE] [--json] VERB [ARGS]\n"
+        "\n"
+        "  verify [-v] [--public-key FILE] [MSG]   check a LianLian-signed JSON message\n"
+        "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
+        "  sign --private-key FILE [MSG]           print MSG with sign_type and sign set\n"
+        "  register NO_ORDER MONEY_ORDER DT_ORDER  record a submitted payout to be chased\n"
+        "  register --file F|-                     many, one JSON object a line, in one\n"
+        "                                          transaction\n"
+        "  status NO_ORDER                         an order's state and event history, and\n"
+        "                                          its payout and attempts\n"
+        "  pending                                 the orders still chased, oldest first\n"
+        "  query [--apply] NO_ORDER                ask LianLian (queryPayment) once and print\n"
+        "                                          the verified answer; --apply records it\n"
+        "  pay NO_ORDER MONEY_ORDER DT_ORDER CARD_NO ACCT_NAME [--flag-card 0|1]\n"
+        "      [--info-order T] [--memo T] [--bank-code C] [--prcptcd C] [--city-code C]\n"
+        "      [--brabank-name T] [--bank-name T]  queue a payout for the daemon to send\n"
+        "  pay --file F|-                          one JSON object a line, one transaction\n"
+        "                                          (exit 0 all queued, 1 some refused)\n"
+        "  backup FILE                             a consistent copy of the database, checked,\n"
+        "                                          synced and renamed into place\n"
+        "  archive --before DATE FILE              move final orders (final_at < DATE) and\n"
+        "                                          their journal into the archive FILE\n"
+        "  payouts [--state S]                     the payouts, oldest first\n"
+        "  cancel NO_ORDER                         cancel a payout still queued\n"
+        "  review list                             what waits for a person, oldest first\n"
+        "  review resolve NO_ORDER --note TEXT [--requery]\n"
+        "                                          record who resolved it and why, and clear\n"
+        "                                          the flag (--requery: chase it again)\n"
+        "\n"
+        "MSG is a file name; without it the message is read from standard input.\n"
+        "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+        "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
+        "      --json         one JSON object per result line (lianpayctl(1) has the keys)\n"
+        "  -V, --version      print the version\n");
 }
 
 /* Reads a whole message from path (stdin when path is NULL or "-") and parses it into *m.
@@ -644,22 +650,44 @@ out:
     return status;
 }
 
-/* The payout verbs of ctl_payout.c, on the configured database. */
-static int with_store(int argc, char **argv, enum store_mode mode,
-                      int (*verb)(struct store *, int, char **, FILE *))
+/* Runs verb on the configured database opened in mode, or, when that fails and fallback
+ * differs, in fallback (the first reason is the one reported). */
+static int with_store_or(int argc, char **argv, enum store_mode mode, enum store_mode fallback,
+                         int (*verb)(struct store *, int, char **, FILE *))
 {
     struct config cfg;
-    char err[1024];
+    char err[1024], err2[1024];
 
     if (load_config(&cfg, CONFIG_NO_SECRETS) < 0)
         return 2;
     struct store *st = store_open(cfg.database_path, mode, err, sizeof(err));
+    if (st == NULL && fallback != mode)
+        st = store_open(cfg.database_path, fallback, err2, sizeof(err2));
     config_finish(&cfg);
     if (st == NULL)
         return ctl_fail("%s", err);
     int status = verb(st, argc, argv, stdout);
     store_close(st);
     return status;
+}
+
+/* The verbs of ctl_payout.c and ctl_backup.c, on the configured database. */
+static int with_store(int argc, char **argv, enum store_mode mode,
+                      int (*verb)(struct store *, int, char **, FILE *))
+{
+    return with_store_or(argc, argv, mode, mode, verb);
+}
+
+/* backup records its run when it may write the database, and still backs up when it may only
+ * read it (a member of the reader group): the copy is what matters. */
+static int cmd_backup(int argc, char **argv)
+{
+    return with_store_or(argc, argv, STORE_WRITE, STORE_READ, ctl_backup_backup);
+}
+
+static int cmd_archive(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_backup_archive);
 }
 
 static int cmd_pay(int argc, char **argv)
@@ -702,7 +730,7 @@ int main(int argc, char **argv)
         {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
         {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
         {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
-        {"review", cmd_review},
+        {"backup", cmd_backup}, {"archive", cmd_archive}, {"review", cmd_review},
     };
     int c;
 

@@ -111,6 +111,18 @@ void metrics_sample(struct metrics_text *t, const char *name, const char *labels
         append(t, "%s %.17g\n", name, v);
 }
 
+void metrics_gauge_u64(struct metrics_text *t, const char *name, const char *help, uint64_t v)
+{
+    metrics_family(t, name, "gauge", help);
+    metrics_sample_u64(t, name, NULL, v);
+}
+
+void metrics_gauge(struct metrics_text *t, const char *name, const char *help, double v)
+{
+    metrics_family(t, name, "gauge", help);
+    metrics_sample(t, name, NULL, v);
+}
+
 void metrics_histogram_render(struct metrics_text *t, const char *name, const char *help,
                               const struct metrics_histogram *h)
 {

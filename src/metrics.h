@@ -50,6 +50,10 @@ void metrics_family(struct metrics_text *t, const char *name, const char *type, 
 void metrics_sample_u64(struct metrics_text *t, const char *name, const char *labels, uint64_t v);
 void metrics_sample(struct metrics_text *t, const char *name, const char *labels, double v);
 
+/* A family of one unlabelled gauge sample: HELP, TYPE and the value. */
+void metrics_gauge_u64(struct metrics_text *t, const char *name, const char *help, uint64_t v);
+void metrics_gauge(struct metrics_text *t, const char *name, const char *help, double v);
+
 /* A whole histogram family: HELP, TYPE, cumulative _bucket lines with le, _sum and _count. */
 void metrics_histogram_render(struct metrics_text *t, const char *name, const char *help,
                               const struct metrics_histogram *h);

@@ -59,6 +59,7 @@ struct reconciler {
 
     atomic_llong heartbeat;
     atomic_ullong queries, results, no_record, errors, gave_up;
+    atomic_llong last_answer_ms; /* wall-clock ms of the last signed answer stored */
     atomic_ullong by_answer[RECONCILE_ANSWER_KINDS];
 };
 
@@ -137,9 +138,12 @@ static void log_attempt(const struct store_due *d, const struct query_answer *a,
 }
 
 static void count(struct reconciler *r, const struct query_answer *a,
-                  const struct attempt_action *act)
+                  const struct attempt_action *act, int status, int64_t now)
 {
     atomic_fetch_add(&r->queries, 1);
+    /* LianLian answered and what it said is recorded: a result, or its "no record". */
+    if (status == 0 && (a->status == QUERY_RESULT || a->status == QUERY_NO_RECORD))
+        atomic_store(&r->last_answer_ms, now);
     if ((unsigned)a->status < RECONCILE_ANSWER_KINDS)
         atomic_fetch_add(&r->by_answer[a->status], 1);
     if (a->status == QUERY_RESULT)
@@ -178,7 +182,7 @@ static int chase(struct reconciler *r, const struct store_due *d)
         .in.query = {.no_order = d->no_order, .answer = &answer, .action = &act},
     };
     int status = write_job(r, &job);
-    count(r, &a, &act);
+    count(r, &a, &act, status, now);
     log_attempt(d, &a, &act, &job.applied, status);
     query_answer_finish(&a);
     return status;
@@ -320,6 +324,7 @@ void reconcile_get_stats(struct reconciler *r, struct reconcile_stats *out)
     out->no_record = atomic_load(&r->no_record);
     out->errors = atomic_load(&r->errors);
     out->gave_up = atomic_load(&r->gave_up);
+    out->last_answer_ms = atomic_load(&r->last_answer_ms);
     for (int i = 0; i < RECONCILE_ANSWER_KINDS; i++)
         out->by_answer[i] = atomic_load(&r->by_answer[i]);
 }

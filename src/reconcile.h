@@ -43,6 +43,9 @@ struct reconcile_stats {
     uint64_t no_record; /* 8901 */
     uint64_t errors;    /* transport, unsigned, invalid, refused */
     uint64_t gave_up;
+    /* Unix ms of the last query whose signed answer (a result or 8901) was stored; 0: none
+     * since start. */
+    int64_t last_answer_ms;
     /* attempts by enum query_status (query_status_name() gives the label) */
     uint64_t by_answer[RECONCILE_ANSWER_KINDS];
 };

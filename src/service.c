@@ -107,33 +107,46 @@ struct service {
 
 /* ---- reload ------------------------------------------------------------------------------ */
 
+/* Re-reads the configuration file: LianLian's public keys, the log level and the TLS
+ * certificate and key (server.tls_cert, server.tls_key). All or nothing: a reload that fails in
+ * any of them changes none of them, says so in the log and in STATUS=, and the daemon goes on
+ * with what it had. The unit's ExecReload= runs `lianpay-notifyd -t` first, so that
+ * `systemctl reload` itself fails on a configuration that would fail here. READY=1 ends the
+ * reload for systemd either way (RELOADING=1 was sent). */
 static void reload(struct service *s)
 {
     struct config next;
     char err[1024];
     int rc;
 
-    sd_notify(0, "RELOADING=1\nSTATUS=reloading keys and log level");
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading keys, log level and TLS certificate");
     memset(&next, 0, sizeof(next));
     if (s->config_text != NULL)
         rc = config_load_string(s->config_text, s->cfg->file, &next, err, sizeof(err));
     else
         rc = config_load(s->cfg->file, &next, err, sizeof(err));
+    if (rc == 0)
+        rc = httpd_reload_tls(s->httpd, next.tls_cert, next.tls_key, err, sizeof(err));
     if (rc < 0) {
         log_kv(LOG_LEVEL_ERROR, "reload", "status", "failed", "error", err, "keys", "unchanged",
                NULL);
         admin_count_reload(s->admin, false);
+        sd_notifyf(0,
+                   "READY=1\nSTATUS=reload failed, still running with the previous "
+                   "configuration on %s: %s",
+                   s->addr, err);
     } else {
         size_t n = next.public_keys.n;
         keyring_replace(s->keys, &next.public_keys);
         log_set_level(next.log_level);
         log_kv(LOG_LEVEL_INFO, "reload", "status", "ok", "public_keys", log_int((long long)n),
-               "log_level", log_level_name(next.log_level), NULL);
+               "log_level", log_level_name(next.log_level), "tls",
+               next.tls_cert != NULL ? "reloaded" : "off", NULL);
         admin_count_reload(s->admin, true);
+        sd_notifyf(0, "READY=1\nSTATUS=%s on %s%s%s", s->live ? "serving" : "degraded", s->addr,
+                   s->live ? "" : ": ", s->live ? "" : s->why);
     }
     config_finish(&next);
-    sd_notifyf(0, "READY=1\nSTATUS=%s on %s%s%s", s->live ? "serving" : "degraded", s->addr,
-               s->live ? "" : ": ", s->live ? "" : s->why);
 }
 
 /* ---- supervision ------------------------------------------------------------------------- */
@@ -344,6 +357,8 @@ static void set_options(struct service *s)
         .max_connections_per_ip = c->admin_max_connections_per_ip,
         .request_timeout = c->request_timeout,
         .database_path = c->database_path,
+        .tls_cert = c->tls_cert,
+        .pending_warning_after = c->pending_warning_after,
         .reconciler_stall_ms = reconcile_stall_ms(&s->reconcile_opt),
     };
 }
@@ -351,6 +366,8 @@ static void set_options(struct service *s)
 /* SQLite creates a database 0644 (less the umask) and gives its -wal and -shm the database's
  * mode. Created here first, 0660 less the umask, it is group-writable under the unit (UMask=0007),
  * so that internal tools in the daemon's group can register payouts (and, in WAL mode, read).
+ * In a directory with a default ACL (the package's: readers' r--) the file takes that instead of
+ * the umask, and SQLite's -wal and -shm take it in turn.
  * The new file and its name are synced at once: a file this daemon creates does not wait for
  * SQLite to make it durable. */
 static int create_database_file(const char *path, char *err, size_t errlen)

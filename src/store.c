@@ -56,10 +56,6 @@ _Static_assert(STORE_COUNT_MAX == 2147483647, "SQL_COUNT_MAX is STORE_COUNT_MAX"
     "updated_at = ?2, notify_count = min(notify_count + ?3, " SQL_COUNT_MAX "), "                  \
     "query_count = min(query_count + ?4, " SQL_COUNT_MAX "), "                                     \
     "first_notified_at = coalesce(first_notified_at, ?5)"
-/* The orders the reconciler is due to query at ?1, as the payments_due index serves them. */
-#define SQL_DUE                                                                                    \
-    "needs_review = 0 AND next_query_at IS NOT NULL AND next_query_at <= ?1 "                      \
-    "AND registered_at IS NOT NULL AND " SQL_NOT_FINAL
 /* registered_at + ?1 (a modifier): NULL when SQLite cannot count from it (past year 9999). */
 #define SQL_SCHEDULED_AT "strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, ?1)"
 

@@ -230,11 +230,22 @@ struct store_pending {
     int64_t oldest_age_s;
     char oldest_no_order[33]; /* "" when none */
     int64_t review;           /* rows of the review_queue view */
+    int64_t due;              /* due for a query now (as store_due sees them) but not yet asked: the
+                               * reconciler's backlog */
 };
 
 /* Fills *out at now_ms from the partial indexes (cheap with millions of final orders). Read-only;
  * runs on any connection. Returns 0, or -1. */
 int store_pending(struct store *st, int64_t now_ms, struct store_pending *out);
+
+/* The received_at of the latest journalled message from source (notify or query), by arrival.
+ * Returns 1 with *ms set, 0 when there is none, or -1. Read-only. */
+int store_last_event(struct store *st, enum payresult_source source, int64_t *ms);
+
+/* The finished_at of the latest good backup (lianpayctl backup's table backups, ok = 1). Returns
+ * 1 with *ms set (0 when no backup succeeded yet), 0 when the table does not exist (this
+ * database was never backed up by lianpayctl), or -1. Read-only. */
+int store_last_backup(struct store *st, int64_t *ms);
 
 /* Calls row(ctx, cols) for each row of the pending_payments view, oldest registration first
  * (lianpayctl pending), with these STORE_PENDING_COLUMNS columns in this order, as stored (text

@@ -1,7 +1,8 @@
 /*
- * What people and monitoring read. Counts (store_pending): the orders still being chased and
- * those waiting for a person, for /metrics and the periodic summary, served by the partial
- * indexes so that it stays cheap with millions of final orders. One order as stored
+ * What people and monitoring read. Counts (store_pending): the orders still being chased, those
+ * due for a query now and those waiting for a person, for /metrics and the periodic summary,
+ * served by the partial indexes so that it stays cheap with millions of final orders. The times
+ * /metrics starts from (store_last_event, store_last_backup). One order as stored
  * (store_order_columns, store_order_events), for lianpayctl status to print (ctl_print.c).
  * Read-only, on any connection.
  */
@@ -21,17 +22,20 @@ int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
      * 00 sorts before every real one) must not stand for the age of all the others. */
     static const char sql[] =
         "SELECT (SELECT count(*) FROM payments WHERE " SQL_PENDING "), o.no_order, "
-        "o.registered_at, (SELECT count(*) FROM payments WHERE needs_review = 1) "
+        "o.registered_at, (SELECT count(*) FROM payments WHERE needs_review = 1), "
+        "(SELECT count(*) FROM payments INDEXED BY payments_due WHERE " SQL_DUE ") "
         "FROM (SELECT 1) LEFT JOIN (SELECT no_order, registered_at FROM payments "
         "INDEXED BY payments_pending WHERE " SQL_PENDING " AND "
         "strftime('%Y-%m-%dT%H:%M:%fZ', registered_at, '+0 seconds') IS registered_at "
         "ORDER BY registered_at LIMIT 1) AS o";
     sqlite3_stmt *s = NULL;
     int64_t registered = 0;
+    char now[TIME_ISO_LEN];
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
-    if (prepare_once(st, sql, &s) < 0)
+    time_iso(now_ms, now);
+    if (prepare_once(st, sql, &s) < 0 || bind_text(st, s, 1, now) < 0)
         goto out;
     if (step_row(st, s) != 1)
         goto out;
@@ -42,10 +46,63 @@ int store_pending(struct store *st, int64_t now_ms, struct store_pending *out)
         now_ms > registered)
         out->oldest_age_s = (now_ms - registered) / 1000;
     out->review = sqlite3_column_int64(s, 3);
+    out->due = sqlite3_column_int64(s, 4);
     ret = 0;
 out:
     (void)sqlite3_finalize(s);
     return ret;
+}
+
+/* The first column of the one-row statement s as a time: 1 with *ms set, 0 when NULL or not a
+ * timestamp, -1 on error. Finalizes s. */
+static int time_row(struct store *st, sqlite3_stmt *s, int64_t *ms)
+{
+    int row = step_row(st, s), ret = row < 0 ? -1 : 0;
+
+    if (row == 1) {
+        const unsigned char *v = sqlite3_column_text(s, 0);
+        if (v != NULL && time_parse_iso((const char *)v, ms) == 0)
+            ret = 1;
+    }
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+int store_last_event(struct store *st, enum payresult_source source, int64_t *ms)
+{
+    /* Backwards by id (the order of arrival) to the first of that source: at once in practice,
+     * a scan only when none exists. */
+    static const char sql[] = "SELECT received_at FROM payment_events WHERE source = ?1 "
+                              "ORDER BY id DESC LIMIT 1";
+    sqlite3_stmt *s = NULL;
+
+    if (prepare_once(st, sql, &s) < 0)
+        return -1;
+    if (bind_text(st, s, 1, source == PAYRESULT_QUERY ? "query" : "notify") < 0) {
+        (void)sqlite3_finalize(s);
+        return -1;
+    }
+    return time_row(st, s, ms);
+}
+
+int store_last_backup(struct store *st, int64_t *ms)
+{
+    sqlite3_stmt *s = NULL;
+    int row;
+
+    *ms = 0;
+    if (prepare_once(st, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'backups'",
+                     &s) < 0)
+        return -1;
+    row = step_row(st, s);
+    (void)sqlite3_finalize(s);
+    if (row <= 0)
+        return row < 0 ? -1 : 0;
+    s = NULL;
+    if (prepare_once(st, "SELECT max(finished_at) FROM backups WHERE ok = 1", &s) < 0)
+        return -1;
+    /* The table is there: a backup that never succeeded is time 0, not a missing series. */
+    return time_row(st, s, ms) < 0 ? -1 : 1;
 }
 
 int store_rows_columns(struct store *st, const char *sql, const char *key,

@@ -19,6 +19,11 @@
     "(result_pay IS NULL OR result_pay = 'APPLY' OR result_pay = 'CHECK' "                         \
     "OR result_pay = 'WAITING' OR result_pay = 'PROCESSING')"
 
+/* The orders the reconciler is due to query at ?1, as the payments_due index serves them. */
+#define SQL_DUE                                                                                    \
+    "needs_review = 0 AND next_query_at IS NOT NULL AND next_query_at <= ?1 "                      \
+    "AND registered_at IS NOT NULL AND " SQL_NOT_FINAL
+
 /* The statements each connection prepares once, on first use, and keeps (store.c has their
  * text, in query_sql). */
 enum query {

@@ -1,6 +1,6 @@
 /*
  * The review queue as lianpayctl review shows and resolves it: the review_queue view's rows, and
- * a person's resolution recorded in the append-only review_resolutions table (sql/0005) in the
+ * a person's resolution recorded in the append-only review_resolutions table (sql/0006) in the
  * same transaction that clears needs_review. Single-threaded: lianpayctl's own connection.
  */
 #include "store_review.h"

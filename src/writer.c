@@ -65,6 +65,7 @@ struct writer {
 
     atomic_llong heartbeat;
     atomic_ullong batches, jobs, failed_batches, max_batch;
+    atomic_ullong storage_errors[STORE_ERR_COUNT]; /* failed transactions and checks, by kind */
     struct metrics_histogram batch_sizes, commit_seconds;
 
     int64_t last_attempt; /* monotonic ms of the last transaction attempt (thread only) */
@@ -110,8 +111,15 @@ static void note_attempt(struct writer *w, bool ok, bool wrote)
     }
 }
 
+/* Counts the failure on the writer's connection by its kind (lianpay_storage_errors_total). */
+static void count_storage_error(struct writer *w)
+{
+    atomic_fetch_add(&w->storage_errors[store_err(w->store)], 1);
+}
+
 static void log_storage_error(struct writer *w, const char *what, size_t batch)
 {
+    count_storage_error(w);
     log_kv(LOG_LEVEL_ERROR, "storage_error", "op", what, "kind", store_errkind(w->store), "error",
            store_errmsg(w->store), "batch", log_int((long long)batch), NULL);
 }
@@ -192,12 +200,16 @@ static void idle_check(struct writer *w)
 {
     if (!atomic_load(&w->writable)) {
         bool ok = store_probe_write(w->store) == 0;
+        if (!ok)
+            count_storage_error(w);
         note_attempt(w, ok, ok);
         return;
     }
     bool ok = store_begin(w->store) == 0;
     /* Said once, when the fault starts: a batch failure is logged by itself, an idle lock is not.
      */
+    if (!ok)
+        count_storage_error(w);
     if (!ok)
         log_kv(LOG_LEVEL_WARNING, "storage_error", "op", "check", "kind", store_errkind(w->store),
                "error", store_errmsg(w->store), NULL);
@@ -344,6 +356,8 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     out->jobs = atomic_load(&w->jobs);
     out->failed_batches = atomic_load(&w->failed_batches);
     out->max_batch = atomic_load(&w->max_batch);
+    for (int i = 0; i < STORE_ERR_COUNT; i++)
+        out->storage_errors[i] = atomic_load(&w->storage_errors[i]);
 }
 
 void writer_stop(struct writer *w)

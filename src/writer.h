@@ -78,6 +78,8 @@ struct writer_stats {
     uint64_t jobs;
     uint64_t failed_batches;
     uint64_t max_batch;
+    /* Failed transactions, probe writes and lock checks, by enum store_err. */
+    uint64_t storage_errors[STORE_ERR_COUNT];
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 

@@ -169,7 +169,7 @@ class Daemon:
         lianlian.update(sections.get('lianlian', {}))
         reconcile = {'enabled': 'true' if merchant_private else 'false'}
         reconcile.update(sections.get('reconcile', {}))
-        # admin on a free port too: parallel test runs must not fight over 127.0.0.1:9090
+        # admin on a free port too: parallel test runs must not fight over 127.0.0.1:8479
         cfg = {'server': server, 'lianlian': lianlian, 'database': {'path': self.db_path},
                'reconcile': reconcile, 'log': {'level': 'debug'},
                'admin': {'listen': '127.0.0.1:0'}}

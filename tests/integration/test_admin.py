@@ -5,6 +5,7 @@ import os
 import re
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -108,6 +109,9 @@ def readyz_reports_a_locked_database_and_recovers():
         e.d.wait_log(r'level=warning event=storage_error op=check kind=busy')
         _, s = scrape(e.d)
         eq(metric(s, 'lianpay_database_writable'), 0, 'lianpay_database_writable')
+        ok(metric(s, 'lianpay_storage_errors_total', kind='busy') >= 1, 'busy counted')
+        for kind in ('full', 'readonly', 'ioerr', 'sql'):
+            eq(metric(s, 'lianpay_storage_errors_total', kind=kind), 0, kind + ' not counted')
     finally:
         holder.execute('ROLLBACK')
         holder.close()
@@ -259,7 +263,84 @@ def metrics_count_queries_by_result_and_pending_orders():
     age = metric(s, 'lianpay_oldest_pending_age_seconds')
     ok(3590 <= age <= 3700, 'oldest pending age %r' % age)
     eq(metric(s, 'lianpay_review_orders'), 0, 'review')
+    eq(metric(s, 'lianpay_reconcile_backlog_orders'), 0, 'every due order was asked')
+    # Q-OK's result and the 8901s were stored; the badly signed answer was not a success
+    last = metric(s, 'lianpay_last_successful_query_timestamp_seconds')
+    ok(time.time() - 60 < last <= time.time(), 'last successful query %r' % last)
     ok('Q-' not in text, 'no order number in /metrics')
+
+
+def wait_metric(d, cond, what, timeout=15):
+    """The samples of the first scrape for which cond(samples) holds (the database's figures
+    are cached for two seconds)."""
+    return wait_for(lambda: (lambda s: s if cond(s) else None)(scrape(d)[1]), what, timeout)
+
+
+@test
+def metrics_give_what_the_alerts_need():
+    tmp = TempDir()
+    cert, key = tmp.file('tls_cert.pem'), tmp.file('tls_key.pem')
+    sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+        '-days', '10', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'])
+    ll_priv, ll_pub = keypair(tmp, 'll')
+    d = Daemon(tmp, ll_pub, sections={'server': {'tls_cert': cert, 'tls_key': key},
+                                      'log': {'pending_warning_after': '2h'}})
+    ctx = ssl.create_default_context(cafile=cert)
+    _, s = scrape(d)
+    eq(metric(s, 'lianpay_last_notification_timestamp_seconds'), 0, 'nothing stored yet')
+    eq(metric(s, 'lianpay_http_request_duration_seconds_count'), 0, 'no request yet')
+    ok(metric(s, 'lianpay_last_successful_query_timestamp_seconds') is None,
+       'no query gauge without a reconciler')
+    expiry = metric(s, 'lianpay_tls_certificate_expiry_timestamp_seconds')
+    ok(time.time() + 9 * 86400 < expiry <= time.time() + 10 * 86400 + 60,
+       'certificate expiry %r (10 days)' % expiry)
+    t0 = time.time()
+    for no, result in (('AL-1', 'SUCCESS'), ('AL-2', 'FAILURE'), ('AL-3', 'CANCEL'),
+                       ('AL-4', 'SUCCESS')):
+        eq(d.post(sign(notification(no, result=result), ll_priv), scheme='https',
+                  context=ctx), (200, ACK), no)
+    eq(d.post('{}', scheme='https', context=ctx)[0], 400, 'malformed')
+    _, s = scrape(d)
+    for result, n in (('SUCCESS', 2), ('FAILURE', 1), ('CANCEL', 1), ('CLOSED', 0),
+                      ('APPLY', 0)):
+        eq(metric(s, 'lianpay_notification_results_total', result=result), n, result)
+    last = metric(s, 'lianpay_last_notification_timestamp_seconds')
+    ok(t0 - 1 <= last <= time.time() + 1, 'last notification %r' % last)
+    # observed when libmicrohttpd is done with the request, which may be just after the client
+    # has its answer
+    s = wait_metric(d, lambda s: metric(s, 'lianpay_http_request_duration_seconds_count') == 5,
+                    'five requests timed')
+    ok(0 < metric(s, 'lianpay_http_request_duration_seconds_sum') < 60, 'durations')
+    eq(metric(s, 'lianpay_ready'), 1, 'ready')
+    eq(metric(s, 'lianpay_pending_warning_after_seconds'), 7200, 'warning age')
+    ok(metric(s, 'lianpay_database_size_bytes') >= 4096, 'database size')
+    ok(metric(s, 'lianpay_database_wal_size_bytes') > 0, 'WAL written')
+    ok(metric(s, 'lianpay_last_backup_timestamp_seconds') is None,
+       'no backup series without a backups table')
+    # the reconciler is off: due orders pile up
+    with d.db() as c:
+        for no in ('AL-D1', 'AL-D2'):
+            c.execute("INSERT INTO payments(no_order, money_order, dt_order, registered_at, "
+                      "next_query_at) VALUES (?, '1.00', '20261122083000', "
+                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hours'), "
+                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minutes'))", (no,))
+        # the table lianpayctl backup keeps: only a good backup counts
+        c.execute('CREATE TABLE backups(finished_at TEXT, ok INTEGER)')
+    s = wait_metric(d, lambda s: metric(s, 'lianpay_reconcile_backlog_orders') == 2, 'backlog')
+    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 0, 'a table but no good backup')
+    with d.db() as c:
+        c.execute("INSERT INTO backups VALUES ('2026-11-30T03:00:00.000Z', 1), "
+                  "('2026-12-01T03:00:00.000Z', 0)")
+    s = wait_metric(d, lambda s: metric(s, 'lianpay_last_backup_timestamp_seconds') != 0,
+                    'backup time')
+    eq(metric(s, 'lianpay_last_backup_timestamp_seconds'), 1796007600, 'the good one')
+    # after a restart the last notification's time comes from the journal
+    d.stop()
+    d.start()
+    _, s = scrape(d)
+    again = metric(s, 'lianpay_last_notification_timestamp_seconds')
+    ok(abs(again - last) < 1, 'last notification across a restart: %r, was %r' % (again, last))
+    eq(metric(s, 'lianpay_notification_results_total', result='SUCCESS'), 0, 'counters restart')
 
 
 # ---- the listener itself -----------------------------------------------------------------

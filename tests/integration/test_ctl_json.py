@@ -343,5 +343,24 @@ def query_json():
     eq(e.d.row('Q-1')['result_pay'], 'SUCCESS', 'applied')
 
 
+@test
+def backup_and_archive_json():
+    e = Env()
+    notified(e, 'B-1')
+    path = e.tmp.file('backup.db', '')
+    os.unlink(path)
+    r = ctl(e, '--json', 'backup', path)
+    eq(r.returncode, 0, r.stderr)
+    o = jlines(r, ['path', 'bytes', 'seconds'])[0]
+    eq((o['path'], o['bytes']), (path, os.path.getsize(path)), 'backup')
+    archive = e.tmp.file('archive.db', '')
+    os.unlink(archive)
+    r = ctl(e, '--json', 'archive', '--before', '9999-01-01', archive)
+    eq(r.returncode, 0, r.stderr)
+    eq(jlines(r, ['orders', 'events', 'before', 'path']),
+       [{'orders': 1, 'events': 1, 'before': '9999-01-01T00:00:00.000Z', 'path': archive}],
+       'archive')
+
+
 if __name__ == '__main__':
     run()

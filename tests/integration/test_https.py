@@ -3,6 +3,7 @@
 1.3 unless server.tls_priorities says otherwise; its key is checked like the merchant key and
 not kept in memory once loaded."""
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -175,6 +176,54 @@ def the_tls_key_file_is_not_left_in_memory():
     print('# %d of %d line pairs of the key file found in the daemon\'s memory'
           % (len(found - {known}), len(pairs)), flush=True)
     eq(len(found - {known}), 0, 'text of the key file left in memory')
+
+
+
+def served_certificate(port):
+    """The certificate the listener presents now (DER), from a handshake of its own."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der(pem_path):
+    with open(pem_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+@test
+def sighup_serves_a_renewed_certificate_and_refuses_a_broken_one():
+    d, cert, key, (ll_priv, _) = tls_daemon()
+    first = der(cert)
+    eq(served_certificate(d.port), first, 'the first certificate')
+    old_cert, old_key = open(cert).read(), open(key).read()
+    # renewal in place, as certbot and friends do: new key, new certificate, same paths
+    new = TempDir()
+    new_cert, new_key = certificate(new)
+    for src, dst in ((new_cert, cert), (new_key, key)):
+        with open(src) as f, open(dst, 'w') as g:
+            g.write(f.read())
+    eq(served_certificate(d.port), first, 'the old certificate until SIGHUP')
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r'event=reload status=ok .*tls=reloaded')
+    eq(served_certificate(d.port), der(new_cert), 'the renewed certificate after SIGHUP')
+    ctx = ssl.create_default_context(cafile=cert)
+    eq(d.post(sign(notification('TLS-R1'), ll_priv), scheme='https', context=ctx)[0], 200,
+       'a client trusting the new certificate')
+    # a key that is not the certificate's: the reload fails and the renewed pair stays
+    with open(key, 'w') as g:
+        g.write(old_key)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log(r'level=error event=reload status=failed error=.*is not the key of the '
+               r'certificate')
+    ok('PRIVATE' not in d.log_lines('reload')[-1], 'no key material in the log')
+    eq(served_certificate(d.port), der(new_cert), 'still the renewed certificate')
+    eq(d.post(sign(notification('TLS-R2'), ll_priv), scheme='https', context=ctx)[0], 200,
+       'still serving')
+    ok(old_cert != open(cert).read(), 'the files were renewed')
 
 
 if __name__ == '__main__':

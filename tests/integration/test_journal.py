@@ -13,6 +13,7 @@
 - query_count cannot be set past 2147483647, and the daemon stops counting there.
 - An old database whose rows break these rules is not migrated: the daemon names the rows.
 """
+import glob
 import http.client
 import json
 import os
@@ -307,7 +308,8 @@ def an_old_database_with_bad_rows_is_not_migrated_and_they_are_named():
         c.execute("DELETE FROM payments WHERE instr(no_order, char(0)) > 0")
     d.start()
     with d.db() as c:
-        eq(c.execute('PRAGMA user_version').fetchone()[0], 4, 'migrated')
+        eq(c.execute('PRAGMA user_version').fetchone()[0], len(glob.glob(os.path.join(
+            os.path.dirname(__file__), '..', '..', 'sql', '0*.sql'))), 'migrated to the last one')
         eq([r[0] for r in c.execute('SELECT no_order FROM payments ORDER BY no_order')],
            ['BADDT-1', 'BADTS-1', 'KEEP-1'], 'rows after the migration')
 

@@ -520,16 +520,39 @@ def sighup_changes_the_log_level():
 
 
 @test
-def sighup_is_reported_to_systemd_as_a_reload():
+def sighup_is_reported_to_systemd_as_a_reload_and_a_failed_one_says_so():
     tmp = TempDir()
-    _, pub = keypair(tmp, 'll')
+    ll_priv, pub = keypair(tmp, 'll')
     ns = NotifySocket(tmp)
     d = Daemon(tmp, pub, env=ns.env())
     ns.wait_for('READY=1')
     ns.messages = []
     d.proc.send_signal(signal.SIGHUP)
     ns.wait_for('RELOADING=1')
-    ns.wait_for('READY=1')
+    ok('STATUS=serving on ' in ns.wait_for('READY=1'), 'a good reload: %r' % ns.messages)
+    # a configuration that does not load: the unit's ExecReload= runs -t first, which refuses
+    # it (systemctl reload exits non-zero); signalled anyway, the daemon says so and goes on
+    good = open(d.config).read()
+    with open(d.config, 'a') as f:
+        f.write('[server]\nno_such_key = 1\n')
+    r = subprocess.run([NOTIFYD, '-t', '-c', d.config], capture_output=True, text=True)
+    ok(r.returncode == 1 and 'no_such_key' in r.stderr, '-t: %d %r' % (r.returncode, r.stderr))
+    ns.messages = []
+    d.proc.send_signal(signal.SIGHUP)
+    text = ns.wait_for('READY=1', timeout=20)
+    status = [l for l in text.split('\n') if l.startswith('STATUS=')]
+    ok(status and status[0].startswith('STATUS=reload failed') and 'no_such_key' in status[0],
+       'STATUS= with READY=1: %r' % text)
+    d.wait_log(r'level=error event=reload status=failed error=.*no_such_key')
+    eq(d.post(sign(notification('RL-1'), ll_priv)), (200, ACK), 'the old configuration serves')
+    body = admin_get(d, '/metrics')[2].decode()
+    ok('lianpay_reloads_total{result="failed"} 1' in body, 'counted as failed')
+    with open(d.config, 'w') as f:
+        f.write(good)
+    ns.messages = []
+    d.proc.send_signal(signal.SIGHUP)
+    ok('STATUS=serving on ' in ns.wait_for('READY=1', timeout=20), 'fixed: %r' % ns.messages)
+    eq(d.proc.poll(), None, 'running')
 
 
 # ---- monitoring lines --------------------------------------------------------------------

@@ -33,6 +33,9 @@ DAEMON_FILES = [
     '/usr/sbin/lianpay-notifyd',
     '/usr/bin/lianpayctl',
     '/lib/systemd/system/lianpay-notifyd.service',
+    '/lib/systemd/system/lianpay-notifyd-backup.service',
+    '/lib/systemd/system/lianpay-notifyd-backup.timer',
+    '/usr/libexec/lianpay-notifyd/lianpay-notifyd-backup',
     '/usr/lib/sysusers.d/lianpay-notifyd.conf',
     '/usr/lib/tmpfiles.d/lianpay-notifyd.conf',
     CONF,
@@ -40,6 +43,7 @@ DAEMON_FILES = [
     '/usr/share/man/man5/lianpay-notifyd.conf.5.gz',
     '/usr/share/man/man1/lianpayctl.1.gz',
     '/usr/share/lianpay-notifyd/sql/0001_initial.sql',
+    '/usr/share/lianpay-notifyd/prometheus/lianpay-notifyd-rules.yml',
     '/usr/share/doc/lianpay-notifyd/copyright',
     '/usr/share/doc/lianpay-notifyd/examples/nginx-lianpay-notifyd.conf',
 ]
@@ -144,6 +148,8 @@ def daemon_package_holds_the_daemon_and_nothing_of_the_simulator():
     sim = [p for p in files if 'sim' in os.path.basename(p)]
     eq(sim, [], 'nothing of lianpay-sim in %s' % DAEMON)
     eq(files['/usr/sbin/lianpay-notifyd'][0], '-rwxr-xr-x', 'the daemon is executable')
+    eq(files['/usr/libexec/lianpay-notifyd/lianpay-notifyd-backup'][0], '-rwxr-xr-x',
+       'the daily backup wrapper is executable')
     ok('procps' in field(DAEMON, 'Depends'), "procps (the unit's /bin/kill) is a dependency")
 
 
@@ -179,7 +185,10 @@ def postinst_creates_the_user_then_the_directories_and_starts_nothing():
     eq(invoked, ['try-restart'], 'the only systemctl action of postinst')
     ok(re.search(r'was-enabled .lianpay-notifyd.service.; then\s+#[^\n]*\n\s+'
                  r'deb-systemd-helper enable', script), 'enable only if it was enabled')
-    eq(script.count('deb-systemd-helper enable'), 1, 'no other enable')
+    # The backup timer, likewise: off until the operator enables it, kept as they left it.
+    ok(re.search(r'was-enabled .lianpay-notifyd-backup.timer.; then\s+#[^\n]*\n\s+'
+                 r'deb-systemd-helper enable', script), 'the timer: enable only if it was enabled')
+    eq(script.count('deb-systemd-helper enable'), 2, 'no other enable')
     for other in ('preinst', 'prerm'):
         ok('deb-systemd-invoke start' not in control_file(DAEMON, other), 'no start in ' + other)
 

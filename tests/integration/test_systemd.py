@@ -133,13 +133,28 @@ def unit_verifies():
     text = open(inst.unit()).read()
     program = re.search(r'^ExecStart=(\S+)', text, re.M).group(1)
     # The one rewrite: the program as installed under DESTDIR (verify checks it exists).
+    # ExecStartPre= and ExecReload= run the same program (-t).
     copy = inst.tmp.file('lianpay-notifyd.service',
-                         text.replace('ExecStart=' + program, 'ExecStart=' + inst.root + program))
+                         re.sub(r'^(Exec\w+=)' + re.escape(program), r'\g<1>' + inst.root + program,
+                                text, flags=re.M))
     env = dict(os.environ, MANPATH=inst.file(inst.opt['mandir']),
                SYSTEMD_LOG_COLOR='0')
     r = subprocess.run([analyze, 'verify', copy], capture_output=True, text=True, env=env,
                        timeout=60)
     eq((r.returncode, r.stdout + r.stderr), (0, ''), 'systemd-analyze verify')
+
+
+@test
+def the_unit_checks_the_configuration_before_start_and_reload():
+    inst = Installed()
+    text = open(inst.unit()).read()
+    program = re.search(r'^ExecStart=(\S+)', text, re.M).group(1)
+    config = re.search(r'^ExecStart=\S+ -c (\S+)$', text, re.M).group(1)
+    eq(re.findall(r'^ExecStartPre=(.*)$', text, re.M), ['%s -t -c %s' % (program, config)],
+       'ExecStartPre= runs -t on the configuration ExecStart= uses')
+    # in this order: a failed check fails `systemctl reload` before the daemon is signalled
+    eq(re.findall(r'^ExecReload=(.*)$', text, re.M),
+       ['%s -t -c %s' % (program, config), '/bin/kill -HUP $MAINPID'], 'ExecReload=')
 
 
 @test

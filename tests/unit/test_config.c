@@ -158,8 +158,8 @@ static void test_extension_keys(void **state)
     assert_int_equal(c.threads, 0);
     assert_int_equal(c.query_timeout_ms, 15000);
     assert_int_equal(c.connect_timeout_ms, 5000);
-    assert_string_equal(c.admin_listen, "127.0.0.1:9090");
-    assert_int_equal(c.admin_port, 9090);
+    assert_string_equal(c.admin_listen, "127.0.0.1:8479");
+    assert_int_equal(c.admin_port, 8479);
     assert_int_equal(c.summary_interval, 300);
     assert_int_equal(c.pending_warning_after, 3600);
     config_finish(&c);
@@ -470,7 +470,7 @@ static const struct bad_case bad_cases[] = {
      "admin.listen", "the same address and port as server.listen"},
     {MINIMAL "[admin]\nlisten = 0.0.0.0:8080\n", 6, "admin.listen",
      "the same address and port as server.listen (127.0.0.1:8080 and 0.0.0.0:8080)"},
-    {MINIMAL "[server]\nlisten = 127.0.0.1:9090\n", 6, "server.listen",
+    {MINIMAL "[server]\nlisten = 127.0.0.1:8479\n", 6, "server.listen",
      "the same address and port as admin.listen"},
     {MINIMAL "[server]\nlisten = [::]:8443\n[admin]\nlisten = [::1]:8443\n", 8, "admin.listen",
      "the same address and port"},

@@ -56,6 +56,21 @@ static void test_samples(void **state)
     metrics_text_finish(&t);
 }
 
+static void test_gauges_announce_their_family(void **state)
+{
+    struct metrics_text t;
+
+    metrics_text_init(&t);
+    metrics_gauge_u64(&t, "x_bytes", "Xs.", 4096);
+    metrics_gauge(&t, "y_timestamp_seconds", "When.", 1796007600.5);
+    assert_false(t.failed);
+    assert_string_equal(t.data, "# HELP x_bytes Xs.\n# TYPE x_bytes gauge\nx_bytes 4096\n"
+                                "# HELP y_timestamp_seconds When.\n"
+                                "# TYPE y_timestamp_seconds gauge\n"
+                                "y_timestamp_seconds 1796007600.5\n");
+    metrics_text_finish(&t);
+}
+
 static void test_text_grows_past_its_first_allocation(void **state)
 {
     struct metrics_text t;
@@ -91,6 +106,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_histogram_renders_cumulative_buckets),
         cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_gauges_announce_their_family),
         cmocka_unit_test(test_text_grows_past_its_first_allocation),
         cmocka_unit_test(test_too_many_bounds_are_cut),
     };

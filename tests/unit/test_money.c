@@ -25,7 +25,7 @@ static void assert_bad(const char *text)
     int64_t fen = -12345;
 
     if (money_parse_fen(text, &fen) == 0)
-        fail_msg("\"%s\" accepted as %lld fen", text, (long long)fen);
+        fail_msg("\"%s\" accepted as %lld fen", text ? text : "(null)", (long long)fen);
     assert_int_equal(fen, -12345);
 }
 

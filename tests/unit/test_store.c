@@ -246,7 +246,7 @@ static void test_schema_contract(void **state)
         "oid_paybill", "settle_date", "info_order", "outcome",       "body",
         "received_at", "remote_addr", "seen_count", "signed_sha256",
     };
-    /* payout_held added by sql/0004, chase_from by sql/0005 */
+    /* payout_held added by sql/0004, chase_from by sql/0006 */
     assert_columns(fx, "payments", payments, 21);
     assert_columns(fx, "payment_events", events_cols, 14);
 
@@ -475,6 +475,45 @@ static void test_migration_0004(void **state)
                                       NULL, NULL, NULL),
                          SQLITE_OK);
     assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
+}
+
+/* sql/0005 on a database at version 4 with journal rows: they stay append-only; a DELETE passes
+ * only inside a permit, for a final order finalised before its cutoff; backups says why. */
+static void test_migration_0005(void **state)
+{
+    struct fx *fx = *state;
+    char err[1024];
+
+    database_at_version(fx, 4);
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, dt_order, result_pay, source, "
+                 "registered_at, updated_at, final_at) VALUES ('F1', '1', '20261122083000', "
+                 "'SUCCESS', 'notify', '2026-11-22T08:30:00.000Z', '2026-11-22T08:31:00.000Z', "
+                 "'2026-11-22T08:31:00.000Z')");
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, "
+                 "outcome, body, received_at) VALUES ('F1', 'notify', 'SUCCESS', '1', "
+                 "'applied', '{}', '2026-11-22T08:31:00.000Z')");
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
+    assert_non_null(raw_try(fx, "DELETE FROM payment_events"));
+    assert_non_null(strstr(fx->text, "append-only"));
+    raw_exec(fx, "BEGIN");
+    raw_exec(fx, "INSERT INTO archive_permit VALUES (1, '2026-11-22T08:31:00.000Z')");
+    assert_non_null(raw_try(fx, "DELETE FROM payment_events")); /* final_at is not before */
+    raw_exec(fx, "UPDATE archive_permit SET before = '2026-11-23T00:00:00.000Z'");
+    assert_null(raw_try(fx, "DELETE FROM payment_events"));
+    assert_non_null(raw_try(fx, "INSERT INTO archive_permit VALUES (2, "
+                                "'2026-11-23T00:00:00.000Z')")); /* one row at most */
+    raw_exec(fx, "ROLLBACK");
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM payment_events"), 1);
+    assert_non_null(raw_try(fx, "INSERT INTO backups(started_at, path, ok) VALUES "
+                                "('2026-11-22T08:31:00.000Z', 'b', 1)")); /* ok without bytes */
+    assert_non_null(raw_try(fx, "INSERT INTO backups(started_at, path, ok) VALUES "
+                                "('2026-11-22T08:31:00.000Z', 'b', 0)")); /* failed: no why */
+    assert_null(raw_try(fx, "INSERT INTO backups(started_at, finished_at, path, bytes, ok) "
+                            "VALUES ('2026-11-22T08:31:00.000Z', '2026-11-22T08:31:01.000Z', "
+                            "'b', 4096, 1)"));
 }
 
 /* store_payout: queuing inside a transaction, a refusal that leaves it usable, and cancel. */
@@ -1284,6 +1323,60 @@ static void test_pending_ignores_impossible_timestamps(void **state)
     assert_string_equal(p.oldest_no_order, "OLD");
 }
 
+/* The reconciler's backlog: registered, not final, not in review, next_query_at passed. */
+static void test_pending_counts_the_due_orders(void **state)
+{
+    struct fx *fx = *state;
+    struct store_pending p;
+
+    reg(fx, "DUE1", "1.00", "20261122083000", T0 - 120 * MIN);
+    reg(fx, "DUE2", "1.00", "20261122083000", T0 - 60 * MIN);
+    reg(fx, "LATER", "1.00", "20261122083000", T0 - 10 * MIN); /* within the window */
+    reg(fx, "REVIEW", "1.00", "20261122083000", T0 - 120 * MIN);
+    reg(fx, "FINAL", "1.00", "20261122083000", T0 - 120 * MIN);
+    raw_exec(fx, "UPDATE payments SET needs_review = 1 WHERE no_order = 'REVIEW'");
+    raw_exec(fx, "UPDATE payments SET result_pay = 'SUCCESS' WHERE no_order = 'FINAL'");
+    assert_int_equal(store_pending(fx->st, T0, &p), 0);
+    assert_int_equal(p.due, 2);
+    assert_int_equal(p.count, 3);
+    assert_int_equal(store_pending(fx->st, T0 + 60 * MIN, &p), 0);
+    assert_int_equal(p.due, 3);
+}
+
+/* The times /metrics starts from: the journal's latest message of each source, and the last
+ * good backup, only once lianpayctl backup's table exists. */
+static void test_last_event_and_last_backup(void **state)
+{
+    struct fx *fx = *state;
+    int64_t ms = -1;
+
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_NOTIFY, &ms), 0);
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, outcome, "
+                 "body, received_at) VALUES "
+                 "('E1', 'notify', 'SUCCESS', '1', 'applied', '{}', '2026-11-22T08:30:00.000Z'), "
+                 "('E2', 'query', 'SUCCESS', '1', 'applied', '{}', '2026-11-22T08:40:00.000Z'), "
+                 "('E3', 'notify', 'FAILURE', '1', 'applied', '{}', '2026-11-22T08:31:00.000Z')");
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_NOTIFY, &ms), 1);
+    assert_int_equal(ms, T0 + 1 * MIN);
+    assert_int_equal(store_last_event(fx->st, PAYRESULT_QUERY, &ms), 1);
+    assert_int_equal(ms, T0 + 10 * MIN);
+    /* sql/0005 made the table: empty, the time is 0 */
+    ms = -1;
+    assert_int_equal(store_last_backup(fx->st, &ms), 1);
+    assert_int_equal(ms, 0);
+    raw_exec(fx, "INSERT INTO backups(started_at, finished_at, path, bytes, ok, error) VALUES "
+                 "('2026-11-22T08:29:00.000Z', '2026-11-22T08:30:00.000Z', 'a', 1, 1, NULL), "
+                 "('2026-11-22T09:29:00.000Z', '2026-11-22T09:30:00.000Z', 'b', NULL, 0, 'x'), "
+                 "('2026-11-22T07:29:00.000Z', '2026-11-22T07:30:00.000Z', 'c', 1, 1, NULL)");
+    assert_int_equal(store_last_backup(fx->st, &ms), 1);
+    assert_int_equal(ms, T0);
+    /* a database without the table (older than sql/0005): no series */
+    raw_exec(fx, "DROP TABLE backups");
+    ms = -1;
+    assert_int_equal(store_last_backup(fx->st, &ms), 0);
+    assert_int_equal(ms, 0);
+}
+
 /* A database at schema 2 with rows that sql/0003 refuses: the migration names them and changes
  * nothing; once they are corrected it runs, and the old journal rows keep being recognised. */
 static void test_migration_0003_refuses_bad_rows(void **state)
@@ -1686,6 +1779,7 @@ int main(void)
         T(test_reader_refuses_old_schema),
         T(test_migration_0002),
         T(test_migration_0004),
+        T(test_migration_0005),
         T(test_payout_queue_and_cancel),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
@@ -1709,6 +1803,8 @@ int main(void)
         T(test_formats_agree_with_c),
         T(test_unqueryable_due_rows),
         T(test_pending_ignores_impossible_timestamps),
+        T(test_pending_counts_the_due_orders),
+        T(test_last_event_and_last_backup),
         T(test_migration_0003_refuses_bad_rows),
         T(test_schedule_new),
         T(test_due_selection),

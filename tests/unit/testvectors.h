@@ -20,7 +20,9 @@ static inline const char *testvec_dir(void)
 static inline const char *testvec_path(const char *name)
 {
     static char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", testvec_dir(), name);
+    int n = snprintf(path, sizeof(path), "%s/%s", testvec_dir(), name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        fail_msg("the path of vector %s is longer than %zu bytes", name, sizeof(path) - 1);
     return path;
 }
 

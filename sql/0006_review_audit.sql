@@ -1,5 +1,5 @@
--- 0005 (to become 0006 after the backups migration): who resolved an order flagged for review,
--- when, why it was flagged and what they wrote (issue 14, item 2; lianpayctl review resolve).
+-- 0006: who resolved an order flagged for review, when, why it was flagged and what they wrote
+-- (issue 14, item 2; lianpayctl review resolve).
 --
 -- review_resolutions is append-only (triggers refuse UPDATE and DELETE): it is the trail that
 -- hand-written SQL on payments never left. lianpayctl writes the row and clears needs_review in
