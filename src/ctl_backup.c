@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ctl_print.h"
 #include "log.h"
 #include "store.h"
@@ -28,6 +30,13 @@ int ctl_backup_backup(struct store *st, int argc, char **argv, FILE *out)
         return ctl_fail("usage: backup FILE");
     if (store_backup(st, argv[1], &res, err, sizeof(err)) < 0)
         return ctl_fail("backup: %s", err);
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "path", ctl_json_string(argv[1]));
+        ctl_json_put(o, "bytes", cJSON_CreateNumber((double)res.bytes));
+        ctl_json_put(o, "seconds", cJSON_CreateNumber((double)res.elapsed_ms / 1000.0));
+        return ctl_json_print(out, o) < 0 ? 2 : 0;
+    }
     fputs("backup path=", out);
     print_path(out, argv[1]);
     fprintf(out, " bytes=%" PRId64 " seconds=%" PRId64 ".%03" PRId64 "\n", res.bytes,
@@ -75,6 +84,14 @@ int ctl_backup_archive(struct store *st, int argc, char **argv, FILE *out)
         return ctl_fail("archive: --before %s: not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.mmmZ", before);
     if (store_archive(st, iso, argv[optind], &res, err, sizeof(err)) < 0)
         return ctl_fail("archive: %s", err);
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "orders", cJSON_CreateNumber((double)res.orders));
+        ctl_json_put(o, "events", cJSON_CreateNumber((double)res.events));
+        ctl_json_put(o, "before", cJSON_CreateString(iso));
+        ctl_json_put(o, "path", ctl_json_string(argv[optind]));
+        return ctl_json_print(out, o) < 0 ? 2 : 0;
+    }
     fprintf(out, "archive orders=%" PRId64 " events=%" PRId64 " before=%s path=", res.orders,
             res.events, iso);
     print_path(out, argv[optind]);

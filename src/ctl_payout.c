@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,11 @@ static int pay_one(struct pay_run *run, const struct payout_request *r, long lin
     if (reason == NULL) {
         if (store_payout_queue(run->st, r, &res, why, sizeof(why)) < 0)
             return -1;
+        if (res == STORE_PAYOUT_DONE && ctl_json()) {
+            ctl_json_result(run->results, r->no_order, line, "queued", NULL);
+            run->queued++;
+            return 0;
+        }
         if (res == STORE_PAYOUT_DONE) {
             fputs("queued ", run->results);
             print_escaped(run->results, r->no_order);
@@ -125,6 +131,11 @@ static int pay_one(struct pay_run *run, const struct payout_request *r, long lin
         }
         reason = why;
     }
+    run->refused++;
+    if (ctl_json()) {
+        ctl_json_result(run->results, r->no_order, line, "refused", reason);
+        return 0;
+    }
     fputs("refused ", run->results);
     print_escaped(run->results, r->no_order != NULL ? r->no_order : "-");
     fputs(": ", run->results);
@@ -132,7 +143,6 @@ static int pay_one(struct pay_run *run, const struct payout_request *r, long lin
         fprintf(run->results, "line %ld: ", line);
     print_escaped(run->results, reason);
     fputc('\n', run->results);
-    run->refused++;
     return 0;
 }
 
@@ -313,28 +323,62 @@ static const char *const states[] = {"queued",  "sending", "accepted", "review",
                                      "refused", "unknown", "closed",   "cancelled"};
 
 /* The stored card as logs show it: the whole value must be a C string to be masked. */
+static void mask_card(struct store_value v, char masked[PAYOUT_MASKED_CARD_LEN])
+{
+    payout_mask_card(v.text != NULL && strlen(v.text) == v.len ? v.text : "", masked);
+}
+
 static void print_card(FILE *out, struct store_value v)
 {
     char masked[PAYOUT_MASKED_CARD_LEN];
 
-    payout_mask_card(v.text != NULL && strlen(v.text) == v.len ? v.text : "", masked);
+    mask_card(v, masked);
     fputs(masked, out);
 }
 
-/* A name is personal data: its first character (a whole UTF-8 sequence, printed escaped) and
- * one '*' whatever its length. */
-static void print_name(FILE *out, struct store_value v)
+/* A name is personal data: its first character (a whole UTF-8 sequence) and one '*' whatever
+ * its length. Returns the length of that first character (0 for none). */
+static size_t name_head(struct store_value v)
 {
     size_t n = 1;
 
-    if (v.text == NULL || v.len == 0) {
+    if (v.text == NULL || v.len == 0)
+        return 0;
+    while (n < v.len && ((unsigned char)v.text[n] & 0xc0) == 0x80 && n < 4)
+        n++;
+    return n;
+}
+
+static void print_name(FILE *out, struct store_value v)
+{
+    size_t n = name_head(v);
+
+    if (n == 0) {
         fputs("-", out);
         return;
     }
-    while (n < v.len && ((unsigned char)v.text[n] & 0xc0) == 0x80 && n < 4)
-        n++;
     log_print_escaped(out, v.text, n);
     fputc('*', out);
+}
+
+/* The masked card and name as JSON strings; any other column as stored. */
+static cJSON *json_column(const char *name, struct store_value v)
+{
+    char buf[PAYOUT_MASKED_CARD_LEN + 8];
+
+    if (strcmp(name, "card_no") == 0) {
+        mask_card(v, buf);
+        return cJSON_CreateString(buf);
+    }
+    if (strcmp(name, "acct_name") == 0) {
+        size_t n = name_head(v);
+        if (n == 0)
+            return cJSON_CreateNull();
+        memcpy(buf, v.text, n);
+        buf[n] = '*';
+        return ctl_json_value((struct store_value){buf, n + 1});
+    }
+    return ctl_json_value(v);
 }
 
 struct list_ctx {
@@ -346,14 +390,28 @@ static void list_line(void *ctx, const struct store_payout_line *l)
 {
     struct list_ctx *c = ctx;
     int64_t queued = 0;
+    bool age = l->queued_at.text != NULL && time_parse_iso(l->queued_at.text, &queued) == 0;
+    int64_t age_s = age && c->now > queued ? (c->now - queued) / 1000 : 0;
 
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "no_order", ctl_json_value(l->no_order));
+        ctl_json_put(o, "state", ctl_json_value(l->state));
+        ctl_json_put(o, "money_order", ctl_json_value(l->money_order));
+        ctl_json_put(o, "age_seconds",
+                     age ? cJSON_CreateNumber((double)age_s) : cJSON_CreateNull());
+        ctl_json_put(o, "card_no", json_column("card_no", l->card_no));
+        ctl_json_put(o, "reason", ctl_json_value(l->reason));
+        (void)ctl_json_print(c->out, o);
+        return;
+    }
     ctl_print_value(c->out, l->no_order);
     fputc(' ', c->out);
     ctl_print_value(c->out, l->state);
     fputc(' ', c->out);
     ctl_print_value(c->out, l->money_order);
-    if (l->queued_at.text != NULL && time_parse_iso(l->queued_at.text, &queued) == 0)
-        fprintf(c->out, " %" PRId64 "s ", c->now > queued ? (c->now - queued) / 1000 : 0);
+    if (age)
+        fprintf(c->out, " %" PRId64 "s ", age_s);
     else
         fputs(" - ", c->out);
     print_card(c->out, l->card_no);
@@ -406,6 +464,12 @@ int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out)
         return ctl_fail("%s", store_errmsg(st));
     switch (res) {
     case STORE_PAYOUT_DONE:
+        if (ctl_json()) {
+            cJSON *o = cJSON_CreateObject();
+            ctl_json_put(o, "no_order", ctl_json_string(argv[1]));
+            ctl_json_put(o, "outcome", cJSON_CreateString("cancelled"));
+            return ctl_json_print(out, o) < 0 ? 2 : 0;
+        }
         fputs("cancelled ", out);
         print_escaped(out, argv[1]);
         fputc('\n', out);
@@ -480,5 +544,42 @@ int ctl_payout_print(struct store *st, const char *no_order, FILE *out)
         rows = attempts < 0 ? -1 : rows;
     }
     free(row);
+    return rows < 0 ? -1 : 0;
+}
+
+/* status --json's objects: one per row of a listing (attempts), or the first row alone. */
+struct json_rows {
+    cJSON *rows; /* an array, or NULL when only the first row is kept */
+    cJSON *row;
+    int last_row;
+};
+
+static void json_payout_column(void *ctx, int row, const char *name, struct store_value v)
+{
+    struct json_rows *c = ctx;
+
+    if (row != c->last_row) {
+        c->row = cJSON_CreateObject();
+        c->last_row = row;
+        if (c->rows != NULL && !cJSON_AddItemToArray(c->rows, c->row)) {
+            cJSON_Delete(c->row);
+            c->row = NULL;
+        }
+    }
+    bool number = strcmp(name, "amount_fen") == 0 || strcmp(name, "attempts") == 0 ||
+                  strcmp(name, "confirm_tries") == 0 || strcmp(name, "id") == 0 ||
+                  strcmp(name, "signed") == 0;
+    ctl_json_put(c->row, name, number ? ctl_json_int(v) : json_column(name, v));
+}
+
+int ctl_payout_json(struct store *st, const char *no_order, cJSON *o)
+{
+    struct json_rows payout = {NULL, NULL, -1}, attempts = {cJSON_CreateArray(), NULL, -1};
+    int rows = store_payout_columns(st, no_order, json_payout_column, &payout);
+
+    if (rows > 0 && store_payout_attempts(st, no_order, json_payout_column, &attempts) < 0)
+        rows = -1;
+    ctl_json_put(o, "payout", payout.row != NULL ? payout.row : cJSON_CreateNull());
+    ctl_json_put(o, "attempts", attempts.rows);
     return rows < 0 ? -1 : 0;
 }

@@ -19,4 +19,9 @@ int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out);
 /* Prints no_order's payout and its attempts (nothing when it has none). Returns 0, or -1. */
 int ctl_payout_print(struct store *st, const char *no_order, FILE *out);
 
+/* status --json: adds "payout" (its row, card and name masked, or null) and "attempts" (one
+ * object per request sent, oldest first) to o. Returns 0, or -1 on a database error. */
+struct cJSON;
+int ctl_payout_json(struct store *st, const char *no_order, struct cJSON *o);
+
 #endif

@@ -15,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "attempt.h"
 #include "config.h"
 #include "ctl_backup.h"
 #include "ctl_payout.h"
 #include "ctl_print.h"
+#include "ctl_review.h"
 #include "devconfig.h"
 #include "fileio.h"
 #include "keys.h"
@@ -42,7 +45,7 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: lianpayctl [-c FILE] VERB [ARGS]\n"
+        "usage: lianpayctl [-c FILE] [--json] VERB [ARGS]\n"
         "\n"
         "  verify [-v] [--public-key FILE] [MSG]   check a LianLian-signed JSON message\n"
         "                                          (exit 0 valid, 1 invalid, 2 unusable)\n"
@@ -66,10 +69,15 @@ static void usage(FILE *out)
         "                                          their journal into the archive FILE\n"
         "  payouts [--state S]                     the payouts, oldest first\n"
         "  cancel NO_ORDER                         cancel a payout still queued\n"
+        "  review list                             what waits for a person, oldest first\n"
+        "  review resolve NO_ORDER --note TEXT [--requery]\n"
+        "                                          record who resolved it and why, and clear\n"
+        "                                          the flag (--requery: chase it again)\n"
         "\n"
         "MSG is a file name; without it the message is read from standard input.\n"
         "  -c, --config FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
         "      --dev DIR      the development configuration of lianpay-notifyd --dev DIR\n"
+        "      --json         one JSON object per result line (lianpayctl(1) has the keys)\n"
         "  -V, --version      print the version\n");
 }
 
@@ -160,9 +168,19 @@ static int cmd_verify(int argc, char **argv)
         goto out;
     }
     signed_str = sign_string(&m, NULL);
+    int idx = sign_verify_msg(&m, keys.keys, keys.n);
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "valid", cJSON_CreateBool(idx >= 0));
+        ctl_json_put(o, "key", idx >= 0 ? cJSON_CreateNumber(idx + 1) : cJSON_CreateNull());
+        ctl_json_put(o, "keys", cJSON_CreateNumber((double)keys.n));
+        if (verbose)
+            ctl_json_put(o, "signed_string", ctl_json_string(signed_str));
+        status = ctl_json_print(stdout, o) < 0 ? 2 : idx >= 0 ? 0 : 1;
+        goto out;
+    }
     if (verbose && signed_str != NULL)
         show("signed string: ", signed_str, strlen(signed_str));
-    int idx = sign_verify_msg(&m, keys.keys, keys.n);
     if (idx >= 0) {
         printf("valid: signed by key %d of %zu\n", idx + 1, keys.n);
         status = 0;
@@ -218,8 +236,22 @@ out:
 }
 
 /* The line register prints for one order; returns 1 for one flagged for review, else 0. */
-static int print_registered(const char *no_order, enum store_register_result res)
+static int print_registered(const char *no_order, size_t line, enum store_register_result res)
 {
+    static const char *const outcomes[] = {
+        [STORE_REGISTERED] = "registered",
+        [STORE_ALREADY] = "already",
+        [STORE_MERGED] = "merged",
+        [STORE_MERGED_MISMATCH] = "mismatch",
+    };
+
+    if (ctl_json()) {
+        ctl_json_result(stdout, no_order, line, outcomes[res],
+                        res == STORE_MERGED_MISMATCH
+                            ? "differs from what LianLian notified: flagged for review"
+                            : NULL);
+        return res == STORE_MERGED_MISMATCH;
+    }
     switch (res) {
     case STORE_REGISTERED:
         printf("%s: registered\n", no_order);
@@ -312,7 +344,10 @@ static int register_file(struct store *st, const char *path, int64_t notify_wind
         if (n == 0)
             continue;
         if (register_line(line, (size_t)n, &m, &why) < 0) {
-            printf("%s:%zu: refused: %s\n", name, lineno, why);
+            if (ctl_json())
+                ctl_json_result(stdout, NULL, lineno, "refused", why);
+            else
+                printf("%s:%zu: refused: %s\n", name, lineno, why);
             refused++;
             continue;
         }
@@ -326,12 +361,16 @@ static int register_file(struct store *st, const char *path, int64_t notify_wind
             goto out;
         }
         if (rc == -2) {
-            printf("%s:%zu: refused: ", name, lineno);
-            log_print_escaped(stdout, err, strlen(err));
-            putchar('\n');
+            if (ctl_json()) {
+                ctl_json_result(stdout, no, lineno, "refused", err);
+            } else {
+                printf("%s:%zu: refused: ", name, lineno);
+                log_print_escaped(stdout, err, strlen(err));
+                putchar('\n');
+            }
             refused++;
         } else {
-            if (print_registered(no, res))
+            if (print_registered(no, lineno, res))
                 refused++;
             done++;
         }
@@ -387,7 +426,7 @@ static int cmd_register(int argc, char **argv)
     config_finish(&cfg);
     if (rc < 0)
         return ctl_fail("register: %s", err);
-    return print_registered(argv[1], res);
+    return print_registered(argv[1], 0, res);
 }
 
 /* The configured database, read-only, for the verbs that only look. NULL after saying why. */
@@ -436,6 +475,34 @@ static int cmd_pending(int argc, char **argv)
     return rc < 0 ? 2 : 0;
 }
 
+/* query --json: the answer as one object (see lianpayctl(1)); recorded is added by --apply. */
+static cJSON *answer_json(const char *no_order, const struct query_answer *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    const struct payresult *r = &a->result;
+    bool result = a->status == QUERY_RESULT;
+
+    ctl_json_put(o, "no_order", ctl_json_string(no_order));
+    ctl_json_put(o, "answer", cJSON_CreateString(query_status_name(a->status)));
+    ctl_json_put(o, "detail", ctl_json_string(!result && a->detail[0] ? a->detail : NULL));
+    ctl_json_put(o, "signed", cJSON_CreateBool(a->signed_ok));
+    ctl_json_put(o, "ret_code", ctl_json_string(a->ret_code[0] ? a->ret_code : NULL));
+    ctl_json_put(o, "ret_msg", ctl_json_string(a->ret_code[0] ? a->ret_msg : NULL));
+    ctl_json_put(o, "result_pay",
+                 ctl_json_string(result ? state_result_name(r->result_pay) : NULL));
+    ctl_json_put(o, "money_order", ctl_json_string(result ? r->money_order : NULL));
+    ctl_json_put(o, "dt_order", ctl_json_string(result ? r->dt_order : NULL));
+    ctl_json_put(o, "oid_paybill", ctl_json_string(result ? r->oid_paybill : NULL));
+    ctl_json_put(o, "settle_date",
+                 ctl_json_string(result && r->settle_date[0] ? r->settle_date : NULL));
+    ctl_json_put(o, "info_order",
+                 ctl_json_string(result && r->info_order[0] ? r->info_order : NULL));
+    ctl_json_put(o, "raw",
+                 a->body_len > 0 ? ctl_json_value((struct store_value){a->body, a->body_len})
+                                 : cJSON_CreateNull());
+    return o;
+}
+
 /* Every value of an answer came from whoever answered, signed or not. */
 static void print_answer(const char *no_order, const struct query_answer *a)
 {
@@ -471,7 +538,7 @@ static void print_answer(const char *no_order, const struct query_answer *a)
  * after retry_interval, with neither backoff nor giving up, since an operator's query is no step
  * of the order's chase. Only a verified answer gets here: anything else leaves the order alone.
  */
-static int apply_answer(const struct config *cfg, const struct query_answer *a)
+static int apply_answer(const struct config *cfg, const struct query_answer *a, cJSON *json)
 {
     const struct attempt_policy policy = {
         .retry_interval = cfg->retry_interval,
@@ -514,6 +581,12 @@ static int apply_answer(const struct config *cfg, const struct query_answer *a)
         return 2;
     }
     store_close(st);
+    if (json != NULL) {
+        ctl_json_put(json, "recorded", cJSON_CreateString(state_outcome_name(applied.outcome)));
+        ctl_json_put(json, "review_reason",
+                     ctl_json_string(applied.flagged ? applied.review_reason : NULL));
+        return 0;
+    }
     printf("recorded:   %s%s%s\n", state_outcome_name(applied.outcome),
            applied.flagged ? "; flagged for review: " : "",
            applied.flagged ? applied.review_reason : "");
@@ -532,6 +605,7 @@ static int cmd_query(int argc, char **argv)
     struct query_answer a = {0};
     struct keyring *kr = NULL;
     struct query_client *qc = NULL;
+    cJSON *json = NULL;
 
     while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
         if (c != 'a')
@@ -555,12 +629,19 @@ static int cmd_query(int argc, char **argv)
         goto out;
     }
     query_payment(qc, kr, argv[optind], &a);
+    if (ctl_json()) {
+        json = answer_json(argv[optind], &a);
+        status = a.status != QUERY_RESULT ? 1 : apply ? apply_answer(&cfg, &a, json) : 0;
+        if (ctl_json_print(stdout, json) < 0)
+            status = 2;
+        goto out;
+    }
     print_answer(argv[optind], &a);
     if (a.status != QUERY_RESULT) {
         status = 1;
         goto out;
     }
-    status = apply ? apply_answer(&cfg, &a) : 0;
+    status = apply ? apply_answer(&cfg, &a, NULL) : 0;
 out:
     query_answer_finish(&a);
     query_client_destroy(qc);
@@ -624,14 +705,23 @@ static int cmd_cancel(int argc, char **argv)
     return with_store(argc, argv, STORE_WRITE, ctl_payout_cancel);
 }
 
+static int cmd_review(int argc, char **argv)
+{
+    /* 0, not 1: glibc then forgets main's "+" and lets --note follow NO_ORDER. */
+    optind = 0;
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return with_store(argc - 1, argv + 1, STORE_READ, ctl_review_list);
+    if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
+        return with_store(argc - 1, argv + 1, STORE_WRITE, ctl_review_resolve);
+    return ctl_fail("usage: review list | review resolve NO_ORDER --note TEXT [--requery]");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"dev", required_argument, NULL, 'D'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"dev", required_argument, NULL, 'D'},
+        {"json", no_argument, NULL, 'j'},         {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     static const struct {
         const char *name;
@@ -640,7 +730,7 @@ int main(int argc, char **argv)
         {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
         {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
         {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
-        {"backup", cmd_backup}, {"archive", cmd_archive},
+        {"backup", cmd_backup}, {"archive", cmd_archive}, {"review", cmd_review},
     };
     int c;
 
@@ -653,6 +743,9 @@ int main(int argc, char **argv)
             break;
         case 'D':
             dev_dir = optarg;
+            break;
+        case 'j':
+            ctl_set_json(true);
             break;
         case 'V':
             printf("lianpayctl %s\n", LIANPAY_VERSION);

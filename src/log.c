@@ -183,9 +183,7 @@ struct piece {
     char esc[12];
 };
 
-/* The length of the UTF-8 sequence at s (at most len bytes) and its code point, or 0 when the
- * bytes are not a valid sequence: overlong forms, surrogates and values past U+10FFFF are not. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+size_t log_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
     unsigned char b = s[0];
     size_t n;
@@ -249,7 +247,7 @@ static struct piece next_piece(const unsigned char *s, size_t len, bool in_log)
     uint32_t cp = s[0];
 
     if (cp >= 0x80) {
-        pc.in = utf8_decode(s, len, &cp);
+        pc.in = log_utf8_decode(s, len, &cp);
         if (pc.in == 0) {
             pc.in = 1;
             snprintf(pc.esc, sizeof(pc.esc), "\\x%02x", s[0]);

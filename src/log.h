@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/uio.h>
 
@@ -83,6 +84,11 @@ const char *log_message_id(const char *event);
 #define LOG_OUTSIDE_MAX      128
 #define LOG_OUTSIDE_PER_LINE 8
 const char *log_outside(const char *v);
+
+/* The length of the multi-byte UTF-8 sequence at s (at most len bytes, s[0] >= 0x80) and its
+ * code point, or 0 when the bytes are not a valid sequence: overlong forms, surrogates and values
+ * past U+10FFFF are not. */
+size_t log_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
 /* Writes s (len bytes, NULs included) to out as a terminal may show it: escaped as log values are
  * (above), except that quotes, backslashes and U+2026 stay as they are. For everything lianpayctl

@@ -110,8 +110,9 @@ static const char *const query_sql[Q_COUNT] = {
                        "WHERE " SQL_UNSCHEDULED,
     [Q_HAS_UNSCHEDULED] = "SELECT EXISTS (SELECT 1 FROM payments INDEXED BY payments_unscheduled "
                           "WHERE " SQL_UNSCHEDULED ")",
-    [Q_DUE] = "SELECT no_order, registered_at, query_count, rowid FROM payments "
-              "INDEXED BY payments_due WHERE " SQL_DUE " ORDER BY next_query_at LIMIT ?2",
+    [Q_DUE] =
+        "SELECT no_order, coalesce(chase_from, registered_at), query_count, rowid FROM payments "
+        "INDEXED BY payments_due WHERE " SQL_DUE " ORDER BY next_query_at LIMIT ?2",
     /* A notification may have made the order final while its query was under way. */
     [Q_RESCHEDULE] = "UPDATE payments SET query_count = min(query_count + 1, " SQL_COUNT_MAX "), "
                      "next_query_at = CASE WHEN " SQL_NOT_FINAL " THEN ?2 ELSE next_query_at END "

@@ -141,6 +141,8 @@ int store_has_unscheduled(struct store *st);
 /* An order the reconciler must query now. */
 struct store_due {
     char no_order[33];
+    /* When the chase began, for give_up_after: payments.chase_from when a person restarted it
+     * (lianpayctl review resolve --requery), else registered_at. */
     char registered_at[TIME_ISO_LEN];
     int64_t query_count; /* 0..STORE_COUNT_MAX */
     /* NULL, or why the row cannot be queried as it is stored (a static sentence): its no_order

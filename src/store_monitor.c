@@ -186,19 +186,21 @@ out:
     return ret;
 }
 
-int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
-                       void *ctx)
+int store_select_rows(struct store *st, const char *sql, int ncols,
+                      void (*row)(void *ctx, const struct store_value *cols), void *ctx)
 {
-    static const char sql[] = "SELECT no_order, money_order, result_pay, age_seconds, "
-                              "query_count, next_query_at FROM pending_payments";
+    struct store_value cols[STORE_SELECT_COLUMNS_MAX];
     sqlite3_stmt *s = NULL;
     int ret = -1, r;
 
+    if (ncols > STORE_SELECT_COLUMNS_MAX) {
+        store_set_errorf(st, SQLITE_MISUSE, "store_select_rows: %d columns", ncols);
+        return -1;
+    }
     if (prepare_once(st, sql, &s) < 0)
         goto out;
     while ((r = step_row(st, s)) == 1) {
-        struct store_value cols[STORE_PENDING_COLUMNS];
-        for (int i = 0; i < STORE_PENDING_COLUMNS; i++)
+        for (int i = 0; i < ncols; i++)
             cols[i] = column_value(s, i);
         row(ctx, cols);
     }
@@ -206,4 +208,13 @@ int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct sto
 out:
     (void)sqlite3_finalize(s);
     return ret;
+}
+
+int store_pending_rows(struct store *st, void (*row)(void *ctx, const struct store_value *cols),
+                       void *ctx)
+{
+    return store_select_rows(st,
+                             "SELECT no_order, money_order, result_pay, age_seconds, "
+                             "query_count, next_query_at FROM pending_payments",
+                             STORE_PENDING_COLUMNS, row, ctx);
 }

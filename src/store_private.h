@@ -94,6 +94,12 @@ int store_rows_columns(struct store *st, const char *sql, const char *key,
                                       struct store_value value),
                        void *ctx);
 
+/* Calls row(ctx, cols) with the first ncols columns (at most STORE_SELECT_COLUMNS_MAX) of each
+ * row that sql returns, as stored (lianpayctl's listings). Returns 0, or -1. */
+#define STORE_SELECT_COLUMNS_MAX 16
+int store_select_rows(struct store *st, const char *sql, int ncols,
+                      void (*row)(void *ctx, const struct store_value *cols), void *ctx);
+
 /* Prepares a statement that is not worth caching (start-up, migrations, lianpayctl, counts);
  * the caller finalizes it. Returns 0, or -1. */
 static inline int prepare_once(struct store *st, const char *sql, sqlite3_stmt **s)

@@ -1,0 +1,17 @@
+#ifndef LIANPAY_CTL_REVIEW_H
+#define LIANPAY_CTL_REVIEW_H
+
+#include <stdio.h>
+
+struct store;
+
+/* lianpayctl review list: the review_queue view, oldest first, one line (or JSON object) per
+ * order. argv[0] is "list". Returns the exit status (0, or 2 after saying why). */
+int ctl_review_list(struct store *st, int argc, char **argv, FILE *out);
+
+/* lianpayctl review resolve NO_ORDER --note TEXT [--requery]: argv[0] is "resolve". Returns the
+ * exit status: 0 resolved, 1 refused (not in review, --requery missing or out of place), 2 an
+ * unknown order, an empty note, bad usage or a database failure (the reason on stderr). */
+int ctl_review_resolve(struct store *st, int argc, char **argv, FILE *out);
+
+#endif
