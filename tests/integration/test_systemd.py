@@ -231,7 +231,8 @@ def man_pages_cover_every_option_verb_and_key():
         ok(verb in man['lianpay-sim.1'], 'lianpay-sim.1 documents ' + verb)
     # every key the configuration parser knows, in the man page and in the example file
     src = open(os.path.join(SOURCE, 'src', 'config.c')).read()
-    keys = re.findall(r'\{"(server|lianlian|database|reconcile|log|admin)", "(\w+)",', src)
+    keys = re.findall(r'\{"(server|lianlian|database|reconcile|log|admin|submit)", "(\w+)",\s*set_',
+                      src)
     ok(len(keys) >= 25, 'keys found in config.c: %d' % len(keys))
     example = open(os.path.join(SOURCE, 'etc', 'lianpay-notifyd.conf')).read()
     sections = {}
