@@ -146,7 +146,7 @@ out:
 int store_submit_next_confirm(struct store *st, struct store_submit_confirm *out)
 {
     static const char sql[] = "SELECT no_order, confirm_code, confirm_expires_at, confirm_tries, "
-                              "card_no FROM payouts INDEXED BY payouts_state "
+                              "card_no, reason FROM payouts INDEXED BY payouts_state "
                               "WHERE state = 'review' AND confirm_requested_at IS NOT NULL "
                               "AND confirm_code IS NOT NULL AND confirm_expires_at IS NOT NULL "
                               "ORDER BY confirm_requested_at, no_order LIMIT 1";
@@ -161,6 +161,7 @@ int store_submit_next_confirm(struct store *st, struct store_submit_confirm *out
     column_copy(s, 2, out->confirm_expires_at, sizeof(out->confirm_expires_at));
     out->confirm_tries = sqlite3_column_int(s, 3);
     column_copy(s, 4, out->card_no, sizeof(out->card_no));
+    column_copy(s, 5, out->reason, sizeof(out->reason));
 out:
     (void)sqlite3_finalize(s);
     return row;

@@ -32,6 +32,8 @@ struct store_submit_confirm {
     char confirm_expires_at[32];
     int confirm_tries;
     char card_no[64]; /* for the masked card of the log line only */
+    char reason[256]; /* the person's decision as lianpayctl recorded it ("confirm requested by
+                       * alice"), for the log line and the row after a final answer */
 };
 
 /* The payout asked to be confirmed longest ago into *out. Returns 1, 0 when none, -1 on error. */

@@ -149,10 +149,12 @@ static int record_answer(struct submitter *s, const char *no_order,
         break;
     }
     if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN) {
-        /* The code stays with the row (what was confirmed, or what closed). */
+        /* The code stays with the row (what was confirmed, or what closed), and who asked. */
         step.confirm_code = c->confirm_code;
         step.confirm_expires_at = c->confirm_expires_at;
         step.confirm_tries = c->confirm_tries;
+        if (step.reason == NULL && c->reason[0] != '\0')
+            step.reason = c->reason;
     }
     int status = write_step(s, WRITER_PAYOUT_ANSWER, &step);
     if (status != 0) {
@@ -270,7 +272,8 @@ static int confirm_one(struct submitter *s, const struct store_submit_confirm *c
     int64_t sent_ms;
     if ((rc = write_ahead(s, WRITER_PAYOUT_CONFIRMING, c->no_order, &b, &sent_ms)) <= 0)
         return rc == 0 ? 0 : rc == -1 ? -1 : 1; /* 0: declined or lapsed, nothing is sent */
-    log_change(c->no_order, "review", "confirming", "confirm requested");
+    log_change(c->no_order, "review", "confirming",
+               c->reason[0] != '\0' ? c->reason : "confirm requested");
     return send_and_record(s, PAYOUT_CONFIRM, c->no_order, c->card_no, c, &b, sent_ms);
 }
 

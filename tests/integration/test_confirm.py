@@ -7,6 +7,7 @@ fields -> accepted; each verb refused in a state it does not apply to; a kill -9
 is in flight -> unknown at restart, never confirmed twice."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,9 @@ def confirm_decline_resubmit():
     eq(calls(sim, 'C-OK', 'confirm')[0]['confirm_code'], p['confirm_code'],
        'the stored code was sent')
     ok(d.row('C-OK')['payout_held'] == 0, 'accepted: chased')
+    ok(p['reason'].startswith('confirm requested by '), 'who asked: %r' % p['reason'])
+    ok(any(re.search(r'no_order=C-OK from=review to=confirming reason="?confirm requested by ', l)
+           for l in d.log_lines('payout')), 'the decision is logged when the daemon acts')
     ok(any('no_order=C-OK from=confirming to=accepted' in l for l in d.log_lines('payout')),
        'the state change is logged')
     ok(any('no_order=C-OK call=confirm class=accepted' in l for l in d.log_lines('submit')),
