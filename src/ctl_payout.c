@@ -1,6 +1,6 @@
 /*
- * lianpayctl pay, payouts, cancel and the payout part of status (ctl_payout.h). Single-threaded,
- * one store connection.
+ * lianpayctl pay, payouts, cancel, confirm, decline, resubmit and the payout part of status
+ * (ctl_payout.h). Single-threaded, one store connection.
  *
  * pay --file: every line is checked (payout_check, then sql/0004's CHECKs) and inserted inside
  * ONE transaction; a refused line is reported with its line number and skipped, the others are
@@ -18,10 +18,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "ctl_print.h"
+#include "ctl_review.h"
 #include "log.h"
 #include "payout.h"
 #include "payout_check.h"
@@ -452,44 +454,227 @@ int ctl_payout_list(struct store *st, int argc, char **argv, FILE *out)
     return fflush(out) == 0 && !ferror(out) ? 0 : 2;
 }
 
-int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out)
+/* ---- a person's decisions: cancel, confirm, decline, resubmit -------------------------------- */
+
+/* How long confirm waits for the daemon by default, and how often it looks. */
+#define CONFIRM_WAIT_S  60
+#define CONFIRM_POLL_MS 200
+
+static const char *const decision_verbs[] = {
+    [STORE_DECIDE_CANCEL] = "cancel",
+    [STORE_DECIDE_CONFIRM] = "confirm",
+    [STORE_DECIDE_DECLINE] = "decline",
+    [STORE_DECIDE_RESUBMIT] = "resubmit",
+};
+
+/* Why decision d does not apply to the payout b is in. */
+static const char *refusal(enum store_payout_decision d, const struct store_payout_brief *b)
+{
+    switch (d) {
+    case STORE_DECIDE_CANCEL:
+        return "only a queued payout can be cancelled: one sent is queried, never cancelled";
+    case STORE_DECIDE_CONFIRM:
+        if (strcmp(b->state, "review") == 0)
+            return "its confirm code has lapsed (30 minutes): it is closed shortly, nothing is "
+                   "paid";
+        if (strcmp(b->state, "confirming") == 0)
+            return "its confirm is being sent now";
+        return "only a payout in review (LianLian asks to confirm a suspected duplicate) can be "
+               "confirmed";
+    case STORE_DECIDE_DECLINE:
+        if (strcmp(b->state, "review") == 0)
+            return "a confirm is requested: the daemon sends it (wait for its answer)";
+        if (strcmp(b->state, "confirming") == 0)
+            return "its confirm is in flight";
+        return "only a payout in review can be declined";
+    case STORE_DECIDE_RESUBMIT:
+        if (strcmp(b->state, "unknown") == 0)
+            return "its result is unknown and LianLian may have it: it is queried, never sent "
+                   "again (resubmit only when the reason says \"" STORE_NO_RECORD_PREFIX "\")";
+        return "only a refused payout, or an unknown one LianLian has no record of, can be "
+               "resubmitted";
+    }
+    return "not in a state this applies to";
+}
+
+/* The row after a decision or the wait: one JSON object, or one line. Returns 0, or -1. */
+static int print_brief(FILE *out, const char *no_order, const char *outcome,
+                       const struct store_payout_brief *b)
+{
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "no_order", ctl_json_string(no_order));
+        ctl_json_put(o, "outcome", ctl_json_string(outcome));
+        ctl_json_put(o, "state", ctl_json_string(b->state));
+        ctl_json_put(o, "ret_code", ctl_json_string(b->ret_code[0] ? b->ret_code : NULL));
+        ctl_json_put(o, "ret_msg", ctl_json_string(b->ret_msg[0] ? b->ret_msg : NULL));
+        ctl_json_put(o, "oid_paybill", ctl_json_string(b->oid_paybill[0] ? b->oid_paybill : NULL));
+        ctl_json_put(o, "confirm_tries", cJSON_CreateNumber(b->confirm_tries));
+        ctl_json_put(o, "reason", ctl_json_string(b->reason[0] ? b->reason : NULL));
+        return ctl_json_print(out, o);
+    }
+    fputs(outcome, out);
+    fputc(' ', out);
+    print_escaped(out, no_order);
+    fputs(": ", out);
+    print_escaped(out, b->state);
+    if (b->ret_code[0]) {
+        fputs(" ret_code=", out);
+        print_escaped(out, b->ret_code);
+    }
+    if (b->ret_msg[0]) {
+        fputs(" ret_msg=", out);
+        print_escaped(out, b->ret_msg);
+    }
+    if (b->oid_paybill[0]) {
+        fputs(" oid_paybill=", out);
+        print_escaped(out, b->oid_paybill);
+    }
+    if (b->reason[0]) {
+        fputs(" (", out);
+        print_escaped(out, b->reason);
+        fputc(')', out);
+    }
+    fputc('\n', out);
+    return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+/* Makes decision d on no_order with reason; prints a refusal. Returns -1 when done (go on), or
+ * the exit status. */
+static int decide(struct store *st, enum store_payout_decision d, const char *no_order,
+                  const char *reason, struct store_payout_brief *b)
 {
     enum store_payout_result res;
-    char now[TIME_ISO_LEN], state[32] = "";
+    char now[TIME_ISO_LEN];
+
+    time_iso(time_now_ms(), now);
+    if (store_payout_decide(st, d, no_order, now, reason, &res, b) < 0)
+        return ctl_fail("%s", store_errmsg(st));
+    if (res == STORE_PAYOUT_DONE)
+        return -1;
+    if (res == STORE_PAYOUT_UNKNOWN) {
+        fputs("lianpayctl: no payout ", stderr);
+        print_escaped(stderr, no_order);
+        fputc('\n', stderr);
+        return 2;
+    }
+    fprintf(stderr, "lianpayctl: cannot %s ", decision_verbs[d]);
+    print_escaped(stderr, no_order);
+    fputs(": it is ", stderr);
+    print_escaped(stderr, b->state);
+    fprintf(stderr, " (%s)\n", refusal(d, b));
+    return 1;
+}
+
+/* cancel, decline, resubmit: the decision, recorded as "VERBed by USER" where it has a reason. */
+static int simple_decision(struct store *st, enum store_payout_decision d, int argc, char **argv,
+                           FILE *out)
+{
+    static const char *const done[] = {
+        [STORE_DECIDE_CANCEL] = "cancelled",
+        [STORE_DECIDE_CONFIRM] = "confirm requested",
+        [STORE_DECIDE_DECLINE] = "declined",
+        [STORE_DECIDE_RESUBMIT] = "resubmitted",
+    };
+    struct store_payout_brief b;
+    char reason[160], uidname[32];
+    const char *sudo_user;
 
     if (argc != 2)
-        return ctl_fail("usage: cancel NO_ORDER");
-    time_iso(time_now_ms(), now);
-    if (store_payout_cancel(st, argv[1], now, &res, state, sizeof(state)) < 0)
-        return ctl_fail("%s", store_errmsg(st));
-    switch (res) {
-    case STORE_PAYOUT_DONE:
-        if (ctl_json()) {
-            cJSON *o = cJSON_CreateObject();
-            ctl_json_put(o, "no_order", ctl_json_string(argv[1]));
-            ctl_json_put(o, "outcome", cJSON_CreateString("cancelled"));
-            return ctl_json_print(out, o) < 0 ? 2 : 0;
-        }
-        fputs("cancelled ", out);
-        print_escaped(out, argv[1]);
-        fputc('\n', out);
-        return 0;
-    case STORE_PAYOUT_STATE:
-        fputs("lianpayctl: cannot cancel ", stderr);
-        print_escaped(stderr, argv[1]);
-        fputs(": it is ", stderr);
-        print_escaped(stderr, state);
-        fputs(" (only a queued payout can be cancelled: one sent is queried, never cancelled)\n",
-              stderr);
-        return 1;
-    case STORE_PAYOUT_REFUSED:
-    case STORE_PAYOUT_UNKNOWN:
-        break;
+        return ctl_fail("usage: %s NO_ORDER", decision_verbs[d]);
+    const char *user = ctl_review_user(uidname, sizeof(uidname), &sudo_user);
+    snprintf(reason, sizeof(reason), "%s by %s%s%s", done[d], user,
+             sudo_user != NULL ? " via sudo from " : "", sudo_user != NULL ? sudo_user : "");
+    int rc = decide(st, d, argv[1], d == STORE_DECIDE_CANCEL ? NULL : reason, &b);
+    if (rc >= 0)
+        return rc;
+    if (d != STORE_DECIDE_CANCEL)
+        return print_brief(out, argv[1], done[d], &b) < 0 ? 2 : 0;
+    /* cancel prints what it printed before this file had decisions: scripts read it. */
+    if (ctl_json()) {
+        cJSON *o = cJSON_CreateObject();
+        ctl_json_put(o, "no_order", ctl_json_string(argv[1]));
+        ctl_json_put(o, "outcome", cJSON_CreateString("cancelled"));
+        return ctl_json_print(out, o) < 0 ? 2 : 0;
     }
-    fputs("lianpayctl: no payout ", stderr);
-    print_escaped(stderr, argv[1]);
-    fputc('\n', stderr);
-    return 2;
+    fputs("cancelled ", out);
+    print_escaped(out, argv[1]);
+    fputc('\n', out);
+    return 0;
+}
+
+int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out)
+{
+    return simple_decision(st, STORE_DECIDE_CANCEL, argc, argv, out);
+}
+
+int ctl_payout_decline(struct store *st, int argc, char **argv, FILE *out)
+{
+    return simple_decision(st, STORE_DECIDE_DECLINE, argc, argv, out);
+}
+
+int ctl_payout_resubmit(struct store *st, int argc, char **argv, FILE *out)
+{
+    return simple_decision(st, STORE_DECIDE_RESUBMIT, argc, argv, out);
+}
+
+/* The confirm is still to be sent or in flight. */
+static bool confirm_pending(const struct store_payout_brief *b)
+{
+    return strcmp(b->state, "confirming") == 0 ||
+           (strcmp(b->state, "review") == 0 && b->confirm_requested);
+}
+
+int ctl_payout_confirm(struct store *st, int argc, char **argv, FILE *out)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t wait_s = CONFIRM_WAIT_S;
+    struct store_payout_brief b;
+    char reason[160], uidname[32];
+    const char *sudo_user;
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 't' || time_parse_duration(optarg, &wait_s) < 0 || wait_s <= 0)
+            return ctl_fail("confirm: --timeout wants a duration such as 60s or 5m");
+    }
+    if (argc - optind != 1)
+        return ctl_fail("usage: confirm NO_ORDER [--timeout DURATION]");
+    const char *no_order = argv[optind];
+    const char *user = ctl_review_user(uidname, sizeof(uidname), &sudo_user);
+    snprintf(reason, sizeof(reason), "confirm requested by %s%s%s", user,
+             sudo_user != NULL ? " via sudo from " : "", sudo_user != NULL ? sudo_user : "");
+    int rc = decide(st, STORE_DECIDE_CONFIRM, no_order, reason, &b);
+    if (rc >= 0)
+        return rc;
+
+    /* The submit thread sends it; its answer is in the row when neither pending nor in flight. */
+    int64_t deadline = time_mono_ms() + wait_s * 1000;
+    while (confirm_pending(&b)) {
+        if (time_mono_ms() >= deadline) {
+            fputs("lianpayctl: confirm ", stderr);
+            print_escaped(stderr, no_order);
+            fprintf(stderr,
+                    ": no answer after %" PRId64 " s (it is %s; the daemon may be stopped or "
+                    "[submit] off: the request stays and is sent when the daemon runs)\n",
+                    wait_s, b.state);
+            return 2;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = CONFIRM_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        int row = store_payout_brief(st, no_order, &b);
+        if (row < 0)
+            return ctl_fail("%s", store_errmsg(st));
+        if (row == 0)
+            return ctl_fail("confirm: the payout is gone");
+    }
+    if (print_brief(out, no_order, "confirm answered", &b) < 0)
+        return 2;
+    return strcmp(b.state, "accepted") == 0 ? 0 : 1;
 }
 
 /* Names are padded to line the values up, as ctl_print.c does for the payments row. */

@@ -15,6 +15,14 @@ struct store;
 int ctl_payout_pay(struct store *st, int argc, char **argv, FILE *out);
 int ctl_payout_list(struct store *st, int argc, char **argv, FILE *out);
 int ctl_payout_cancel(struct store *st, int argc, char **argv, FILE *out);
+/* A person's decisions on a payout the daemon acts on (store_payout.h's STORE_DECIDE_*), recorded
+ * in the row's reason with the user ("declined by alice"). decline and resubmit: 0 done, 1 not in
+ * a state they apply to, 2 no such payout. confirm NO_ORDER [--timeout D] asks the daemon to send
+ * the code and waits (default 60 s) for LianLian's answer: 0 accepted, 1 any other answer or a
+ * refusal, 2 no such payout or no answer in time (the daemon stopped, [submit] off). */
+int ctl_payout_confirm(struct store *st, int argc, char **argv, FILE *out);
+int ctl_payout_decline(struct store *st, int argc, char **argv, FILE *out);
+int ctl_payout_resubmit(struct store *st, int argc, char **argv, FILE *out);
 
 /* Prints no_order's payout and its attempts (nothing when it has none). Returns 0, or -1. */
 int ctl_payout_print(struct store *st, const char *no_order, FILE *out);

@@ -98,6 +98,17 @@ static int print_resolved(FILE *out, const struct store_resolution *r)
     return ctl_json_print(out, o);
 }
 
+const char *ctl_review_user(char *buf, size_t len, const char **sudo_user)
+{
+    struct passwd *pw = getpwuid(getuid());
+    if (pw == NULL)
+        snprintf(buf, len, "uid %u", (unsigned)getuid());
+    *sudo_user = getenv("SUDO_USER");
+    if (*sudo_user != NULL && (*sudo_user)[0] == '\0')
+        *sudo_user = NULL;
+    return pw != NULL ? pw->pw_name : buf;
+}
+
 int ctl_review_resolve(struct store *st, int argc, char **argv, FILE *out)
 {
     static const struct option opts[] = {
@@ -122,14 +133,8 @@ int ctl_review_resolve(struct store *st, int argc, char **argv, FILE *out)
         return ctl_fail("usage: review resolve NO_ORDER --note TEXT [--requery]");
     if (r.note[0] == '\0')
         return ctl_fail("review resolve: the note is empty (say what was decided and why)");
-    struct passwd *pw = getpwuid(getuid());
-    if (pw == NULL)
-        snprintf(uidname, sizeof(uidname), "uid %u", (unsigned)getuid());
     r.no_order = argv[optind];
-    r.resolved_by = pw ? pw->pw_name : uidname;
-    r.sudo_user = getenv("SUDO_USER");
-    if (r.sudo_user != NULL && r.sudo_user[0] == '\0')
-        r.sudo_user = NULL;
+    r.resolved_by = ctl_review_user(uidname, sizeof(uidname), &r.sudo_user);
     r.now_ms = time_now_ms();
     if (store_review_resolve(st, &r, &res, why, sizeof(why)) < 0)
         return ctl_fail("review resolve: %s", store_errmsg(st));

@@ -14,4 +14,8 @@ int ctl_review_list(struct store *st, int argc, char **argv, FILE *out);
  * unknown order, an empty note, bad usage or a database failure (the reason on stderr). */
 int ctl_review_resolve(struct store *st, int argc, char **argv, FILE *out);
 
+/* The person running lianpayctl: getuid()'s user name (or "uid N" in buf), and SUDO_USER into
+ * *sudo_user (NULL when not under sudo). The name points into getpwuid's storage or buf. */
+const char *ctl_review_user(char *buf, size_t len, const char **sudo_user);
+
 #endif

@@ -69,6 +69,11 @@ static void usage(FILE *out)
         "                                          their journal into the archive FILE\n"
         "  payouts [--state S]                     the payouts, oldest first\n"
         "  cancel NO_ORDER                         cancel a payout still queued\n"
+        "  confirm NO_ORDER [--timeout D]          have the daemon confirm a payout in review\n"
+        "                                          and print LianLian's answer (waits 60 s)\n"
+        "  decline NO_ORDER                        close a payout in review: nothing is paid\n"
+        "  resubmit NO_ORDER                       queue a refused payout (or one LianLian has\n"
+        "                                          no record of) again, the same fields\n"
         "  review list                             what waits for a person, oldest first\n"
         "  review resolve NO_ORDER --note TEXT [--requery]\n"
         "                                          record who resolved it and why, and clear\n"
@@ -705,6 +710,21 @@ static int cmd_cancel(int argc, char **argv)
     return with_store(argc, argv, STORE_WRITE, ctl_payout_cancel);
 }
 
+static int cmd_confirm(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_confirm);
+}
+
+static int cmd_decline(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_decline);
+}
+
+static int cmd_resubmit(int argc, char **argv)
+{
+    return with_store(argc, argv, STORE_WRITE, ctl_payout_resubmit);
+}
+
 static int cmd_review(int argc, char **argv)
 {
     /* 0, not 1: glibc then forgets main's "+" and lets --note follow NO_ORDER. */
@@ -727,10 +747,11 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {
-        {"verify", cmd_verify}, {"sign", cmd_sign},       {"register", cmd_register},
-        {"status", cmd_status}, {"query", cmd_query},     {"pending", cmd_pending},
-        {"pay", cmd_pay},       {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
-        {"backup", cmd_backup}, {"archive", cmd_archive}, {"review", cmd_review},
+        {"verify", cmd_verify},   {"sign", cmd_sign},       {"register", cmd_register},
+        {"status", cmd_status},   {"query", cmd_query},     {"pending", cmd_pending},
+        {"pay", cmd_pay},         {"payouts", cmd_payouts}, {"cancel", cmd_cancel},
+        {"backup", cmd_backup},   {"archive", cmd_archive}, {"review", cmd_review},
+        {"confirm", cmd_confirm}, {"decline", cmd_decline}, {"resubmit", cmd_resubmit},
     };
     int c;
 

@@ -43,33 +43,87 @@ out:
     return ret;
 }
 
-int store_payout_cancel(struct store *st, const char *no_order, const char *now_iso,
-                        enum store_payout_result *res, char *why, size_t len)
+/* The UPDATE of each decision: ?1 no_order, ?2 now, ?3 the reason (NULL keeps it). Each names
+ * the state it applies to, so that a refusal changes nothing. */
+static const char *const decision_sql[] = {
+    [STORE_DECIDE_CANCEL] = "UPDATE payouts SET state = 'cancelled', updated_at = ?2, "
+                            "reason = ifnull(?3, reason) WHERE no_order = ?1 AND state = 'queued'",
+    /* A person asks the submit thread to send the code; asking again keeps the first time. */
+    [STORE_DECIDE_CONFIRM] =
+        "UPDATE payouts SET confirm_requested_at = ifnull(confirm_requested_at, ?2), "
+        "reason = ifnull(?3, reason), updated_at = ?2 WHERE no_order = ?1 AND state = 'review' "
+        "AND confirm_expires_at > ?2",
+    [STORE_DECIDE_DECLINE] = "UPDATE payouts SET state = 'closed', reason = ifnull(?3, reason), "
+                             "updated_at = ?2 WHERE no_order = ?1 AND state = 'review' "
+                             "AND confirm_requested_at IS NULL",
+    /* The same fields again; what the last answer said goes, the attempts and journal stay. */
+    [STORE_DECIDE_RESUBMIT] =
+        "UPDATE payouts SET state = 'queued', ret_code = NULL, ret_msg = NULL, oid_paybill = NULL, "
+        "confirm_code = NULL, confirm_expires_at = NULL, confirm_tries = 0, "
+        "confirm_requested_at = NULL, no_record_since = NULL, reason = ifnull(?3, reason), "
+        "updated_at = ?2 WHERE no_order = ?1 AND (state = 'refused' OR (state = 'unknown' "
+        "AND substr(reason, 1, length('" STORE_NO_RECORD_PREFIX "')) = '" STORE_NO_RECORD_PREFIX
+        "'))",
+};
+
+int store_payout_decide(struct store *st, enum store_payout_decision d, const char *no_order,
+                        const char *now_iso, const char *reason, enum store_payout_result *res,
+                        struct store_payout_brief *b)
 {
-    static const char cancel[] = "UPDATE payouts SET state = 'cancelled', updated_at = ?2 "
-                                 "WHERE no_order = ?1 AND state = 'queued'";
     sqlite3_stmt *s = NULL;
     int ret = -1, row;
 
-    if (prepare_once(st, cancel, &s) < 0 || bind_text(st, s, 1, no_order) < 0 ||
-        bind_text(st, s, 2, now_iso) < 0 || step_done(st, s) < 0)
+    memset(b, 0, sizeof(*b));
+    if (prepare_once(st, decision_sql[d], &s) < 0 || bind_text(st, s, 1, no_order) < 0 ||
+        bind_text(st, s, 2, now_iso) < 0 || bind_opt(st, s, 3, reason) < 0 || step_done(st, s) < 0)
         goto out;
-    if (sqlite3_changes(st->db) == 1) {
-        *res = STORE_PAYOUT_DONE;
-        ret = 0;
-        goto out;
-    }
+    *res = sqlite3_changes(st->db) == 1 ? STORE_PAYOUT_DONE : STORE_PAYOUT_STATE;
     (void)sqlite3_finalize(s);
     s = NULL;
-    if (prepare_once(st, "SELECT state FROM payouts WHERE no_order = ?1", &s) < 0 ||
-        bind_text(st, s, 1, no_order) < 0 || (row = step_row(st, s)) < 0)
+    if ((row = store_payout_brief(st, no_order, b)) < 0)
         goto out;
-    *res = row == 1 ? STORE_PAYOUT_STATE : STORE_PAYOUT_UNKNOWN;
-    column_copy(s, 0, why, len);
+    if (row == 0)
+        *res = STORE_PAYOUT_UNKNOWN;
     ret = 0;
 out:
     (void)sqlite3_finalize(s);
     return ret;
+}
+
+int store_payout_brief(struct store *st, const char *no_order, struct store_payout_brief *b)
+{
+    static const char sql[] =
+        "SELECT state, confirm_requested_at IS NOT NULL, confirm_expires_at, confirm_tries, "
+        "ret_code, ret_msg, oid_paybill, reason, attempts FROM payouts WHERE no_order = ?1";
+    sqlite3_stmt *s = NULL;
+    int row = -1;
+
+    memset(b, 0, sizeof(*b));
+    if (prepare_once(st, sql, &s) < 0 || bind_text(st, s, 1, no_order) < 0 ||
+        (row = step_row(st, s)) <= 0)
+        goto out;
+    column_copy(s, 0, b->state, sizeof(b->state));
+    b->confirm_requested = sqlite3_column_int(s, 1);
+    column_copy(s, 2, b->confirm_expires_at, sizeof(b->confirm_expires_at));
+    b->confirm_tries = sqlite3_column_int(s, 3);
+    column_copy(s, 4, b->ret_code, sizeof(b->ret_code));
+    column_copy(s, 5, b->ret_msg, sizeof(b->ret_msg));
+    column_copy(s, 6, b->oid_paybill, sizeof(b->oid_paybill));
+    column_copy(s, 7, b->reason, sizeof(b->reason));
+    b->attempts = sqlite3_column_int(s, 8);
+out:
+    (void)sqlite3_finalize(s);
+    return row;
+}
+
+int store_payout_cancel(struct store *st, const char *no_order, const char *now_iso,
+                        enum store_payout_result *res, char *why, size_t len)
+{
+    struct store_payout_brief b;
+    if (store_payout_decide(st, STORE_DECIDE_CANCEL, no_order, now_iso, NULL, res, &b) < 0)
+        return -1;
+    snprintf(why, len, "%s", b.state);
+    return 0;
 }
 
 int store_payout_list(struct store *st, const char *state,

@@ -17,8 +17,8 @@ struct payout_request;
 enum store_payout_result {
     STORE_PAYOUT_DONE,    /* queued, or cancelled */
     STORE_PAYOUT_REFUSED, /* a CHECK or trigger refused it; queuing: why says which */
-    STORE_PAYOUT_STATE,   /* cancel: the payout is not queued; why names its state */
-    STORE_PAYOUT_UNKNOWN, /* cancel: no payout has this no_order */
+    STORE_PAYOUT_STATE,   /* a decision: the payout is not in a state it applies to */
+    STORE_PAYOUT_UNKNOWN, /* a decision: no payout has this no_order */
 };
 
 /*
@@ -29,8 +29,43 @@ enum store_payout_result {
 int store_payout_queue(struct store *st, const struct payout_request *r,
                        enum store_payout_result *res, char *why, size_t len);
 
-/* queued -> cancelled in one UPDATE at updated_at now_iso. Returns 0 with *res set (a payout in
- * another state: why holds that state), or -1. */
+/* A person's decisions on a payout (lianpayctl), each one UPDATE that names the states it
+ * applies to:
+ *   CANCEL   queued -> cancelled
+ *   CONFIRM  review with its code not lapsed: confirm_requested_at set (the submit thread sends)
+ *   DECLINE  review with no confirm requested -> closed, nothing sent
+ *   RESUBMIT refused, or unknown whose reason starts with STORE_NO_RECORD_PREFIX (the reconciler:
+ *            LianLian keeps answering it has no record) -> queued with the same fields, the last
+ *            answer's ret_code/ret_msg/oid_paybill and confirm fields reset, attempts kept */
+enum store_payout_decision {
+    STORE_DECIDE_CANCEL,
+    STORE_DECIDE_CONFIRM,
+    STORE_DECIDE_DECLINE,
+    STORE_DECIDE_RESUBMIT,
+};
+#define STORE_NO_RECORD_PREFIX "no record:"
+
+/* What lianpayctl shows of a payout after a decision, or while it waits (strings "" for NULL). */
+struct store_payout_brief {
+    char state[16];
+    int confirm_requested; /* confirm_requested_at is set */
+    char confirm_expires_at[32];
+    int confirm_tries;
+    char ret_code[16], ret_msg[256], oid_paybill[40];
+    char reason[400];
+    int attempts;
+};
+
+/* Makes decision d on no_order at now_iso with reason (NULL keeps the stored one). Returns 0 with
+ * *res (DONE, STATE: not in a state d applies to, UNKNOWN: no such payout) and the row after it
+ * in *b, or -1 on a database error. */
+int store_payout_decide(struct store *st, enum store_payout_decision d, const char *no_order,
+                        const char *now_iso, const char *reason, enum store_payout_result *res,
+                        struct store_payout_brief *b);
+/* no_order's row into *b. Returns 1, 0 when there is no such payout, -1 on a database error. */
+int store_payout_brief(struct store *st, const char *no_order, struct store_payout_brief *b);
+
+/* STORE_DECIDE_CANCEL with the stored reason kept; why holds the state after it. */
 int store_payout_cancel(struct store *st, const char *no_order, const char *now_iso,
                         enum store_payout_result *res, char *why, size_t len);
 

@@ -93,7 +93,8 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
     static const char upd[] =
         "UPDATE payouts SET state = ?2, ret_code = ?3, ret_msg = ?4, oid_paybill = ?5, "
         "confirm_code = ?6, confirm_expires_at = ?7, confirm_tries = ?8, sent_at = ?9, "
-        "answered_at = ?10, attempts = attempts + 1, reason = ?11, updated_at = ?10 "
+        "answered_at = ?10, attempts = attempts + 1, reason = ?11, updated_at = ?10, "
+        "confirm_requested_at = NULL "
         "WHERE no_order = ?1 AND (state = 'sending' OR state = 'confirming')";
     static const char ins[] = "INSERT INTO payout_attempts (no_order, call, class, ret_code, "
                               "signed, answer, request, sent_at, answered_at) "
@@ -140,6 +141,40 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
 out:
     (void)sqlite3_finalize(q);
     return ret;
+}
+
+int store_submit_next_confirm(struct store *st, struct store_submit_confirm *out)
+{
+    static const char sql[] = "SELECT no_order, confirm_code, confirm_expires_at, confirm_tries, "
+                              "card_no, reason FROM payouts INDEXED BY payouts_state "
+                              "WHERE state = 'review' AND confirm_requested_at IS NOT NULL "
+                              "AND confirm_code IS NOT NULL AND confirm_expires_at IS NOT NULL "
+                              "ORDER BY confirm_requested_at, no_order LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    int row = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (prepare_once(st, sql, &s) < 0 || (row = step_row(st, s)) <= 0)
+        goto out;
+    column_copy(s, 0, out->no_order, sizeof(out->no_order));
+    column_copy(s, 1, out->confirm_code, sizeof(out->confirm_code));
+    column_copy(s, 2, out->confirm_expires_at, sizeof(out->confirm_expires_at));
+    out->confirm_tries = sqlite3_column_int(s, 3);
+    column_copy(s, 4, out->card_no, sizeof(out->card_no));
+    column_copy(s, 5, out->reason, sizeof(out->reason));
+out:
+    (void)sqlite3_finalize(s);
+    return row;
+}
+
+int store_submit_confirming(struct store *st, struct store_submit_step *s)
+{
+    /* A person asked (confirm_requested_at) and the code has not lapsed: nothing else sends. */
+    static const char sql[] = "UPDATE payouts SET state = 'confirming', updated_at = ?2 "
+                              "WHERE no_order = ?1 AND state = 'review' "
+                              "AND confirm_requested_at IS NOT NULL AND confirm_expires_at > ?2";
+    const char *const b[] = {s->no_order, s->now_iso};
+    return run(st, sql, b, 2, s);
 }
 
 int store_submit_recover(struct store *st, struct store_submit_step *s)

@@ -25,6 +25,20 @@ struct store_submit_payout {
 int store_submit_next(struct store *st, struct store_submit_payout *out);
 void store_submit_payout_finish(struct store_submit_payout *p);
 
+/* A review payout a person asked to confirm (lianpayctl confirm set confirm_requested_at). */
+struct store_submit_confirm {
+    char no_order[64];
+    char confirm_code[8];
+    char confirm_expires_at[32];
+    int confirm_tries;
+    char card_no[64]; /* for the masked card of the log line only */
+    char reason[256]; /* the person's decision as lianpayctl recorded it ("confirm requested by
+                       * alice"), for the log line and the row after a final answer */
+};
+
+/* The payout asked to be confirmed longest ago into *out. Returns 1, 0 when none, -1 on error. */
+int store_submit_next_confirm(struct store *st, struct store_submit_confirm *out);
+
 /* One step of a payout, the input of a writer job (all strings borrowed). */
 struct store_submit_step {
     const char *no_order;
@@ -51,8 +65,12 @@ int store_submit_refuse(struct store *st, struct store_submit_step *s);
 /* queued -> sending (write-ahead: committed before the request leaves); s->changed 0 when the
  * payout is no longer queued (cancelled meanwhile). Returns 0, or -1. */
 int store_submit_sending(struct store *st, struct store_submit_step *s);
-/* sending -> s->state with the answer's fields, attempts + 1, one payout_attempts row, and the
- * payments row's next query. Returns 0, or -1. */
+/* review -> confirming (write-ahead) when a confirm is requested and the code has not lapsed at
+ * s->now_iso; s->changed 0 otherwise (declined, expired meanwhile: nothing is sent). Returns 0,
+ * or -1. */
+int store_submit_confirming(struct store *st, struct store_submit_step *s);
+/* sending or confirming -> s->state with the answer's fields, attempts + 1, one payout_attempts
+ * row, and the payments row's next query; confirm_requested_at is cleared. Returns 0, or -1. */
 int store_submit_answer(struct store *st, struct store_submit_step *s);
 /* At start-up: every payout in sending or confirming becomes unknown with reason, its payments
  * row queried at next_query_at. s->changed: how many. Returns 0, or -1. */

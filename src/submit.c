@@ -4,9 +4,13 @@
  *   payout_check ── a problem ──▶ writer: refused (ret_code NULL, the sentence as reason)
  *   build the request ── writer: queued -> sending, committed ──▶ POST ──▶ writer: the answer
  *
- * Nothing leaves before "sending" is committed, and a payout no longer queued then (a person
- * cancelled it) is not sent. The answer, its attempts row and the payments row's next query are
- * one writer job, so an answer is recorded before anything else happens to the payout.
+ *   a review payout a person asked to confirm (confirm_requested_at, lianpayctl confirm) first:
+ *   writer: review -> confirming, committed ──▶ POST confirmPayment.htm ──▶ writer: the answer
+ *
+ * Nothing leaves before "sending"/"confirming" is committed, and a payout no longer queued (a
+ * person cancelled it) or no longer asked to confirm (declined, lapsed) then is not sent. The
+ * answer, its attempts row and the payments row's next query are one writer job, so an answer is
+ * recorded before anything else happens to the payout.
  */
 #include "submit.h"
 
@@ -84,23 +88,23 @@ static int refuse(struct submitter *s, const char *no_order, const char *reason)
     return 0;
 }
 
-/* Records answer a of the request b sent at sent_ms. Returns 0, or -1 when not stored. */
-static int record_answer(struct submitter *s, const struct store_submit_payout *p,
-                         const struct payout_built *b, int64_t sent_ms,
-                         const struct payout_answer *a)
+/* Records answer a of the request b (an apply, or a confirm of the review payout c) about no_order
+ * sent at sent_ms. Returns 0, or -1 when not stored. */
+static int record_answer(struct submitter *s, const char *no_order,
+                         const struct store_submit_confirm *c, const struct payout_built *b,
+                         int64_t sent_ms, const struct payout_answer *a)
 {
     int64_t answered_ms = time_now_ms();
     char sent_at[TIME_ISO_LEN], answered_at[TIME_ISO_LEN], expires[TIME_ISO_LEN],
         next_query[TIME_ISO_LEN], reason[400] = "";
     const char *state = payout_class_state(a->cls);
-    const char *no_order = p->req.no_order;
 
     time_iso(sent_ms, sent_at);
     time_iso(answered_ms, answered_at);
     struct store_submit_step step = {
         .no_order = no_order,
         .now_iso = answered_at,
-        .call = "apply",
+        .call = c != NULL ? "confirm" : "apply",
         .state = state,
         .signed_ok = a->signed_ok,
         .sent_at = sent_at,
@@ -123,6 +127,15 @@ static int record_answer(struct submitter *s, const struct store_submit_payout *
         step.next_query_at = next_query;
         break;
     case PAYOUT_REVIEW:
+        if (c != NULL) { /* 4011: the same code and expiry, a try less, for a person again */
+            step.confirm_code = c->confirm_code;
+            step.confirm_expires_at = c->confirm_expires_at;
+            step.confirm_tries = c->confirm_tries > 0 ? c->confirm_tries - 1 : 0;
+            snprintf(reason, sizeof(reason), "wrong confirm code: %d tries left",
+                     step.confirm_tries);
+            step.reason = reason;
+            break;
+        }
         time_iso(answered_ms + CONFIRM_LIFE_MS, expires);
         step.confirm_code = a->confirm_code;
         step.confirm_expires_at = expires;
@@ -135,24 +148,82 @@ static int record_answer(struct submitter *s, const struct store_submit_payout *
     default:
         break;
     }
+    if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN) {
+        /* The code stays with the row (what was confirmed, or what closed), and who asked. */
+        step.confirm_code = c->confirm_code;
+        step.confirm_expires_at = c->confirm_expires_at;
+        step.confirm_tries = c->confirm_tries;
+        if (step.reason == NULL && c->reason[0] != '\0')
+            step.reason = c->reason;
+    }
     int status = write_step(s, WRITER_PAYOUT_ANSWER, &step);
     if (status != 0) {
         log_storage("payout_answer");
         return -1;
     }
     if (step.changed > 0)
-        log_change(no_order, "sending", state, step.reason);
+        log_change(no_order, c != NULL ? "confirming" : "sending", state, step.reason);
     return 0;
 }
 
-static void log_attempt(const struct store_submit_payout *p, const struct payout_answer *a)
+static void log_attempt(const char *no_order, const char *card_no, const char *call,
+                        const struct payout_answer *a)
 {
     char card[PAYOUT_MASKED_CARD_LEN];
-    payout_mask_card(p->req.card_no, card);
+    payout_mask_card(card_no, card);
     log_kv(a->cls == PAYOUT_ACCEPTED ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "submit", "no_order",
-           log_outside(p->req.no_order), "call", "apply", "class", payout_class_name(a->cls),
-           "ret_code", log_outside(a->ret_code[0] ? a->ret_code : NULL), "signed",
-           a->signed_ok ? "1" : "0", "card", card, "detail", log_outside(a->detail), NULL);
+           log_outside(no_order), "call", call, "class", payout_class_name(a->cls), "ret_code",
+           log_outside(a->ret_code[0] ? a->ret_code : NULL), "signed", a->signed_ok ? "1" : "0",
+           "card", card, "detail", log_outside(a->detail), NULL);
+}
+
+/* The write-ahead rule: after max_rate's wait, commits kind (sending or confirming) for no_order
+ * at *sent_ms. Returns 1 when committed (send b now); otherwise frees b and returns 0 when the
+ * payout was not in the state kind expects, -1 on a storage failure, -2 when stopping. */
+static int write_ahead(struct submitter *s, enum writer_kind kind, const char *no_order,
+                       struct payout_built *b, int64_t *sent_ms)
+{
+    int rc = -2;
+
+    if (!worker_rate_wait(&s->w)) {
+        char sent_at[TIME_ISO_LEN];
+        *sent_ms = time_now_ms();
+        time_iso(*sent_ms, sent_at);
+        struct store_submit_step step = {.no_order = no_order, .now_iso = sent_at};
+        rc = write_step(s, kind, &step);
+        if (rc != 0)
+            log_storage(kind == WRITER_PAYOUT_SENDING ? "payout_sending" : "payout_confirming");
+        else if (step.changed > 0)
+            return 1;
+        rc = rc != 0 ? -1 : 0;
+    }
+    payout_built_finish(b);
+    return rc;
+}
+
+/* Sends b, committed as sending/confirming, and records the answer; frees b. Returns 1 when
+ * stopping before the answer was stored, 0 otherwise. */
+static int send_and_record(struct submitter *s, enum payout_call call, const char *no_order,
+                           const char *card_no, const struct store_submit_confirm *c,
+                           struct payout_built *b, int64_t sent_ms)
+{
+    struct payout_answer a;
+    int rc;
+
+    payout_send(s->pc, call, b, s->keys, no_order, &a);
+    atomic_fetch_add(&s->attempts, 1);
+    if ((unsigned)a.cls < PAYOUT_CLASS_COUNT)
+        atomic_fetch_add(&s->by_class[a.cls], 1);
+    log_attempt(no_order, card_no, call == PAYOUT_CONFIRM ? "confirm" : "apply", &a);
+    /* Until it is stored the payout stays "sending"/"confirming", which start-up makes
+     * unknown: retried here, never sent again. */
+    while ((rc = record_answer(s, no_order, c, b, sent_ms, &a)) < 0) {
+        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
+            break;
+    }
+    payout_answer_finish(&a);
+    payout_built_finish(b);
+    return rc < 0 ? 1 : 0;
 }
 
 /* Sends one queued payout. Returns -1 on a storage failure, 1 when stopping, 0 otherwise. */
@@ -175,40 +246,35 @@ static int submit_one(struct submitter *s, const struct store_submit_payout *p)
     if (rc < 0)
         return refuse(s, no_order, build_why != NULL ? build_why : "no LianLian public key");
 
-    if (worker_rate_wait(&s->w)) {
-        payout_built_finish(&b);
-        return 1;
-    }
-    int64_t sent_ms = time_now_ms();
-    char sent_at[TIME_ISO_LEN];
-    time_iso(sent_ms, sent_at);
-    struct store_submit_step step = {.no_order = no_order, .now_iso = sent_at};
-    if (write_step(s, WRITER_PAYOUT_SENDING, &step) != 0) {
-        log_storage("payout_sending");
-        payout_built_finish(&b);
-        return -1;
-    }
-    if (step.changed == 0) { /* cancelled meanwhile: nothing is sent */
-        payout_built_finish(&b);
-        return 0;
-    }
+    int64_t sent_ms;
+    if ((rc = write_ahead(s, WRITER_PAYOUT_SENDING, no_order, &b, &sent_ms)) <= 0)
+        return rc == 0 ? 0 : rc == -1 ? -1 : 1; /* 0: cancelled meanwhile, nothing is sent */
     log_change(no_order, "queued", "sending", NULL);
 
-    struct payout_answer a;
-    payout_send(s->pc, PAYOUT_APPLY, &b, s->keys, no_order, &a);
-    atomic_fetch_add(&s->attempts, 1);
-    if ((unsigned)a.cls < PAYOUT_CLASS_COUNT)
-        atomic_fetch_add(&s->by_class[a.cls], 1);
-    log_attempt(p, &a);
-    /* Until it is stored the payout stays "sending", which start-up makes unknown: retried
-     * here, never sent again. */
-    while ((rc = record_answer(s, p, &b, sent_ms, &a)) < 0) {
-        if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
-            break;
+    return send_and_record(s, PAYOUT_APPLY, no_order, p->req.card_no, NULL, &b, sent_ms);
+}
+
+/* Sends the confirm a person asked for of the review payout c. Returns as submit_one. */
+static int confirm_one(struct submitter *s, const struct store_submit_confirm *c)
+{
+    struct payout_built b = {0};
+    const char *why = NULL;
+    EVP_PKEY *lianlian = keyring_first(s->keys);
+    int rc = lianlian != NULL ? payout_build_confirm(&s->opt->payout, c->no_order, c->confirm_code,
+                                                     lianlian, &b, &why)
+                              : -1;
+    EVP_PKEY_free(lianlian);
+    if (rc < 0) {
+        log_kv(LOG_LEVEL_ERROR, "submit", "no_order", log_outside(c->no_order), "call", "confirm",
+               "error", why != NULL ? why : "no LianLian public key", NULL);
+        return -1; /* stays review with the request: tried again after a pause */
     }
-    payout_answer_finish(&a);
-    payout_built_finish(&b);
-    return rc < 0 ? 1 : 0;
+    int64_t sent_ms;
+    if ((rc = write_ahead(s, WRITER_PAYOUT_CONFIRMING, c->no_order, &b, &sent_ms)) <= 0)
+        return rc == 0 ? 0 : rc == -1 ? -1 : 1; /* 0: declined or lapsed, nothing is sent */
+    log_change(c->no_order, "review", "confirming",
+               c->reason[0] != '\0' ? c->reason : "confirm requested");
+    return send_and_record(s, PAYOUT_CONFIRM, c->no_order, c->card_no, c, &b, sent_ms);
 }
 
 /* One writer step on all payouts at once (recovery, expiry). Returns 0 when committed. */
@@ -260,8 +326,22 @@ static void *submit_main(void *arg)
             log_kv(LOG_LEVEL_WARNING, "payout", "from", "review", "to", "closed", "count",
                    log_int(n), "reason", expired_reason, NULL);
         }
+        /* A person's confirm first: its code lapses, a queued payout waits. */
+        struct store_submit_confirm c;
+        int asked = store_submit_next_confirm(s->store, &c);
+        if (asked > 0) {
+            int rc = confirm_one(s, &c);
+            if (rc > 0)
+                return NULL;
+            if (rc == 0)
+                continue;
+            pause = STORAGE_PAUSE_MS;
+            if (worker_sleep_until(&s->w, time_mono_ms() + pause))
+                return NULL;
+            continue;
+        }
         struct store_submit_payout p;
-        int found = store_submit_next(s->store, &p);
+        int found = asked < 0 ? -1 : store_submit_next(s->store, &p);
         if (found < 0) {
             log_kv(LOG_LEVEL_ERROR, "storage_error", "op", "select_queued", "kind",
                    store_errkind(s->store), "error", store_errmsg(s->store), NULL);

@@ -99,6 +99,8 @@ static int run_job(struct writer *w, struct writer_job *job)
         return store_submit_recover(w->store, job->in.payout);
     case WRITER_PAYOUT_EXPIRE:
         return store_submit_expire(w->store, job->in.payout);
+    case WRITER_PAYOUT_CONFIRMING:
+        return store_submit_confirming(w->store, job->in.payout);
     }
     return -1;
 }

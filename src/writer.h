@@ -22,11 +22,12 @@ enum writer_kind {
     WRITER_SCHEDULE_NEW,     /* store_schedule_new(notify_window) */
     WRITER_FLAG_UNQUERYABLE, /* store_flag_unqueryable(in.now_ms, STORE_DUE_BATCH) */
     /* The submit thread (store_submit.h), each on in.payout: */
-    WRITER_PAYOUT_REFUSE,  /* store_submit_refuse */
-    WRITER_PAYOUT_SENDING, /* store_submit_sending */
-    WRITER_PAYOUT_ANSWER,  /* store_submit_answer */
-    WRITER_PAYOUT_RECOVER, /* store_submit_recover */
-    WRITER_PAYOUT_EXPIRE,  /* store_submit_expire */
+    WRITER_PAYOUT_REFUSE,     /* store_submit_refuse */
+    WRITER_PAYOUT_SENDING,    /* store_submit_sending */
+    WRITER_PAYOUT_ANSWER,     /* store_submit_answer */
+    WRITER_PAYOUT_RECOVER,    /* store_submit_recover */
+    WRITER_PAYOUT_EXPIRE,     /* store_submit_expire */
+    WRITER_PAYOUT_CONFIRMING, /* store_submit_confirming */
 };
 
 /*

@@ -185,4 +185,5 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
-run()
+if __name__ == '__main__':
+    run()

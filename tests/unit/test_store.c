@@ -559,6 +559,98 @@ static void test_payout_queue_and_cancel(void **state)
     assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
 }
 
+/* A person's decisions (store_payout_decide) and the submit thread's confirm steps: each applies
+ * to its states only, resubmit resets the answer and keeps the attempts, confirming needs a
+ * request and a live code. */
+static void test_payout_decisions(void **state)
+{
+    struct fx *fx = *state;
+    struct store_payout_brief b;
+    enum store_payout_result res;
+    const char *now = "2026-12-01T10:00:00.000Z";
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('R1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('R2', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('F1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('U1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('U2', '1.00', '20261201093000', '6228480223312311474', 'A')");
+    raw_exec(fx, "UPDATE payouts SET state = 'review', ret_code = '4002', confirm_code = '123456', "
+                 "confirm_tries = 6, confirm_expires_at = '2026-12-01T10:30:00.000Z' "
+                 "WHERE no_order = 'R1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'review', ret_code = '4002', confirm_code = '654321', "
+                 "confirm_tries = 6, confirm_expires_at = '2026-12-01T09:59:59.999Z' "
+                 "WHERE no_order = 'R2'");
+    raw_exec(fx, "UPDATE payouts SET state = 'refused', ret_code = '9104', ret_msg = 'x', "
+                 "attempts = 1 WHERE no_order = 'F1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', attempts = 1, "
+                 "reason = 'no record: 8901 for 31 minutes' WHERE no_order = 'U1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', attempts = 1, reason = 'unsigned answer' "
+                 "WHERE no_order = 'U2'");
+
+    /* confirm: a lapsed code is refused; a live one is requested, once (the first time stays). */
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R2", now, "c", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R1", now, "c", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_int_equal(b.confirm_requested, 1);
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R1",
+                                         "2026-12-01T10:00:05.000Z", "c", &res, &b),
+                     0);
+    assert_string_equal(q_sql(fx, "SELECT confirm_requested_at FROM payouts WHERE no_order = 'R1'"),
+                        now);
+    /* decline: refused while a confirm is requested; R2 (no request) is closed. */
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "R1", now, "d", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "R2", now, "declined by t", &res, &b), 0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_string_equal(b.state, "closed");
+    assert_string_equal(b.reason, "declined by t");
+
+    /* The submit thread: the requested one is next; confirming needs the request. */
+    struct store_submit_confirm c;
+    assert_int_equal(store_submit_next_confirm(fx->st, &c), 1);
+    assert_string_equal(c.no_order, "R1");
+    assert_string_equal(c.confirm_code, "123456");
+    assert_int_equal(c.confirm_tries, 6);
+    struct store_submit_step st = {.no_order = "R1", .now_iso = "2026-12-01T10:31:00.000Z"};
+    assert_int_equal(store_submit_confirming(fx->st, &st), 0);
+    assert_int_equal(st.changed, 0); /* the code lapsed at 10:30 */
+    st.now_iso = "2026-12-01T10:01:00.000Z";
+    assert_int_equal(store_submit_confirming(fx->st, &st), 0);
+    assert_int_equal(st.changed, 1);
+    assert_int_equal(store_submit_next_confirm(fx->st, &c), 0);
+    assert_int_equal(store_submit_confirming(fx->st, &st), 0);
+    assert_int_equal(st.changed, 0); /* already confirming: never twice */
+
+    /* resubmit: refused and unknown "no record:" are queued afresh; another unknown is not. */
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "U2", now, "r", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_string_equal(b.state, "unknown");
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "F1", now, "r", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "U1", now, "r", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_DONE);
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state || ' ' || "
+                                  "ifnull(ret_code, '-') || ' ' || ifnull(ret_msg, '-') || ' ' || "
+                                  "attempts || ' ' || reason, ',') FROM payouts "
+                                  "WHERE no_order IN ('F1', 'U1') ORDER BY no_order"),
+                        "F1 queued - - 1 r,U1 queued - - 1 r");
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "F1", now, "r", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_STATE); /* queued now: not twice */
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "NONE", now, "r", &res, &b),
+                     0);
+    assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
+}
+
 /* The submit thread's steps (store_submit.c): next, sending (not when cancelled meanwhile), the
  * answer with its attempts row and next query, recovery at start-up, review expiry. */
 static void test_submit_steps(void **state)
@@ -1894,6 +1986,7 @@ int main(void)
         T(test_migration_0005),
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
+        T(test_payout_decisions),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_variant_body_is_a_redelivery),
