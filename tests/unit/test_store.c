@@ -1978,6 +1978,18 @@ static void test_unknown_payout_resolved(void **state)
     assert_string_equal(q_sql(fx, "SELECT state || ' ' || reason FROM payouts "
                                   "WHERE no_order = 'U2'"),
                         "accepted LianLian knows it: SUCCESS by notify");
+
+    /* Notified while the request was in flight, then the request timed out (sql/0007). */
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('U4', '10.00', '20261122083000', '6228480223312311474', 'D')");
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order = 'U4'");
+    a = notify(fx, "U4", "10.00", 1000, RESULT_SUCCESS, T0 + 5 * MIN);
+    assert_int_equal(a.payout_accepted, 0); /* sending: the submit thread's */
+    assert_string_equal(q_sql(fx, "SELECT state FROM payouts WHERE no_order = 'U4'"), "sending");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'timeout' WHERE no_order = 'U4'");
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || oid_paybill || ' ' || reason "
+                                  "FROM payouts WHERE no_order = 'U4'"),
+                        "accepted 2026112200012345 LianLian knows it: SUCCESS by notify");
 }
 
 int main(void)
