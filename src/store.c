@@ -67,14 +67,16 @@ static const char *const query_sql[Q_COUNT] = {
                 "FROM payments WHERE no_order = ?1",
     [Q_INSERT] = "INSERT INTO payments (no_order, updated_at, notify_count, query_count, "
                  "first_notified_at, result_pay, source, oid_paybill, settle_date, info_order, "
-                 "oid_partner, final_at, amount_fen, dt_order, money_order, registered_at) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
-    [Q_APPLY] = "UPDATE payments SET " SQL_TOUCH ", result_pay = ?6, source = ?7, "
-                "oid_paybill = coalesce(?8, oid_paybill), settle_date = ?9, info_order = ?10, "
-                "oid_partner = coalesce(oid_partner, ?11), final_at = coalesce(?12, final_at), "
-                "next_query_at = CASE WHEN ?12 IS NULL THEN next_query_at END, "
-                "amount_fen = coalesce(amount_fen, ?13), dt_order = coalesce(dt_order, ?14) "
-                "WHERE no_order = ?1",
+                 "oid_partner, final_at, amount_fen, dt_order, money_order, registered_at, memo) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, "
+                 "?16)",
+    [Q_APPLY] =
+        "UPDATE payments SET " SQL_TOUCH ", result_pay = ?6, source = ?7, "
+        "oid_paybill = coalesce(?8, oid_paybill), settle_date = ?9, info_order = ?10, "
+        "oid_partner = coalesce(oid_partner, ?11), final_at = coalesce(?12, final_at), memo = ?16, "
+        "next_query_at = CASE WHEN ?12 IS NULL THEN next_query_at END, "
+        "amount_fen = coalesce(amount_fen, ?13), dt_order = coalesce(dt_order, ?14) "
+        "WHERE no_order = ?1",
     [Q_FLAG] = "UPDATE payments SET " SQL_TOUCH ", " SQL_FLAG("?6") " WHERE no_order = ?1",
     [Q_TOUCH] = "UPDATE payments SET " SQL_TOUCH " WHERE no_order = ?1",
     /* A message is known by what LianLian signed; rows journalled before sql/0003 have no

@@ -60,7 +60,8 @@ static bool has_digest(const struct payresult *r)
     return false;
 }
 
-/* Binds ?1..?5 (SQL_TOUCH) and, when result is set, ?6..?14 of Q_INSERT and Q_APPLY. */
+/* Binds ?1..?5 (SQL_TOUCH) and, when result is set, ?6..?14 and ?16 (memo) of Q_INSERT and
+ * Q_APPLY. */
 static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_input *in, int result)
 {
     const struct payresult *r = in->r;
@@ -80,7 +81,8 @@ static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_in
         bind_opt(st, s, 8, r->oid_paybill) || bind_opt(st, s, 9, r->settle_date) ||
         bind_opt(st, s, 10, r->info_order) || bind_opt(st, s, 11, r->oid_partner) ||
         bind_text(st, s, 12, state_is_final(r->result_pay) ? in->received_at : NULL) ||
-        bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order))
+        bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order) ||
+        bind_opt(st, s, 16, r->memo))
         return -1;
     return 0;
 }

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, TempDir, admin_get, eq, ok, run, test, wait_for  # noqa: E402
+from harness import CTL, Daemon, TempDir, admin_get, eq, ok, run, sh, test, wait_for  # noqa: E402
 from test_sim_payout import CARD, NAME, PayoutSim  # noqa: E402
 
 # test_submit runs its tests when imported: its few helpers are not borrowed.
@@ -67,6 +67,10 @@ def unknown_payouts_are_resolved_by_query_or_ask_a_person():
     sim = PayoutSim(tmp, {
         'U-9999': {'apply': [{'ret_code': '9999', 'created': True}],
                    'result': {'result_pay': 'SUCCESS', 'lose_notifications': True}},
+        # 9999, created, failed: the query answer carries LianLian's reason as memo.
+        'U-FAIL': {'apply': [{'ret_code': '9999', 'created': True}],
+                   'result': {'result_pay': 'FAILURE', 'memo': '户名不符',
+                              'lose_notifications': True}},
         # Held past the daemon's timeout; 9999 behind the silence: nothing created.
         'U-LOST': {'apply': [{'no_answer': True, 'hold_ms': 6000, 'ret_code': '9999'}]},
         # Created and notified at once while the request is held: notified while 'sending'.
@@ -74,7 +78,7 @@ def unknown_payouts_are_resolved_by_query_or_ask_a_person():
     })
     d = start(tmp, sim)
     with d.db() as c:
-        for no_order in ('U-9999', 'U-LOST', 'U-RACE'):
+        for no_order in ('U-9999', 'U-LOST', 'U-RACE', 'U-FAIL'):
             c.execute(INSERT, (no_order, '49.65', '20261201093000', CARD, NAME))
 
     wait_for(lambda: payout(d, 'U-LOST')['state'] == 'unknown', 'U-LOST unknown', timeout=30)
@@ -92,6 +96,14 @@ def unknown_payouts_are_resolved_by_query_or_ask_a_person():
     ok(d.row('U-9999')['source'] == 'query', 'payments: the result came by query')
     ok(any(re.search(r'event=payout no_order=U-9999 from=unknown to=accepted', line)
            for line in d.log_lines('payout')), 'event=payout from=unknown to=accepted logged')
+
+    # The FAILURE answer's memo is kept with the result (sql/0008) and shown by status.
+    wait_for(lambda: payout(d, 'U-FAIL')['state'] == 'accepted', 'U-FAIL accepted', timeout=60)
+    eq(payout(d, 'U-FAIL')['reason'], 'LianLian knows it: FAILURE by query', 'U-FAIL reason')
+    r = d.row('U-FAIL')
+    eq((r['result_pay'], r['memo']), ('FAILURE', '户名不符'), 'FAILURE with its memo')
+    out = sh([CTL, '-c', d.config, 'status', 'U-FAIL']).stdout
+    ok(re.search(r'memo.*户名不符', out), 'lianpayctl status shows the memo:\n' + out)
 
     # Notified while in flight, then timed out: the notification already proved it (sql/0007).
     wait_for(lambda: payout(d, 'U-RACE')['state'] == 'accepted', 'U-RACE accepted', timeout=60)
@@ -128,7 +140,7 @@ def unknown_payouts_are_resolved_by_query_or_ask_a_person():
            for line in d.log_lines('payout')), 'the person asked is logged')
 
     time.sleep(3)  # more queries: still nothing sent again
-    for no_order in ('U-9999', 'U-LOST', 'U-RACE'):
+    for no_order in ('U-9999', 'U-LOST', 'U-RACE', 'U-FAIL'):
         eq(len(sim.records(no_order)), 1, no_order + ' sent exactly once')
         eq(len(attempts(d, no_order)), 1, no_order + ': one attempts row')
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')

@@ -236,11 +236,12 @@ static void test_schema_contract(void **state)
 {
     struct fx *fx = *state;
     static const char *const payments[] = {
-        "no_order",      "oid_partner",       "money_order",  "amount_fen",    "dt_order",
-        "oid_paybill",   "result_pay",        "settle_date",  "info_order",    "source",
-        "registered_at", "first_notified_at", "updated_at",   "final_at",      "notify_count",
-        "query_count",   "next_query_at",     "needs_review", "review_reason", "payout_held",
-        "chase_from",
+        "no_order",      "oid_partner",  "money_order",   "amount_fen",
+        "dt_order",      "oid_paybill",  "result_pay",    "settle_date",
+        "info_order",    "source",       "registered_at", "first_notified_at",
+        "updated_at",    "final_at",     "notify_count",  "query_count",
+        "next_query_at", "needs_review", "review_reason", "payout_held",
+        "chase_from",    "memo",
     };
     /* signed_sha256 added by sql/0003 */
     static const char *const events_cols[] = {
@@ -249,7 +250,7 @@ static void test_schema_contract(void **state)
         "received_at", "remote_addr", "seen_count", "signed_sha256",
     };
     /* payout_held added by sql/0004, chase_from by sql/0006 */
-    assert_columns(fx, "payments", payments, 21);
+    assert_columns(fx, "payments", payments, 22);
     assert_columns(fx, "payment_events", events_cols, 14);
 
     assert_true(store_schema_version() >= 1);
@@ -900,11 +901,13 @@ static void test_query_results(void **state)
 
     result_init(&r, "Q2", "10.00", 1000, RESULT_FAILURE);
     snprintf(r.info_order, sizeof(r.info_order), "payout_account closed");
+    snprintf(r.memo, sizeof(r.memo), "户名不符");
     a = apply_at(fx, &r, PAYRESULT_QUERY, NULL, T0 + 60 * MIN);
     assert_int_equal(a.outcome, OUTCOME_APPLIED);
     assert_int_equal(a.previous, RESULT_PROCESSING);
     assert_string_equal(col(fx, "Q2", "result_pay"), "FAILURE");
     assert_string_equal(col(fx, "Q2", "info_order"), "payout_account closed");
+    assert_string_equal(col(fx, "Q2", "memo"), "户名不符"); /* sql/0008 */
     assert_string_equal(col(fx, "Q2", "next_query_at"), "NULL");
     assert_string_equal(col(fx, "Q2", "final_at"), "2026-11-22T09:30:00.000Z");
     assert_string_equal(col(fx, "Q2", "query_count"), "1");
@@ -1112,12 +1115,12 @@ static void insert_full_rows(struct fx *fx)
     raw_exec(fx, "INSERT INTO payments (no_order, oid_partner, money_order, amount_fen, dt_order, "
                  "oid_paybill, result_pay, settle_date, info_order, source, registered_at, "
                  "first_notified_at, updated_at, final_at, notify_count, query_count, "
-                 "next_query_at, needs_review, review_reason, chase_from) VALUES ('FULL', "
+                 "next_query_at, needs_review, review_reason, chase_from, memo) VALUES ('FULL', "
                  "'201103171000000000', '49.65', 4965, '20261122083000', '2026112200012345', "
                  "'SUCCESS', '20261122', 'info', 'notify', '2026-11-22T08:30:00.000Z', "
                  "'2026-11-22T08:31:00.000Z', '2026-11-22T08:32:00.000Z', "
                  "'2026-11-22T08:33:00.000Z', 1, 1, '2026-11-22T08:34:00.000Z', 1, 'why', "
-                 "'2026-11-22T08:35:00.000Z')");
+                 "'2026-11-22T08:35:00.000Z', 'memo')");
     raw_exec(fx, "INSERT INTO payment_events (no_order, source, result_pay, money_order, "
                  "oid_paybill, settle_date, info_order, outcome, body, received_at, remote_addr, "
                  "seen_count, signed_sha256) VALUES ('FULL', 'notify', 'SUCCESS', '49.65', "
