@@ -249,7 +249,7 @@ static void test_schema_contract(void **state)
         "oid_paybill", "settle_date", "info_order", "outcome",       "body",
         "received_at", "remote_addr", "seen_count", "signed_sha256",
     };
-    /* payout_held added by sql/0004, chase_from by sql/0006 */
+    /* payout_held added by sql/0004, chase_from by sql/0006, memo by sql/0008 */
     assert_columns(fx, "payments", payments, 22);
     assert_columns(fx, "payment_events", events_cols, 14);
 
