@@ -390,7 +390,7 @@ static void render_payouts(struct admin *a, struct metrics_text *t)
 {
     struct submit_stats ss;
     uint64_t counts[STORE_PAYOUT_STATES];
-    int64_t oldest = 0;
+    struct store_payout_gauges g;
 
     memset(&ss, 0, sizeof(ss));
     if (a->src.submitter != NULL)
@@ -400,14 +400,22 @@ static void render_payouts(struct admin *a, struct metrics_text *t)
     for (int c = 0; c < PAYOUT_CLASS_COUNT; c++)
         labelled(t, "lianpay_submit_attempts_total", "class", payout_class_name(c), ss.by_class[c]);
     /* The same connection and cache as the pending-order gauges: absent when it failed. */
-    if (!pending(a) || store_submit_counts(a->store, time_now_ms(), counts, &oldest) < 0)
+    if (!pending(a) || store_submit_counts(a->store, time_now_ms(), counts, &g) < 0)
         return;
     metrics_family(t, "lianpay_payouts", "gauge", "Payouts by state (payouts table).");
     for (int i = 0; i < STORE_PAYOUT_STATES; i++)
         labelled(t, "lianpay_payouts", "state", store_payout_state_names[i], counts[i]);
     metrics_family(t, "lianpay_oldest_queued_payout_age_seconds", "gauge",
                    "Seconds since the oldest queued payout was queued; 0 when none.");
-    metrics_sample_u64(t, "lianpay_oldest_queued_payout_age_seconds", NULL, (uint64_t)oldest);
+    metrics_sample_u64(t, "lianpay_oldest_queued_payout_age_seconds", NULL,
+                       (uint64_t)g.oldest_queued_age_s);
+    metrics_family(t, "lianpay_oldest_unknown_payout_age_seconds", "gauge",
+                   "Seconds since the oldest payout whose fate is unknown was sent; 0 when none.");
+    metrics_sample_u64(t, "lianpay_oldest_unknown_payout_age_seconds", NULL,
+                       (uint64_t)g.oldest_unknown_age_s);
+    metrics_family(t, "lianpay_payouts_for_a_person", "gauge",
+                   "Payouts waiting for a person's decision (payouts_for_a_person).");
+    metrics_sample_u64(t, "lianpay_payouts_for_a_person", NULL, g.for_a_person);
 }
 
 static void render_service(struct admin *a, struct metrics_text *t)

@@ -236,6 +236,7 @@ static void log_stored(struct request *req)
            state_result_name(j->applied.previous), "redelivery", j->applied.redelivery ? "1" : NULL,
            "review", j->applied.flagged ? j->applied.review_reason : NULL, "remote", req->client,
            NULL);
+    store_log_payout_change(r->no_order, &j->applied);
 }
 
 /* Runs on the writer thread once the transaction holding this message has ended. */

@@ -51,6 +51,7 @@ static const struct rule r_settle_date = {"settle_date", false, "missing settle_
                                           "bad settle_date"};
 static const struct rule r_info_order = {"info_order", false, "missing info_order",
                                          "bad info_order"};
+static const struct rule r_memo = {"memo", false, "missing memo", "bad memo"};
 static const struct rule r_ret_code = {"ret_code", false, "missing ret_code", "bad ret_code"};
 
 /*
@@ -156,8 +157,8 @@ static size_t utf8_chars(const char *s)
 
 /* Every known field, for the type check that applies to all of them. */
 static const struct rule *const known[] = {
-    &r_oid_partner, &r_sign_type,  &r_no_order,    &r_dt_order,   &r_money_order,
-    &r_oid_paybill, &r_result_pay, &r_settle_date, &r_info_order, &r_ret_code,
+    &r_oid_partner, &r_sign_type,   &r_no_order,   &r_dt_order, &r_money_order, &r_oid_paybill,
+    &r_result_pay,  &r_settle_date, &r_info_order, &r_ret_code, &r_memo,
 };
 
 static int check_types(const struct msg *m, const char **why)
@@ -271,6 +272,20 @@ static int check_result(const struct msg *m, enum payresult_source source, struc
     return 0;
 }
 
+/* A free text LianLian may send: at most 255 characters of UTF-8, no control character. */
+static int check_free_text(const struct msg *m, const struct rule *r, char *dst, const char **why)
+{
+    const char *v = NULL;
+
+    if (field_text(m, r, &v, why) < 0)
+        return -1;
+    if (v != NULL && (utf8_chars(v) > 255 || has_control(v)))
+        return refuse(why, r->bad);
+    if (v != NULL)
+        copy_text(dst, v);
+    return 0;
+}
+
 static int check_optional(const struct msg *m, struct payresult *out, const char **why)
 {
     const char *v = NULL;
@@ -281,13 +296,10 @@ static int check_optional(const struct msg *m, struct payresult *out, const char
         return refuse(why, r_settle_date.bad);
     if (v != NULL)
         copy_text(out->settle_date, v);
-    if (field_text(m, &r_info_order, &v, why) < 0)
-        return -1;
-    if (v != NULL && (utf8_chars(v) > 255 || has_control(v)))
-        return refuse(why, r_info_order.bad);
-    if (v != NULL)
-        copy_text(out->info_order, v);
-    return 0;
+    return check_free_text(m, &r_info_order, out->info_order, why) < 0 ||
+                   check_free_text(m, &r_memo, out->memo, why) < 0
+               ? -1
+               : 0;
 }
 
 /* Run last, so that a known field's own check names it first. */

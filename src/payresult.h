@@ -31,6 +31,8 @@ struct payresult {
     enum result_pay result_pay;
     char settle_date[9];   /* 8 digits or "" */
     char info_order[1024]; /* <= 255 characters of UTF-8, or "" */
+    char memo[1024];       /* a query answer's failure reason (signed): <= 255 characters of
+                            * UTF-8, or "" */
     /* SHA-256 of what LianLian signed: the string to sign, a NUL, the signature. Two bodies with
      * the same digest are one message however their unsigned parts differ (white space, member
      * order, escapes, a number written as a string, "" or null members): the journal's key. */

@@ -127,11 +127,18 @@ static int chase(struct reconciler *r, const struct store_due *d)
     };
     struct writer_job job = {
         .kind = WRITER_QUERY_OUTCOME,
-        .in.query = {.no_order = d->no_order, .answer = &answer, .action = &act},
+        .in.query = {.no_order = d->no_order,
+                     .answer = &answer,
+                     .action = &act,
+                     .no_record = a.status == QUERY_NO_RECORD,
+                     .received_at = received_at,
+                     .no_record_after_s = r->cfg->no_record_after},
     };
     int status = worker_write(&r->w, r->writer, &job);
     count(r, &a, &act, status, now);
     log_attempt(d, &a, &act, &job.applied, status);
+    if (status == 0)
+        store_log_payout_change(d->no_order, &job.applied);
     query_answer_finish(&a);
     return status;
 }

@@ -23,6 +23,8 @@ struct reconcile_options {
     struct query_options query;
     struct attempt_policy policy; /* when to ask again, when to give up */
     int max_rate;                 /* queries per second, >= 1 */
+    int64_t no_record_after;      /* submit.no_record_after (seconds): an unknown payout still
+                                   * 8901 this long after it was sent asks a person */
 };
 
 /* Starts the thread. cfg, keys and w must outlive it. Returns NULL with a reason in err. */

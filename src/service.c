@@ -352,6 +352,7 @@ static void set_options(struct service *s)
         .database_path = c->database_path,
         .policy = {c->retry_interval, c->max_retry_interval, c->give_up_after},
         .max_rate = c->max_rate,
+        .no_record_after = c->submit_no_record_after,
     };
     config_query_options(c, &s->reconcile_opt.query);
     s->submit_opt = (struct submit_options){

@@ -67,14 +67,16 @@ static const char *const query_sql[Q_COUNT] = {
                 "FROM payments WHERE no_order = ?1",
     [Q_INSERT] = "INSERT INTO payments (no_order, updated_at, notify_count, query_count, "
                  "first_notified_at, result_pay, source, oid_paybill, settle_date, info_order, "
-                 "oid_partner, final_at, amount_fen, dt_order, money_order, registered_at) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
-    [Q_APPLY] = "UPDATE payments SET " SQL_TOUCH ", result_pay = ?6, source = ?7, "
-                "oid_paybill = coalesce(?8, oid_paybill), settle_date = ?9, info_order = ?10, "
-                "oid_partner = coalesce(oid_partner, ?11), final_at = coalesce(?12, final_at), "
-                "next_query_at = CASE WHEN ?12 IS NULL THEN next_query_at END, "
-                "amount_fen = coalesce(amount_fen, ?13), dt_order = coalesce(dt_order, ?14) "
-                "WHERE no_order = ?1",
+                 "oid_partner, final_at, amount_fen, dt_order, money_order, registered_at, memo) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, "
+                 "?16)",
+    [Q_APPLY] =
+        "UPDATE payments SET " SQL_TOUCH ", result_pay = ?6, source = ?7, "
+        "oid_paybill = coalesce(?8, oid_paybill), settle_date = ?9, info_order = ?10, "
+        "oid_partner = coalesce(oid_partner, ?11), final_at = coalesce(?12, final_at), memo = ?16, "
+        "next_query_at = CASE WHEN ?12 IS NULL THEN next_query_at END, "
+        "amount_fen = coalesce(amount_fen, ?13), dt_order = coalesce(dt_order, ?14) "
+        "WHERE no_order = ?1",
     [Q_FLAG] = "UPDATE payments SET " SQL_TOUCH ", " SQL_FLAG("?6") " WHERE no_order = ?1",
     [Q_TOUCH] = "UPDATE payments SET " SQL_TOUCH " WHERE no_order = ?1",
     /* A message is known by what LianLian signed; rows journalled before sql/0003 have no
@@ -127,6 +129,25 @@ static const char *const query_sql[Q_COUNT] = {
                         "bank_name, info_order, flag_card, memo, prcptcd, bank_code, city_code, "
                         "brabank_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '0'), ?9, "
                         "?10, ?11, ?12, ?13)",
+    /* store_apply.c's payout_known: a signed result makes an unknown payout accepted. */
+    [Q_PAYOUT_KNOWN] = "UPDATE payouts SET state = 'accepted', "
+                       "oid_paybill = coalesce(?2, oid_paybill), reason = ?3, "
+                       "no_record_since = NULL, updated_at = ?4 "
+                       "WHERE no_order = ?1 AND state = 'unknown'",
+    /* store_chase.c's payout_no_record: 8901 about an unknown payout. The first sets
+     * no_record_since; Q_PAYOUT_ASK then asks a person once sent_at is ?3 seconds old, with a
+     * reason lianpayctl resubmit recognises by its prefix "no record:" (set once: its minutes
+     * are those of the 8901 that set it). */
+    [Q_PAYOUT_NO_RECORD] = "UPDATE payouts SET no_record_since = coalesce(no_record_since, ?2) "
+                           "WHERE no_order = ?1 AND state = 'unknown' AND no_record_since IS NULL",
+    [Q_PAYOUT_ASK] = "UPDATE payouts SET reason = 'no record: LianLian has no record of it ' "
+                     "|| CAST((julianday(?2) - julianday(sent_at)) * 1440.0 AS INTEGER) "
+                     "|| ' minutes after it was sent; lianpayctl resubmit sends it again under the "
+                     "same number', "
+                     "updated_at = ?2 "
+                     "WHERE no_order = ?1 AND state = 'unknown' AND sent_at IS NOT NULL "
+                     "AND (reason IS NULL OR substr(reason, 1, 10) IS NOT 'no record:') "
+                     "AND julianday(?2) - julianday(sent_at) >= CAST(?3 AS REAL) / 86400.0",
     [Q_FLAG_UNQUERYABLE] = "UPDATE payments SET needs_review = 1, next_query_at = NULL, "
                            "review_reason = 'cannot be queried: ' || "
                            "lianpay_unqueryable(no_order, registered_at) "

@@ -85,7 +85,15 @@ struct store_applied {
                                * rows from before sql/0003, the same bytes): seen_count++ */
     int flagged;              /* 1: this message set needs_review */
     char review_reason[VERDICT_REASON_LEN]; /* when flagged */
+    int payout_accepted;    /* 1: the order's payout was unknown and this signed result made it
+                             * accepted (store_payout_known) */
+    int payout_no_record;   /* 1: an 8901 made the order's unknown payout wait for a person */
+    char payout_reason[96]; /* the reason written with payout_accepted */
 };
+
+/* Logs what a committed store_apply or store_query_outcome did to the order's payout (one
+ * event=payout line per change; nothing when it did nothing). */
+void store_log_payout_change(const char *no_order, const struct store_applied *a);
 
 /*
  * Records one result inside the caller's transaction (design.md): creates the payments row if the
@@ -175,6 +183,10 @@ struct store_query_outcome {
     const struct store_input *answer; /* the verified answer (source query); used when
                                        * action->record, may be NULL otherwise */
     const struct attempt_action *action;
+    int no_record;             /* 1: LianLian answered 8901 (signed or not) */
+    const char *received_at;   /* when the answer came (ISO), for no_record */
+    int64_t no_record_after_s; /* submit.no_record_after: an unknown payout 8901 this long
+                                * after sent_at needs a person */
 };
 
 /*

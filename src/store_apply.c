@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "log.h"
 #include "store_private.h"
 
 int store_order_find(struct store *st, const char *no_order, struct verdict_order *o)
@@ -59,7 +60,8 @@ static bool has_digest(const struct payresult *r)
     return false;
 }
 
-/* Binds ?1..?5 (SQL_TOUCH) and, when result is set, ?6..?14 of Q_INSERT and Q_APPLY. */
+/* Binds ?1..?5 (SQL_TOUCH) and, when result is set, ?6..?14 and ?16 (memo) of Q_INSERT and
+ * Q_APPLY. */
 static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_input *in, int result)
 {
     const struct payresult *r = in->r;
@@ -79,7 +81,8 @@ static int bind_message(struct store *st, sqlite3_stmt *s, const struct store_in
         bind_opt(st, s, 8, r->oid_paybill) || bind_opt(st, s, 9, r->settle_date) ||
         bind_opt(st, s, 10, r->info_order) || bind_opt(st, s, 11, r->oid_partner) ||
         bind_text(st, s, 12, state_is_final(r->result_pay) ? in->received_at : NULL) ||
-        bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order))
+        bind_int(st, s, 13, r->amount_fen) || bind_opt(st, s, 14, r->dt_order) ||
+        bind_opt(st, s, 16, r->memo))
         return -1;
     return 0;
 }
@@ -169,6 +172,45 @@ static enum query statement(const struct verdict_order *o, enum outcome outcome)
     }
 }
 
+/*
+ * A signed result names an order LianLian knows: its payout, unknown until now (a timeout, 9999,
+ * an answer we could not trust), was created and becomes accepted in the same transaction, with
+ * the oid_paybill LianLian gave it. A reason set by a persistent 8901 ("no record: ...") is
+ * replaced: LianLian has a record after all. Only 'unknown' moves: a payout in any other state
+ * has its answer already, and 'sending'/'confirming' belong to the submit thread.
+ */
+static int payout_known(struct store *st, const struct store_input *in, struct store_applied *out)
+{
+    sqlite3_stmt *s = store_prepared(st, Q_PAYOUT_KNOWN);
+    const struct payresult *r = in->r;
+    char *reason = out->payout_reason;
+    int ret = -1;
+
+    snprintf(reason, sizeof(out->payout_reason), "LianLian knows it: %s by %s",
+             state_result_name(r->result_pay), payresult_source_name(in->source));
+    if (s == NULL || bind_text(st, s, 1, r->no_order) < 0 ||
+        bind_opt(st, s, 2, r->oid_paybill[0] ? r->oid_paybill : NULL) < 0 ||
+        bind_text(st, s, 3, reason) < 0 || bind_text(st, s, 4, in->received_at) < 0 ||
+        step_done(st, s) < 0)
+        goto out;
+    out->payout_accepted = sqlite3_changes(st->db) > 0;
+    ret = 0;
+out:
+    release(s);
+    return ret;
+}
+
+void store_log_payout_change(const char *no_order, const struct store_applied *a)
+{
+    if (a->payout_accepted)
+        log_kv(LOG_LEVEL_INFO, "payout", "no_order", log_outside(no_order), "from", "unknown", "to",
+               "accepted", "reason", a->payout_reason, NULL);
+    if (a->payout_no_record)
+        log_kv(LOG_LEVEL_WARNING, "payout", "no_order", log_outside(no_order), "from", "unknown",
+               "to", "unknown", "person", "asked", "reason",
+               "no record: LianLian has no record of it past submit.no_record_after", NULL);
+}
+
 int store_apply(struct store *st, const struct store_input *in, struct store_applied *out)
 {
     struct verdict_order o;
@@ -194,6 +236,10 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
     q = statement(&o, out->outcome);
     out->flagged = q == Q_FLAG;
     if (order_write(st, q, in, out->review_reason) < 0)
+        return -1;
+    /* A flagged message (its amount or date differs from the order's) proves nothing about
+     * this payout: it stays unknown and the person reading review_queue decides. */
+    if (!out->flagged && payout_known(st, in, out) < 0)
         return -1;
     return journal(st, in, o.found, out);
 }

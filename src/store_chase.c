@@ -188,6 +188,37 @@ int store_flag_review(struct store *st, const char *no_order, const char *reason
     return update_order(st, Q_FLAG_REVIEW, no_order, reason);
 }
 
+/*
+ * 8901 about an order whose payout is unknown: LianLian has no record of it (yet). The payout
+ * keeps being queried at the reconciler's backoff (a late record is still possible, and then
+ * payout_known makes it accepted), but once sent_at is submit.no_record_after old a person is
+ * asked (payouts_for_a_person, review_queue): lianpayctl resubmit sends it again. Measured from
+ * sent_at, not from the first 8901: LianLian has had the request that long, and the first query
+ * comes only unknown_query_after later. A payout in any other state is left alone.
+ */
+static int payout_no_record(struct store *st, const struct store_query_outcome *in,
+                            struct store_applied *out)
+{
+    if (in->received_at == NULL) {
+        store_set_errorf(st, SQLITE_MISUSE, "store_query_outcome: 8901 without received_at");
+        return -1;
+    }
+    if (update_order(st, Q_PAYOUT_NO_RECORD, in->no_order, in->received_at) < 0)
+        return -1;
+    sqlite3_stmt *s = store_prepared(st, Q_PAYOUT_ASK);
+    int ret = -1;
+
+    if (s == NULL || bind_text(st, s, 1, in->no_order) < 0 ||
+        bind_text(st, s, 2, in->received_at) < 0 || bind_int(st, s, 3, in->no_record_after_s) < 0 ||
+        step_done(st, s) < 0)
+        goto out;
+    out->payout_no_record = sqlite3_changes(st->db) > 0;
+    ret = 0;
+out:
+    release(s);
+    return ret;
+}
+
 int store_query_outcome(struct store *st, const struct store_query_outcome *in,
                         struct store_applied *out)
 {
@@ -199,6 +230,8 @@ int store_query_outcome(struct store *st, const struct store_query_outcome *in,
         return -1;
     }
     if (act->record && store_apply(st, in->answer, out) < 0)
+        return -1;
+    if (in->no_record && payout_no_record(st, in, out) < 0)
         return -1;
     switch (act->next) {
     case ATTEMPT_DONE:

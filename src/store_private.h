@@ -47,6 +47,9 @@ enum query {
     Q_FLAG_REVIEW,
     Q_FLAG_UNQUERYABLE,
     Q_PAYOUT_INSERT,
+    Q_PAYOUT_KNOWN,
+    Q_PAYOUT_NO_RECORD,
+    Q_PAYOUT_ASK,
     Q_COUNT
 };
 

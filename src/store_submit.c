@@ -206,18 +206,43 @@ const char *const store_payout_state_names[STORE_PAYOUT_STATES] = {
     "queued",  "sending", "accepted", "review",   "confirming",
     "refused", "unknown", "closed",   "cancelled"};
 
+/* The first column of sql's first row (?1, if it has one: now_ms) as a count, 0 when NULL or
+ * negative. */
+static int gauge(struct store *st, const char *sql, int64_t now_ms, int64_t *v)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = -1, row;
+
+    *v = 0;
+    if (prepare_once(st, sql, &s) < 0 ||
+        (sqlite3_bind_parameter_count(s) > 0 && bind_int(st, s, 1, now_ms) < 0) ||
+        (row = step_row(st, s)) < 0)
+        goto out;
+    if (row == 1 && sqlite3_column_int64(s, 0) > 0)
+        *v = sqlite3_column_int64(s, 0);
+    ret = 0;
+out:
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
 int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
-                        int64_t *oldest_queued_age_s)
+                        struct store_payout_gauges *g)
 {
     static const char by_state[] = "SELECT state, count(*) FROM payouts GROUP BY state";
     static const char oldest[] = "SELECT CAST(?1 / 1000 - strftime('%s', queued_at) AS INTEGER) "
                                  "FROM payouts INDEXED BY payouts_state WHERE state = 'queued' "
                                  "ORDER BY queued_at LIMIT 1";
+    static const char unknown[] =
+        "SELECT max(CAST(?1 / 1000 - strftime('%s', coalesce(sent_at, queued_at)) AS INTEGER)) "
+        "FROM payouts INDEXED BY payouts_state WHERE state = 'unknown'";
+    static const char person[] = "SELECT count(*) FROM payouts_for_a_person";
     sqlite3_stmt *s = NULL;
     int ret = -1, row;
+    int64_t n = 0;
 
     memset(counts, 0, STORE_PAYOUT_STATES * sizeof(counts[0]));
-    *oldest_queued_age_s = 0;
+    memset(g, 0, sizeof(*g));
     if (prepare_once(st, by_state, &s) < 0)
         goto out;
     while ((row = step_row(st, s)) == 1) {
@@ -226,15 +251,11 @@ int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_
             if (strcmp(state, store_payout_state_names[i]) == 0)
                 counts[i] = (uint64_t)sqlite3_column_int64(s, 1);
     }
-    if (row < 0)
+    if (row < 0 || gauge(st, oldest, now_ms, &g->oldest_queued_age_s) < 0 ||
+        gauge(st, unknown, now_ms, &g->oldest_unknown_age_s) < 0 ||
+        gauge(st, person, now_ms, &n) < 0)
         goto out;
-    (void)sqlite3_finalize(s);
-    s = NULL;
-    if (prepare_once(st, oldest, &s) < 0 || bind_int(st, s, 1, now_ms) < 0 ||
-        (row = step_row(st, s)) < 0)
-        goto out;
-    if (row == 1 && sqlite3_column_int64(s, 0) > 0)
-        *oldest_queued_age_s = sqlite3_column_int64(s, 0);
+    g->for_a_person = (uint64_t)n;
     ret = 0;
 out:
     (void)sqlite3_finalize(s);

@@ -84,9 +84,17 @@ int store_submit_expire(struct store *st, struct store_submit_step *s);
 #define STORE_PAYOUT_STATES 9
 extern const char *const store_payout_state_names[STORE_PAYOUT_STATES];
 
-/* Payouts by state into counts[STORE_PAYOUT_STATES], and the seconds since the oldest queued
- * payout was queued (0 when none) at now_ms. Returns 0, or -1. */
+/* What the payout gauges show, at one instant. */
+struct store_payout_gauges {
+    int64_t oldest_queued_age_s;  /* seconds since the oldest queued payout was queued; 0: none */
+    int64_t oldest_unknown_age_s; /* seconds since the oldest unknown payout was sent (queued,
+                                   * when it has no sent_at); 0: none */
+    uint64_t for_a_person;        /* rows of payouts_for_a_person */
+};
+
+/* Payouts by state into counts[STORE_PAYOUT_STATES], and the gauges *g at now_ms. Returns 0, or
+ * -1. */
 int store_submit_counts(struct store *st, int64_t now_ms, uint64_t counts[STORE_PAYOUT_STATES],
-                        int64_t *oldest_queued_age_s);
+                        struct store_payout_gauges *g);
 
 #endif

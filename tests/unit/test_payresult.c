@@ -153,32 +153,49 @@ static void test_valid_variants(void **state)
     assert_ok("extra_z", "null", PAYRESULT_NOTIFY, &r);
 }
 
-static void test_info_order_length(void **state)
+/* A JSON string of n copies of the UTF-8 character ch, then extra (or ""), in raw. */
+static void repeated(char *raw, const char *ch, int n, const char *extra)
+{
+    size_t o = 0, len = strlen(ch);
+
+    raw[o++] = '"';
+    for (int i = 0; i < n; i++, o += len)
+        memcpy(raw + o, ch, len);
+    snprintf(raw + o, 16, "%s\"", extra);
+}
+
+/* A free text field (info_order, memo): 255 characters fit, of 3 or 4 bytes; 256 are refused. */
+static void assert_free_text(const char *key, enum payresult_source src, const char *bad)
 {
     char raw[2048];
     struct payresult r;
-    size_t o = 0;
 
-    raw[o++] = '"';
-    for (int i = 0; i < 255; i++) {
-        memcpy(raw + o, "中", 3);
-        o += 3;
-    }
-    memcpy(raw + o, "\"", 2);
-    assert_ok("info_order", raw, PAYRESULT_NOTIFY, &r);
-    assert_int_equal(strlen(r.info_order), 255 * 3);
-    memcpy(raw + o, "x\"", 3);
-    assert_refused(PAYRESULT_NOTIFY, "info_order", raw, "bad info_order");
-    /* 4-byte characters: 255 of them still fit. */
-    o = 0;
-    raw[o++] = '"';
-    for (int i = 0; i < 255; i++) {
-        memcpy(raw + o, "\xf0\x9f\x98\x80", 4);
-        o += 4;
-    }
-    memcpy(raw + o, "\"", 2);
-    assert_ok("info_order", raw, PAYRESULT_NOTIFY, &r);
-    assert_int_equal(strlen(r.info_order), 255 * 4);
+    repeated(raw, "中", 255, "");
+    assert_ok(key, raw, src, &r);
+    assert_int_equal(strlen(strcmp(key, "memo") == 0 ? r.memo : r.info_order), 255 * 3);
+    repeated(raw, "中", 255, "x");
+    assert_refused(src, key, raw, bad);
+    repeated(raw, "\xf0\x9f\x98\x80", 255, "");
+    assert_ok(key, raw, src, &r);
+    assert_int_equal(strlen(strcmp(key, "memo") == 0 ? r.memo : r.info_order), 255 * 4);
+}
+
+static void test_info_order_length(void **state)
+{
+    assert_free_text("info_order", PAYRESULT_NOTIFY, "bad info_order");
+}
+
+/* A query answer's memo: LianLian's failure reason, kept when it is at most 255 characters. */
+static void test_memo(void **state)
+{
+    struct payresult r;
+
+    assert_ok("memo", "\"户名不符\"", PAYRESULT_QUERY, &r);
+    assert_string_equal(r.memo, "户名不符");
+    assert_ok(NULL, NULL, PAYRESULT_QUERY, &r);
+    assert_string_equal(r.memo, "");
+    assert_refused(PAYRESULT_QUERY, "memo", "\"a\\u0001b\"", "bad memo");
+    assert_free_text("memo", PAYRESULT_QUERY, "bad memo");
 }
 
 static void test_oid_partner(void **state)
@@ -388,11 +405,11 @@ static void test_extra_fields(void **state)
 {
     const enum payresult_source n = PAYRESULT_NOTIFY;
 
-    assert_refused(n, "memo", "\"a\\u0001b\"", "control character in a field");
-    assert_refused(n, "memo", "\"a\\nb\"", "control character in a field");
-    assert_refused(n, "memo", "\"a\\u007f\"", "control character in a field");
-    assert_refused(n, "memo", "\"\\u009f\"", "control character in a field");
-    assert_refused(n, "me\\u0001mo", "\"x\"", "control character in a field");
+    assert_refused(n, "remark", "\"a\\u0001b\"", "control character in a field");
+    assert_refused(n, "remark", "\"a\\nb\"", "control character in a field");
+    assert_refused(n, "remark", "\"a\\u007f\"", "control character in a field");
+    assert_refused(n, "remark", "\"\\u009f\"", "control character in a field");
+    assert_refused(n, "re\\u0001mark", "\"x\"", "control character in a field");
     assert_refused(n, "sign", "\"a\\rb\"", "control character in a field");
 }
 
@@ -491,14 +508,23 @@ static void test_exported_formats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_notification), cmocka_unit_test(test_valid_variants),
-        cmocka_unit_test(test_info_order_length),  cmocka_unit_test(test_oid_partner),
-        cmocka_unit_test(test_refusal_kinds),      cmocka_unit_test(test_sign_type),
-        cmocka_unit_test(test_no_order),           cmocka_unit_test(test_dt_order),
-        cmocka_unit_test(test_money_order),        cmocka_unit_test(test_oid_paybill),
-        cmocka_unit_test(test_result_pay),         cmocka_unit_test(test_query),
-        cmocka_unit_test(test_optional_fields),    cmocka_unit_test(test_extra_fields),
-        cmocka_unit_test(test_signed_digest),      cmocka_unit_test(test_exported_formats),
+        cmocka_unit_test(test_valid_notification),
+        cmocka_unit_test(test_valid_variants),
+        cmocka_unit_test(test_info_order_length),
+        cmocka_unit_test(test_memo),
+        cmocka_unit_test(test_oid_partner),
+        cmocka_unit_test(test_refusal_kinds),
+        cmocka_unit_test(test_sign_type),
+        cmocka_unit_test(test_no_order),
+        cmocka_unit_test(test_dt_order),
+        cmocka_unit_test(test_money_order),
+        cmocka_unit_test(test_oid_paybill),
+        cmocka_unit_test(test_result_pay),
+        cmocka_unit_test(test_query),
+        cmocka_unit_test(test_optional_fields),
+        cmocka_unit_test(test_extra_fields),
+        cmocka_unit_test(test_signed_digest),
+        cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

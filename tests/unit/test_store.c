@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attempt.h"
 #include "ctl_print.h"
 #include "migrations.h"
 #include "payout.h"
@@ -235,11 +236,12 @@ static void test_schema_contract(void **state)
 {
     struct fx *fx = *state;
     static const char *const payments[] = {
-        "no_order",      "oid_partner",       "money_order",  "amount_fen",    "dt_order",
-        "oid_paybill",   "result_pay",        "settle_date",  "info_order",    "source",
-        "registered_at", "first_notified_at", "updated_at",   "final_at",      "notify_count",
-        "query_count",   "next_query_at",     "needs_review", "review_reason", "payout_held",
-        "chase_from",
+        "no_order",      "oid_partner",  "money_order",   "amount_fen",
+        "dt_order",      "oid_paybill",  "result_pay",    "settle_date",
+        "info_order",    "source",       "registered_at", "first_notified_at",
+        "updated_at",    "final_at",     "notify_count",  "query_count",
+        "next_query_at", "needs_review", "review_reason", "payout_held",
+        "chase_from",    "memo",
     };
     /* signed_sha256 added by sql/0003 */
     static const char *const events_cols[] = {
@@ -247,8 +249,8 @@ static void test_schema_contract(void **state)
         "oid_paybill", "settle_date", "info_order", "outcome",       "body",
         "received_at", "remote_addr", "seen_count", "signed_sha256",
     };
-    /* payout_held added by sql/0004, chase_from by sql/0006 */
-    assert_columns(fx, "payments", payments, 21);
+    /* payout_held added by sql/0004, chase_from by sql/0006, memo by sql/0008 */
+    assert_columns(fx, "payments", payments, 22);
     assert_columns(fx, "payment_events", events_cols, 14);
 
     assert_true(store_schema_version() >= 1);
@@ -991,11 +993,13 @@ static void test_query_results(void **state)
 
     result_init(&r, "Q2", "10.00", 1000, RESULT_FAILURE);
     snprintf(r.info_order, sizeof(r.info_order), "payout_account closed");
+    snprintf(r.memo, sizeof(r.memo), "户名不符");
     a = apply_at(fx, &r, PAYRESULT_QUERY, NULL, T0 + 60 * MIN);
     assert_int_equal(a.outcome, OUTCOME_APPLIED);
     assert_int_equal(a.previous, RESULT_PROCESSING);
     assert_string_equal(col(fx, "Q2", "result_pay"), "FAILURE");
     assert_string_equal(col(fx, "Q2", "info_order"), "payout_account closed");
+    assert_string_equal(col(fx, "Q2", "memo"), "户名不符"); /* sql/0008 */
     assert_string_equal(col(fx, "Q2", "next_query_at"), "NULL");
     assert_string_equal(col(fx, "Q2", "final_at"), "2026-11-22T09:30:00.000Z");
     assert_string_equal(col(fx, "Q2", "query_count"), "1");
@@ -1203,12 +1207,12 @@ static void insert_full_rows(struct fx *fx)
     raw_exec(fx, "INSERT INTO payments (no_order, oid_partner, money_order, amount_fen, dt_order, "
                  "oid_paybill, result_pay, settle_date, info_order, source, registered_at, "
                  "first_notified_at, updated_at, final_at, notify_count, query_count, "
-                 "next_query_at, needs_review, review_reason, chase_from) VALUES ('FULL', "
+                 "next_query_at, needs_review, review_reason, chase_from, memo) VALUES ('FULL', "
                  "'201103171000000000', '49.65', 4965, '20261122083000', '2026112200012345', "
                  "'SUCCESS', '20261122', 'info', 'notify', '2026-11-22T08:30:00.000Z', "
                  "'2026-11-22T08:31:00.000Z', '2026-11-22T08:32:00.000Z', "
                  "'2026-11-22T08:33:00.000Z', 1, 1, '2026-11-22T08:34:00.000Z', 1, 'why', "
-                 "'2026-11-22T08:35:00.000Z')");
+                 "'2026-11-22T08:35:00.000Z', 'memo')");
     raw_exec(fx, "INSERT INTO payment_events (no_order, source, result_pay, money_order, "
                  "oid_paybill, settle_date, info_order, outcome, body, received_at, remote_addr, "
                  "seen_count, signed_sha256) VALUES ('FULL', 'notify', 'SUCCESS', '49.65', "
@@ -1973,6 +1977,116 @@ static void test_error_kind_names(void **state)
     assert_string_equal(store_err_name(STORE_ERR_COUNT), "sql");
 }
 
+/* 8901 at received ms `at` about U's order, as the reconciler's writer job carries it out. */
+static struct store_applied no_record_at(struct fx *fx, const char *no_order, int64_t at)
+{
+    struct attempt_action act = {.record = false, .next = ATTEMPT_RETRY, .retry_at_ms = at + MIN};
+    char received[TIME_ISO_LEN];
+    struct store_applied out;
+
+    time_iso(at, received);
+    struct store_query_outcome in = {.no_order = no_order,
+                                     .action = &act,
+                                     .no_record = 1,
+                                     .received_at = received,
+                                     .no_record_after_s = 30 * 60};
+    assert_int_equal(store_begin(fx->st), 0);
+    if (store_query_outcome(fx->st, &in, &out) != 0)
+        fail_msg("store_query_outcome: %s", store_errmsg(fx->st));
+    assert_int_equal(store_commit(fx->st), 0);
+    return out;
+}
+
+/* An unknown payout: 8901 past no_record_after asks a person (once, resubmit's prefix), keeps
+ * being queried; a signed query result then makes it accepted and clears the reason; a
+ * notification does the same for another; a payout not unknown is left alone. */
+static void test_unknown_payout_resolved(void **state)
+{
+    struct fx *fx = *state;
+    struct payresult r;
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('U1', '10.00', '20261122083000', '6228480223312311474', 'A'), "
+                 "('U2', '10.00', '20261122083000', '6228480223312311474', 'B'), "
+                 "('U3', '10.00', '20261122083000', '6228480223312311474', 'C')");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', sent_at = '2026-11-22T08:30:00.000Z' "
+                 "WHERE no_order IN ('U1', 'U2')");
+    raw_exec(fx, "UPDATE payouts SET state = 'accepted', sent_at = '2026-11-22T08:30:00.000Z' "
+                 "WHERE no_order = 'U3'");
+
+    struct store_applied a = no_record_at(fx, "U1", T0 + 10 * MIN);
+    assert_int_equal(a.payout_no_record, 0);
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || ifnull(reason, '-') || ' ' || "
+                                  "no_record_since FROM payouts WHERE no_order = 'U1'"),
+                        "unknown - 2026-11-22T08:40:00.000Z");
+    assert_string_equal(q_sql(fx, "SELECT count(*) FROM payouts_for_a_person"), "0");
+    assert_string_equal(col(fx, "U1", "next_query_at"), "2026-11-22T08:41:00.000Z");
+
+    a = no_record_at(fx, "U1", T0 + 31 * MIN);
+    assert_int_equal(a.payout_no_record, 1);
+    static const char want[] = "no record: LianLian has no record of it 31 minutes after it was "
+                               "sent; lianpayctl resubmit sends it again under the same number";
+    assert_string_equal(q_sql(fx, "SELECT reason FROM payouts WHERE no_order = 'U1'"), want);
+    assert_string_equal(q_sql(fx, "SELECT no_record_since FROM payouts WHERE no_order = 'U1'"),
+                        "2026-11-22T08:40:00.000Z");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state) "
+                                  "FROM payouts_for_a_person"),
+                        "U1 unknown");
+    assert_string_equal(q_sql(fx, "SELECT payout_state || ' ' || review_reason FROM review_queue "
+                                  "WHERE no_order = 'U1'"),
+                        "unknown no record: LianLian has no record of it 31 minutes after it "
+                        "was sent; lianpayctl resubmit sends it again under the same number");
+    /* Still queried; asked once. */
+    assert_string_equal(col(fx, "U1", "next_query_at"), "2026-11-22T09:02:00.000Z");
+    a = no_record_at(fx, "U1", T0 + 45 * MIN);
+    assert_int_equal(a.payout_no_record, 0);
+    assert_string_equal(q_sql(fx, "SELECT reason FROM payouts WHERE no_order = 'U1'"), want);
+
+    /* Not unknown: 8901 changes nothing. */
+    a = no_record_at(fx, "U3", T0 + 45 * MIN);
+    assert_int_equal(a.payout_no_record, 0);
+    assert_string_equal(q_sql(fx, "SELECT ifnull(no_record_since, '-') || ' ' || "
+                                  "ifnull(reason, '-') FROM payouts WHERE no_order = 'U3'"),
+                        "- -");
+
+    /* A late signed answer with a result: LianLian knows it. */
+    result_init(&r, "U1", "10.00", 1000, RESULT_PROCESSING);
+    a = apply_at(fx, &r, PAYRESULT_QUERY, NULL, T0 + 50 * MIN);
+    assert_int_equal(a.outcome, OUTCOME_APPLIED);
+    assert_int_equal(a.payout_accepted, 1);
+    assert_string_equal(a.payout_reason, "LianLian knows it: PROCESSING by query");
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || oid_paybill || ' ' || reason || ' ' || "
+                                  "ifnull(no_record_since, '-') || ' ' || updated_at "
+                                  "FROM payouts WHERE no_order = 'U1'"),
+                        "accepted 2026112200012345 LianLian knows it: PROCESSING by query - "
+                        "2026-11-22T09:20:00.000Z");
+    assert_string_equal(q_sql(fx, "SELECT count(*) FROM payouts_for_a_person"), "0");
+    assert_string_equal(col(fx, "U1", "payout_held"), "0");
+    /* Once accepted, a second result does not touch the payout again. */
+    result_init(&r, "U1", "10.00", 1000, RESULT_SUCCESS);
+    a = apply_at(fx, &r, PAYRESULT_QUERY, NULL, T0 + 60 * MIN);
+    assert_int_equal(a.payout_accepted, 0);
+
+    /* A notification proves it too. */
+    a = notify(fx, "U2", "10.00", 1000, RESULT_SUCCESS, T0 + 5 * MIN);
+    assert_int_equal(a.payout_accepted, 1);
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || reason FROM payouts "
+                                  "WHERE no_order = 'U2'"),
+                        "accepted LianLian knows it: SUCCESS by notify");
+
+    /* Notified while the request was in flight, then the request timed out (sql/0007). */
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('U4', '10.00', '20261122083000', '6228480223312311474', 'D')");
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order = 'U4'");
+    a = notify(fx, "U4", "10.00", 1000, RESULT_SUCCESS, T0 + 5 * MIN);
+    assert_int_equal(a.payout_accepted, 0); /* sending: the submit thread's */
+    assert_string_equal(q_sql(fx, "SELECT state FROM payouts WHERE no_order = 'U4'"), "sending");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'timeout' WHERE no_order = 'U4'");
+    assert_string_equal(q_sql(fx, "SELECT state || ' ' || oid_paybill || ' ' || reason "
+                                  "FROM payouts WHERE no_order = 'U4'"),
+                        "accepted 2026112200012345 LianLian knows it: SUCCESS by notify");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1987,6 +2101,7 @@ int main(void)
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
         T(test_payout_decisions),
+        T(test_unknown_payout_resolved),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
         T(test_variant_body_is_a_redelivery),
