@@ -168,8 +168,11 @@ def confirm_waits_then_says_the_daemon_may_be_stopped():
 @test
 def kill_9_while_confirming_is_unknown_and_never_confirmed_twice():
     tmp = TempDir()
+    # the held confirm still creates the payout in the simulator; its notification would make
+    # the payout accepted (a signed result proves it exists: sql/0007), so it is lost here
     sim = PayoutSim(tmp, {'K-C': {'apply': [{'ret_code': '4002'}],
-                                  'confirm': [{'no_answer': True, 'hold_ms': 60000}]}})
+                                  'confirm': [{'no_answer': True, 'hold_ms': 60000}],
+                                  'result': {'lose_notifications': True}}})
     d = start(tmp, sim, timeout='60s')
     queue(d, ('K-C',))
     wait_state(d, 'K-C', 'review')
