@@ -2,7 +2,9 @@
  * The development configuration compiled into the daemon, so that a newcomer can run it
  * against lianpay-sim without writing a file first. The same keys as in production are all set;
  * only the values are for a laptop: loopback addresses, a database in DIR, and a notification
- * window of seconds instead of 36 minutes.
+ * window of seconds instead of 36 minutes. The submit thread is on, sending payouts to
+ * lianpay-sim serve's payment.htm and confirmPayment.htm on the query port (8081) with the
+ * daemon's own listener as notify_url; an unknown payout is queried seconds after its answer.
  */
 #include "devconfig.h"
 
@@ -42,7 +44,17 @@ static const char template[] = "# lianpay-notifyd development configuration (--d
                                "summary_interval = 1m\n"
                                "\n"
                                "[admin]\n"
-                               "listen = 127.0.0.1:8479\n";
+                               "listen = 127.0.0.1:8479\n"
+                               "\n"
+                               "[submit]\n"
+                               "enabled = true\n"
+                               "notify_url = http://127.0.0.1:8080/lianpay/notify\n"
+                               "payment_url = http://127.0.0.1:8081/paymentapi/payment.htm\n"
+                               "confirm_url = http://127.0.0.1:8081/paymentapi/confirmPayment.htm\n"
+                               "max_rate = 5\n"
+                               "timeout = 5s\n"
+                               "unknown_query_after = 2s\n"
+                               "no_record_after = 1m\n";
 
 static int make_pair(const char *dir, const char *name, char *err, size_t errlen)
 {
