@@ -245,6 +245,12 @@ def demo_keep_keeps_the_directory_and_says_so():
     for secret in set(CARDS.values()) | set(NAMES):
         ok(secret not in log, 'no card number or name in the daemon log: %r' % secret)
     ok(masked(CARDS['PAY-4']) in log, 'the card masked in the log')
+    # The demo stops what it started (under the sanitizers: with no report).
+    ok(log.rstrip().endswith('event=stopped'), 'the daemon stopped cleanly: %r' % log[-300:])
+    with open(os.path.join(tmp, 'demo', 'sim.log'), encoding='utf-8') as f:
+        sim_log = f.read()
+    for name, text in (('daemon.log', log), ('sim.log', sim_log)):
+        ok('Sanitizer' not in text and 'runtime error' not in text, name + ': a sanitizer report')
 
 
 run()
