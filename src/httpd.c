@@ -6,8 +6,13 @@
  * path, source address, Content-Length) is refused on the first call, before any memory is
  * taken for the body. The last call parses, verifies and validates on the HTTP thread (CPU only),
  * queues the message for the writer and suspends the connection. The writer calls job_done() on
- * its thread after COMMIT; that resumes the connection, libmicrohttpd calls answer() once more,
- * and only then is the answer queued. An HTTP thread never waits for the disk.
+ * its thread after COMMIT; that puts the request on its HTTP thread's answer queue and, for the
+ * first request of the queue only, resumes the connection; libmicrohttpd calls answer() once
+ * more, and there the HTTP thread takes the whole queue, writes the lines of all its requests
+ * with one write(2), resumes the others, and only then is the answer queued. So a line is
+ * written before its answer goes out, the writer wakes each HTTP thread once per batch instead
+ * of once per message (MHD_resume_connection writes the thread's eventfd on every call), and
+ * the log costs one system call per batch. An HTTP thread never waits for the disk.
  *
  * Connections are counted, limited and given a deadline by listener.c, which also refuses
  * sources outside allow_from before any byte is read and closes every new connection once
@@ -95,9 +100,19 @@ enum request_state {
     REQ_ANSWERED, /* the writer is done: job.status says how */
 };
 
+/* The requests of one HTTP thread that the writer is done with (job_done): a stack the writer
+ * pushes on and the thread takes whole (answer_queued). The request pushed on an empty stack is
+ * the one the writer resumed; the thread resumes the others. */
+struct answer_queue {
+    _Atomic(struct request *) head;
+};
+
 struct request {
     struct httpd *h;
     struct MHD_Connection *conn;
+    struct answer_queue *queue; /* its HTTP thread's */
+    struct request *next;       /* on the queue */
+    bool leader;                /* pushed on an empty queue: the writer resumed it */
     enum request_state state;
     char client[46];
     char *body;
@@ -239,12 +254,60 @@ static void log_stored(struct request *req)
     store_log_payout_change(r->no_order, &j->applied);
 }
 
+/* The answer queue of the calling HTTP thread. A pool thread serves its connections from start
+ * to end, so the queue of the thread that took a request is the one that answers it. */
+static struct answer_queue *this_thread_queue(void)
+{
+    static _Thread_local struct answer_queue q;
+    return &q;
+}
+
 /* Runs on the writer thread once the transaction holding this message has ended. */
 static void job_done(struct writer_job *job)
 {
     struct request *req = job->ctx;
+    struct answer_queue *q = req->queue;
+    struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
+
     req->state = REQ_ANSWERED;
-    MHD_resume_connection(req->conn);
+    do
+        req->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&q->head, &old, req, memory_order_release,
+                                                  memory_order_relaxed));
+    /* The queue was empty: nothing wakes this thread for it but this. Otherwise the request
+     * below, already resumed, is answered first and takes this one with it. */
+    if (old == NULL)
+        MHD_resume_connection(req->conn);
+}
+
+/* On the HTTP thread: takes every request of its queue, writes their lines together (in the
+ * order they were committed), then resumes the connections the writer left suspended. Each is
+ * answered after this, so no line is written after its answer. */
+static void answer_queued(struct answer_queue *q)
+{
+    struct request *taken = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
+    struct request *list = NULL;
+
+    if (taken == NULL)
+        return;
+    while (taken != NULL) { /* newest first: reversed into commit order */
+        struct request *next = taken->next;
+        taken->leader = next == NULL;
+        taken->next = list;
+        list = taken;
+        taken = next;
+    }
+    log_batch_begin();
+    for (struct request *r = list; r != NULL; r = r->next) {
+        if (!r->logged)
+            log_stored(r);
+    }
+    log_batch_end();
+    for (struct request *r = list, *next; r != NULL; r = next) {
+        next = r->next;
+        if (!r->leader)
+            MHD_resume_connection(r->conn);
+    }
 }
 
 struct header_count {
@@ -295,6 +358,7 @@ static enum MHD_Result process(struct request *req)
     };
     job->done = job_done;
     job->ctx = req;
+    req->queue = this_thread_queue();
 
     /* Suspend before submitting: the writer may finish and resume before we return. */
     req->state = REQ_WAITING;
@@ -314,7 +378,9 @@ out:
 static enum MHD_Result answer_done(struct request *req)
 {
     struct httpd *h = req->h;
-    log_stored(req);
+    answer_queued(req->queue);
+    if (!req->logged) /* not taken by the writer (shutting down): never on the queue */
+        log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
         atomic_store(&h->last_stored_ms, time_now_ms());
@@ -510,7 +576,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     listener_request_done(conn);
     if (req == NULL)
         return;
-    /* A client that left while its message was with the writer never got to answer_done. */
+    /* A client that left while its message was with the writer never got to answer_done; the
+     * queue it is on (when it is on one) is taken now, so that the others on it are answered. */
+    if (req->queue != NULL)
+        answer_queued(req->queue);
     if (req->state == REQ_ANSWERED && !req->logged)
         log_stored(req);
     struct timespec now;
