@@ -36,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -73,6 +74,10 @@ struct httpd {
     struct MHD_Daemon *mhd;
     struct listener *listener;
     struct MHD_Response *ack; /* shared by every 200: libmicrohttpd responses are refcounted */
+    /* The pool threads' answer queues (this_thread_queue), for httpd_destroy. */
+    struct answer_queue **queues;
+    unsigned queues_max;
+    atomic_uint queues_n;
     uint16_t port;
     struct tlscred *tls; /* NULL: plain HTTP */
 
@@ -105,6 +110,7 @@ enum request_state {
  * the one the writer resumed; the thread resumes the others. */
 struct answer_queue {
     _Atomic(struct request *) head;
+    struct httpd *owner; /* whose list of queues it is on */
 };
 
 struct request {
@@ -256,10 +262,27 @@ static void log_stored(struct request *req)
 
 /* The answer queue of the calling HTTP thread. A pool thread serves its connections from start
  * to end, so the queue of the thread that took a request is the one that answers it. */
-static struct answer_queue *this_thread_queue(void)
+static struct answer_queue *this_thread_queue(struct httpd *h)
 {
     static _Thread_local struct answer_queue q;
+    if (q.owner != h) {
+        q.owner = h;
+        unsigned i = atomic_fetch_add(&h->queues_n, 1);
+        if (i < h->queues_max)
+            h->queues[i] = &q;
+    }
     return &q;
+}
+
+/* Whether a queue still holds requests (some of them suspended, waiting for their thread). */
+static bool queues_busy(struct httpd *h)
+{
+    unsigned n = atomic_load(&h->queues_n);
+    for (unsigned i = 0; i < n && i < h->queues_max; i++) {
+        if (atomic_load(&h->queues[i]->head) != NULL)
+            return true;
+    }
+    return false;
 }
 
 /* Runs on the writer thread once the transaction holding this message has ended. */
@@ -358,7 +381,7 @@ static enum MHD_Result process(struct request *req)
     };
     job->done = job_done;
     job->ctx = req;
-    req->queue = this_thread_queue();
+    req->queue = this_thread_queue(h);
 
     /* Suspend before submitting: the writer may finish and resume before we return. */
     req->state = REQ_WAITING;
@@ -699,12 +722,18 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
                            sizeof(duration_bounds) / sizeof(duration_bounds[0]));
     if (make_probe_token(h, err, errlen) < 0)
         goto fail;
+    unsigned threads = pool_size(cfg);
+    h->queues_max = threads;
+    h->queues = calloc(threads, sizeof(*h->queues));
+    if (h->queues == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     h->ack =
         MHD_create_response_from_buffer(strlen(ACK_BODY), (void *)ACK_BODY, MHD_RESPMEM_PERSISTENT);
     if (h->ack == NULL)
         goto fail;
     MHD_add_response_header(h->ack, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
-    unsigned threads = pool_size(cfg);
     if (start_listener(h, threads, err, errlen) < 0 || start_daemon(h, threads, err, errlen) < 0)
         goto fail;
     return h;
@@ -713,6 +742,7 @@ fail:
     listener_destroy(h->listener);
     if (h->ack)
         MHD_destroy_response(h->ack);
+    free(h->queues);
     free(h);
     return NULL;
 }
@@ -773,11 +803,19 @@ void httpd_destroy(struct httpd *h)
 {
     if (h == NULL)
         return;
+    /* Requests the writer finished but whose thread has not taken its queue yet are still
+     * suspended, and libmicrohttpd aborts when stopped with a suspended connection: their
+     * threads resume them first (promptly, the first of each queue is resumed already). */
+    for (int i = 0; i < 2000 && queues_busy(h); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->mhd);
     listener_destroy(h->listener);
     MHD_destroy_response(h->ack);
     probe_teardown(h);
     tlscred_destroy(h->tls);
+    free(h->queues);
     free(h);
 }
 
