@@ -369,7 +369,7 @@ static enum MHD_Result process(struct request *req)
     }
 
     struct writer_job *job = &req->job;
-    time_iso(time_now_ms(), req->received_at);
+    time_iso_cached(time_now_ms(), req->received_at);
     job->kind = WRITER_APPLY;
     job->in.apply = (struct store_input){
         .r = &req->result,

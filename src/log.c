@@ -468,19 +468,9 @@ static struct span *journal_key(struct line *l, const char *key)
  * the milliseconds per line (gmtime_r and snprintf were a third of a line's cost). */
 static void put_ts(struct line *l)
 {
-    static _Thread_local int64_t last_second = -1;
-    static _Thread_local char ts[TIME_ISO_LEN];
-    int64_t ms = time_now_ms();
+    char ts[TIME_ISO_LEN];
 
-    if (ms < 0 || ms / 1000 != last_second) {
-        time_iso(ms, ts);
-        last_second = ms < 0 ? -1 : ms / 1000;
-    } else {
-        int millis = (int)(ms % 1000);
-        ts[20] = (char)('0' + millis / 100);
-        ts[21] = (char)('0' + millis / 10 % 10);
-        ts[22] = (char)('0' + millis % 10);
-    }
+    time_iso_cached(time_now_ms(), ts);
     put(l, "ts=", 3);
     put(l, ts, TIME_ISO_LEN - 1);
     put(l, " ", 1);
