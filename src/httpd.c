@@ -6,8 +6,13 @@
  * path, source address, Content-Length) is refused on the first call, before any memory is
  * taken for the body. The last call parses, verifies and validates on the HTTP thread (CPU only),
  * queues the message for the writer and suspends the connection. The writer calls job_done() on
- * its thread after COMMIT; that resumes the connection, libmicrohttpd calls answer() once more,
- * and only then is the answer queued. An HTTP thread never waits for the disk.
+ * its thread after COMMIT; that puts the request on its HTTP thread's answer queue and, for the
+ * first request of the queue only, resumes the connection; libmicrohttpd calls answer() once
+ * more, and there the HTTP thread takes the whole queue, writes the lines of all its requests
+ * with one write(2), resumes the others, and only then is the answer queued. So a line is
+ * written before its answer goes out, the writer wakes each HTTP thread once per batch instead
+ * of once per message (MHD_resume_connection writes the thread's eventfd on every call), and
+ * the log costs one system call per batch. An HTTP thread never waits for the disk.
  *
  * Connections are counted, limited and given a deadline by listener.c, which also refuses
  * sources outside allow_from before any byte is read and closes every new connection once
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -68,6 +74,10 @@ struct httpd {
     struct MHD_Daemon *mhd;
     struct listener *listener;
     struct MHD_Response *ack; /* shared by every 200: libmicrohttpd responses are refcounted */
+    /* The pool threads' answer queues (this_thread_queue), for httpd_destroy. */
+    struct answer_queue **queues;
+    unsigned queues_max;
+    atomic_uint queues_n;
     uint16_t port;
     struct tlscred *tls; /* NULL: plain HTTP */
 
@@ -95,9 +105,20 @@ enum request_state {
     REQ_ANSWERED, /* the writer is done: job.status says how */
 };
 
+/* The requests of one HTTP thread that the writer is done with (job_done): a stack the writer
+ * pushes on and the thread takes whole (answer_queued). The request pushed on an empty stack is
+ * the one the writer resumed; the thread resumes the others. */
+struct answer_queue {
+    _Atomic(struct request *) head;
+    struct httpd *owner; /* whose list of queues it is on */
+};
+
 struct request {
     struct httpd *h;
     struct MHD_Connection *conn;
+    struct answer_queue *queue; /* its HTTP thread's */
+    struct request *next;       /* on the queue */
+    bool leader;                /* pushed on an empty queue: the writer resumed it */
     enum request_state state;
     char client[46];
     char *body;
@@ -239,12 +260,77 @@ static void log_stored(struct request *req)
     store_log_payout_change(r->no_order, &j->applied);
 }
 
+/* The answer queue of the calling HTTP thread. A pool thread serves its connections from start
+ * to end, so the queue of the thread that took a request is the one that answers it. */
+static struct answer_queue *this_thread_queue(struct httpd *h)
+{
+    static _Thread_local struct answer_queue q;
+    if (q.owner != h) {
+        q.owner = h;
+        unsigned i = atomic_fetch_add(&h->queues_n, 1);
+        if (i < h->queues_max)
+            h->queues[i] = &q;
+    }
+    return &q;
+}
+
+/* Whether a queue still holds requests (some of them suspended, waiting for their thread). */
+static bool queues_busy(struct httpd *h)
+{
+    unsigned n = atomic_load(&h->queues_n);
+    for (unsigned i = 0; i < n && i < h->queues_max; i++) {
+        if (atomic_load(&h->queues[i]->head) != NULL)
+            return true;
+    }
+    return false;
+}
+
 /* Runs on the writer thread once the transaction holding this message has ended. */
 static void job_done(struct writer_job *job)
 {
     struct request *req = job->ctx;
+    struct answer_queue *q = req->queue;
+    struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
+
     req->state = REQ_ANSWERED;
-    MHD_resume_connection(req->conn);
+    do
+        req->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&q->head, &old, req, memory_order_release,
+                                                  memory_order_relaxed));
+    /* The queue was empty: nothing wakes this thread for it but this. Otherwise the request
+     * below, already resumed, is answered first and takes this one with it. */
+    if (old == NULL)
+        MHD_resume_connection(req->conn);
+}
+
+/* On the HTTP thread: takes every request of its queue, writes their lines together (in the
+ * order they were committed), then resumes the connections the writer left suspended. Each is
+ * answered after this, so no line is written after its answer. */
+static void answer_queued(struct answer_queue *q)
+{
+    struct request *taken = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
+    struct request *list = NULL;
+
+    if (taken == NULL)
+        return;
+    while (taken != NULL) { /* newest first: reversed into commit order */
+        struct request *next = taken->next;
+        taken->leader = next == NULL;
+        taken->next = list;
+        list = taken;
+        taken = next;
+    }
+    log_batch_begin();
+    for (struct request *r = list; r != NULL; r = r->next) {
+        if (!r->logged)
+            log_stored(r);
+    }
+    log_batch_end();
+    for (struct request *r = list, *next; r != NULL; r = next) {
+        next = r->next;
+        if (!r->leader)
+            MHD_resume_connection(r->conn);
+    }
 }
 
 struct header_count {
@@ -283,7 +369,7 @@ static enum MHD_Result process(struct request *req)
     }
 
     struct writer_job *job = &req->job;
-    time_iso(time_now_ms(), req->received_at);
+    time_iso_cached(time_now_ms(), req->received_at);
     job->kind = WRITER_APPLY;
     job->in.apply = (struct store_input){
         .r = &req->result,
@@ -295,6 +381,7 @@ static enum MHD_Result process(struct request *req)
     };
     job->done = job_done;
     job->ctx = req;
+    req->queue = this_thread_queue(h);
 
     /* Suspend before submitting: the writer may finish and resume before we return. */
     req->state = REQ_WAITING;
@@ -314,7 +401,9 @@ out:
 static enum MHD_Result answer_done(struct request *req)
 {
     struct httpd *h = req->h;
-    log_stored(req);
+    answer_queued(req->queue);
+    if (!req->logged) /* not taken by the writer (shutting down): never on the queue */
+        log_stored(req);
     if (req->job.status == 0) {
         atomic_fetch_add(&h->acknowledged, 1);
         atomic_store(&h->last_stored_ms, time_now_ms());
@@ -510,7 +599,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     listener_request_done(conn);
     if (req == NULL)
         return;
-    /* A client that left while its message was with the writer never got to answer_done. */
+    /* A client that left while its message was with the writer never got to answer_done; the
+     * queue it is on (when it is on one) is taken now, so that the others on it are answered. */
+    if (req->queue != NULL)
+        answer_queued(req->queue);
     if (req->state == REQ_ANSWERED && !req->logged)
         log_stored(req);
     struct timespec now;
@@ -630,12 +722,18 @@ struct httpd *httpd_create(const struct httpd_options *cfg, struct keyring *keys
                            sizeof(duration_bounds) / sizeof(duration_bounds[0]));
     if (make_probe_token(h, err, errlen) < 0)
         goto fail;
+    unsigned threads = pool_size(cfg);
+    h->queues_max = threads;
+    h->queues = calloc(threads, sizeof(*h->queues));
+    if (h->queues == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     h->ack =
         MHD_create_response_from_buffer(strlen(ACK_BODY), (void *)ACK_BODY, MHD_RESPMEM_PERSISTENT);
     if (h->ack == NULL)
         goto fail;
     MHD_add_response_header(h->ack, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON);
-    unsigned threads = pool_size(cfg);
     if (start_listener(h, threads, err, errlen) < 0 || start_daemon(h, threads, err, errlen) < 0)
         goto fail;
     return h;
@@ -644,6 +742,7 @@ fail:
     listener_destroy(h->listener);
     if (h->ack)
         MHD_destroy_response(h->ack);
+    free(h->queues);
     free(h);
     return NULL;
 }
@@ -704,11 +803,19 @@ void httpd_destroy(struct httpd *h)
 {
     if (h == NULL)
         return;
+    /* Requests the writer finished but whose thread has not taken its queue yet are still
+     * suspended, and libmicrohttpd aborts when stopped with a suspended connection: their
+     * threads resume them first (promptly, the first of each queue is resumed already). */
+    for (int i = 0; i < 2000 && queues_busy(h); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->mhd);
     listener_destroy(h->listener);
     MHD_destroy_response(h->ack);
     probe_teardown(h);
     tlscred_destroy(h->tls);
+    free(h->queues);
     free(h);
 }
 

@@ -7,7 +7,8 @@
  * (a file, a pipe, a terminal, or a shell that merely inherited JOURNAL_STREAM) each line goes to
  * stderr and starts with ts=, the time in RFC 3339 UTC with milliseconds. Any thread may log: a
  * line is built in a local buffer and written with one write(2) or one sd_journal_sendv, which
- * keeps lines whole.
+ * keeps lines whole; between log_batch_begin and log_batch_end a thread's lines to stderr are
+ * kept and written together, whole lines in one write(2).
  *
  * Values reach the log from outside (a refused message's no_order, an unsigned answer's
  * ret_code), so a line must stay one true line whatever they hold: every character a reader or a
@@ -467,19 +468,9 @@ static struct span *journal_key(struct line *l, const char *key)
  * the milliseconds per line (gmtime_r and snprintf were a third of a line's cost). */
 static void put_ts(struct line *l)
 {
-    static _Thread_local int64_t last_second = -1;
-    static _Thread_local char ts[TIME_ISO_LEN];
-    int64_t ms = time_now_ms();
+    char ts[TIME_ISO_LEN];
 
-    if (ms < 0 || ms / 1000 != last_second) {
-        time_iso(ms, ts);
-        last_second = ms < 0 ? -1 : ms / 1000;
-    } else {
-        int millis = (int)(ms % 1000);
-        ts[20] = (char)('0' + millis / 100);
-        ts[21] = (char)('0' + millis / 10 % 10);
-        ts[22] = (char)('0' + millis % 10);
-    }
+    time_iso_cached(time_now_ms(), ts);
     put(l, "ts=", 3);
     put(l, ts, TIME_ISO_LEN - 1);
     put(l, " ", 1);
@@ -607,6 +598,53 @@ static void write_prefixed(const struct line *l, enum log_level level)
     write_stderr(out, (size_t)n + l->len);
 }
 
+/* The lines of this thread's open batch (log_batch_begin), written together by log_batch_end.
+ * Lines are appended whole; one that would not fit flushes the ones before it. */
+#define BATCH_BYTES (16 * 1024)
+static _Thread_local struct {
+    char buf[BATCH_BYTES];
+    size_t len;
+    unsigned depth; /* log_batch_begin calls not yet ended */
+} batch;
+
+static void batch_flush(void)
+{
+    write_stderr(batch.buf, batch.len);
+    batch.len = 0;
+}
+
+/* Writes the line, or keeps it in the open batch; prefix: the "<N>" journald reads on its
+ * stream. */
+static void emit(const struct line *l, enum log_level level, bool prefix)
+{
+    char pre[8];
+    size_t pn = prefix ? (size_t)snprintf(pre, sizeof(pre), "<%d>", (int)level) : 0;
+
+    if (batch.depth == 0) {
+        if (prefix)
+            write_prefixed(l, level);
+        else
+            write_stderr(l->buf, l->len);
+        return;
+    }
+    if (batch.len + pn + l->len > sizeof(batch.buf))
+        batch_flush();
+    memcpy(batch.buf + batch.len, pre, pn);
+    memcpy(batch.buf + batch.len + pn, l->buf, l->len);
+    batch.len += pn + l->len;
+}
+
+void log_batch_begin(void)
+{
+    batch.depth++;
+}
+
+void log_batch_end(void)
+{
+    if (batch.depth > 0 && --batch.depth == 0 && batch.len > 0)
+        batch_flush();
+}
+
 void log_kvv(enum log_level level, const char *event, va_list ap)
 {
     if ((int)level > atomic_load(&current_level)) {
@@ -617,16 +655,14 @@ void log_kvv(enum log_level level, const char *event, va_list ap)
     build(&l, level, event, ap, !on_journal_stream);
     n_outside = 0;
 
+    /* On the journal each line stays an entry of its own, batch or not. */
     if (to_journal) {
         struct log_journal_entry e;
         journal_entry(&e, &l, level, event);
         if (sd_journal_sendv(e.iov, e.n) == 0)
             return;
     }
-    if (on_journal_stream)
-        write_prefixed(&l, level);
-    else
-        write_stderr(l.buf, l.len);
+    emit(&l, level, on_journal_stream);
 }
 
 void log_kv(enum log_level level, const char *event, ...)

@@ -54,6 +54,17 @@ const char *log_level_name(enum log_level level);
 void log_kv(enum log_level level, const char *event, ...) __attribute__((sentinel));
 void log_kvv(enum log_level level, const char *event, va_list ap);
 
+/*
+ * Between log_batch_begin and log_batch_end (on the same thread; they nest), the lines this thread
+ * writes to stderr are kept in a buffer of the thread's and written by log_batch_end with one
+ * write(2), whole lines in the order they were made (a batch larger than the buffer is written
+ * in several, each of whole lines). Lines sent to the journal are sent at once, one entry each.
+ * For a caller that makes many lines in a row and must have them all written before it goes on
+ * (httpd.c: the lines of a writer batch, written before their answers go out).
+ */
+void log_batch_begin(void);
+void log_batch_end(void);
+
 /* The journal entry of one line: MESSAGE= the line (without "ts=" or its newline), PRIORITY=,
  * MESSAGE_ID= (log_message_id; left out for an event without one), EVENT=, NO_ORDER= and
  * OUTCOME= (the values of no_order= and outcome= as the line writes them, without their quotes;

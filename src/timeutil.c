@@ -56,6 +56,23 @@ void time_iso(int64_t ms, char *buf)
     buf[TIME_ISO_LEN - 1] = '\0';
 }
 
+void time_iso_cached(int64_t ms, char *buf)
+{
+    static _Thread_local int64_t last_second = -1;
+    static _Thread_local char last[TIME_ISO_LEN];
+
+    if (ms < 0 || ms / 1000 != last_second) {
+        time_iso(ms, last);
+        last_second = ms < 0 ? -1 : ms / 1000;
+    } else {
+        int millis = (int)(ms % 1000);
+        last[20] = (char)('0' + millis / 100);
+        last[21] = (char)('0' + millis / 10 % 10);
+        last[22] = (char)('0' + millis % 10);
+    }
+    memcpy(buf, last, TIME_ISO_LEN);
+}
+
 static int parse_digits(const char *s, int n, int *out)
 {
     int v = 0;

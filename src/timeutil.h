@@ -20,6 +20,11 @@ int time_cond_init(pthread_cond_t *cond);
 /* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into buf[TIME_ISO_LEN]. */
 void time_iso(int64_t ms, char *buf);
 
+/* The same string, with the date and time formatted once a second per thread and only the
+ * milliseconds per call (gmtime_r and snprintf are most of time_iso's cost): for what formats
+ * the time of every request or line. */
+void time_iso_cached(int64_t ms, char *buf);
+
 /* Parses the format above (also without milliseconds). Returns 0, or -1. */
 int time_parse_iso(const char *s, int64_t *ms);
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The notification receiver as LianLian and an operator see it: answers, rows, journal, logs."""
 import glob
+import http.client
 import json
 import os
+import socket
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (CTL, OID_PARTNER, VECTORS, Daemon, Env, TempDir, eq, keypair,  # noqa: E402
-                     notification, ok, raw_http, run, sh, sign, status_of, test)
+                     notification, ok, raw_http, run, sh, sign, sign_batch, status_of, test,
+                     wait_for)
 
 ACK = {'ret_code': '0000', 'ret_msg': '交易成功'}
 
@@ -407,6 +411,65 @@ def forwarded_for_believed_only_from_trusted_proxies():
     eq(e2.d.row('XF-5'), None, 'not stored')
     e2.d.wait_log(r'level=warning event=reject reason="source not allowed" '
                   r'kind=source_not_allowed remote=127.0.0.1 connection=closed')
+
+
+@test
+def under_concurrent_load_each_line_is_written_before_its_answer():
+    """Many connections at once, so that the writer commits several messages together and the
+    HTTP threads answer them together (one write of their lines, httpd.c's answer queue): each
+    client that gets 0000 finds the message's line already in the log, every message has exactly
+    one line and one row, and clients that leave without reading their answer neither lose their
+    message's line nor hold up the answers of the others."""
+    e = Env()
+    clients, per_client = 32, 12
+    names = ['CL-%02d-%02d' % (c, i) for c in range(clients) for i in range(per_client)]
+    bodies = dict(zip(names, sign_batch(e.ll_priv, [notification(n) for n in names])))
+    late, errors = [], []
+
+    def client(c):
+        conn = http.client.HTTPConnection('127.0.0.1', e.d.port, timeout=30)
+        for i in range(per_client):
+            name = 'CL-%02d-%02d' % (c, i)
+            body = bodies[name].encode('utf-8')
+            if c % 4 == 3 and i % 3 == 2:
+                # sends and leaves at once: its answer has no one to go to
+                s = socket.create_connection(('127.0.0.1', e.d.port), timeout=30)
+                s.sendall(b'POST /lianpay/notify HTTP/1.1\r\nHost: x\r\n'
+                          b'Content-Length: %d\r\n\r\n' % len(body) + body)
+                s.close()
+                continue
+            try:
+                conn.request('POST', '/lianpay/notify', body=body,
+                             headers={'Content-Type': 'text/json;charset=utf-8'})
+                resp = conn.getresponse()
+                data = json.loads(resp.read().decode('utf-8'))
+            except (OSError, http.client.HTTPException, ValueError) as ex:
+                errors.append('%s: %r' % (name, ex))
+                return
+            if (resp.status, data) != (200, ACK):
+                errors.append('%s: %d %r' % (name, resp.status, data))
+            elif ' no_order=%s ' % name not in e.d.logs():
+                late.append(name)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    eq(errors, [], 'every request kept its connection and was acknowledged')
+    eq(late, [], 'no answer came before its line')
+    # the ones whose clients left are stored and logged all the same
+    wait_for(lambda: len(e.d.log_lines('notify')) >= len(names), 'a line per message')
+    lines = e.d.log_lines('notify')
+    eq(sorted(l.split(' no_order=')[1].split(' ')[0] for l in lines), sorted(names),
+       'exactly one notify line per message')
+    ok(all(' status=200 ' in l for l in lines), 'all stored')
+    with e.d.db() as c:
+        eq(c.execute("SELECT count(*) FROM payment_events WHERE no_order GLOB 'CL-*'")
+           .fetchone()[0], len(names), 'one event per message')
+    # and the daemon still answers at once: no connection was left suspended
+    eq(e.send(notification('CL-AFTER')), (200, ACK), 'a request after them')
 
 
 if __name__ == '__main__':

@@ -565,6 +565,107 @@ static void test_print_escaped_for_a_terminal(void **state)
                                                 "\\u009b\\u202e\\x00end");
 }
 
+/* ---- batches ---------------------------------------------------------------------------- */
+
+/* Bytes stderr holds now (it is a regular file while captured). */
+static off_t stderr_size(void)
+{
+    struct stat st;
+    assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+    return st.st_size;
+}
+
+static off_t size_inside_batch, size_after_inner_end;
+
+static void emit_batch(void)
+{
+    log_batch_begin();
+    log_batch_begin(); /* nested: only the outer end writes */
+    log_kv(LOG_LEVEL_INFO, "notify", "no_order", "A1", NULL);
+    log_kv(LOG_LEVEL_WARNING, "notify", "no_order", "A2", NULL);
+    size_inside_batch = stderr_size();
+    log_batch_end();
+    size_after_inner_end = stderr_size();
+    log_kv(LOG_LEVEL_INFO, "payout", "no_order", "A2", NULL);
+    log_batch_end();
+}
+
+static void test_batch_lines_are_written_at_its_end(void **state)
+{
+    (void)state;
+    log_set_level(LOG_LEVEL_INFO);
+    assert_string_equal(capture(emit_batch), "level=info event=notify no_order=A1\n"
+                                             "level=warning event=notify no_order=A2\n"
+                                             "level=info event=payout no_order=A2\n");
+    assert_int_equal(size_inside_batch, 0);
+    assert_int_equal(size_after_inner_end, 0);
+}
+
+static void emit_unbatched_after_batch(void)
+{
+    log_batch_begin();
+    log_batch_end();
+    log_batch_end(); /* one end too many is ignored: the next line is not held */
+    log_kv(LOG_LEVEL_INFO, "notify", "no_order", "B1", NULL);
+    size_inside_batch = stderr_size();
+}
+
+static void test_after_a_batch_lines_are_written_at_once(void **state)
+{
+    (void)state;
+    log_set_level(LOG_LEVEL_INFO);
+    assert_string_equal(capture(emit_unbatched_after_batch),
+                        "level=info event=notify no_order=B1\n");
+    assert_true(size_inside_batch > 0);
+}
+
+#define BIG_BATCH 400
+static char big_out[BIG_BATCH * 256];
+static bool flushed_whole_lines;
+static off_t flushed_before_end;
+
+static void emit_big_batch(void)
+{
+    char no_order[32], pad[160];
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    flushed_whole_lines = true;
+    log_batch_begin();
+    for (int i = 0; i < BIG_BATCH; i++) {
+        snprintf(no_order, sizeof(no_order), "N%04d", i);
+        log_kv(LOG_LEVEL_INFO, "notify", "no_order", no_order, "pad", pad, NULL);
+        off_t n = stderr_size();
+        char last;
+        if (n > 0 && (pread(STDERR_FILENO, &last, 1, n - 1) != 1 || last != '\n'))
+            flushed_whole_lines = false;
+    }
+    flushed_before_end = stderr_size();
+    log_batch_end();
+    ssize_t n = pread(STDERR_FILENO, big_out, sizeof(big_out) - 1, 0);
+    big_out[n > 0 ? n : 0] = '\0';
+}
+
+/* A batch larger than the thread's buffer is written in pieces of whole lines, in order. */
+static void test_big_batch_is_written_in_whole_lines(void **state)
+{
+    (void)state;
+    log_set_level(LOG_LEVEL_INFO);
+    capture_raw(emit_big_batch);
+    assert_true(flushed_whole_lines);
+    assert_true(flushed_before_end > 0);
+    const char *p = big_out;
+    for (int i = 0; i < BIG_BATCH; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "level=info event=notify no_order=N%04d pad=", i);
+        const char *at = strstr(p, "level=");
+        assert_non_null(at);
+        assert_memory_equal(at, want, strlen(want));
+        p = strchr(at, '\n');
+        assert_non_null(p);
+    }
+    assert_null(strstr(p, "level="));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +684,9 @@ int main(void)
         cmocka_unit_test(test_outside_mark_lasts_one_line),
         cmocka_unit_test(test_a_line_too_long_keeps_every_field),
         cmocka_unit_test(test_print_escaped_for_a_terminal),
+        cmocka_unit_test(test_batch_lines_are_written_at_its_end),
+        cmocka_unit_test(test_after_a_batch_lines_are_written_at_once),
+        cmocka_unit_test(test_big_batch_is_written_in_whole_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,34 @@ static void test_iso_round_trip_and_order(void **state)
     }
 }
 
+/* The cached form writes what time_iso writes, whatever the order of the calls: within a second,
+ * across one, backwards, before the epoch. */
+static void test_iso_cached_is_time_iso(void **state)
+{
+    (void)state;
+    const int64_t ms[] = {1764664200123,
+                          1764664200999,
+                          1764664201000,
+                          1764664201007,
+                          1764664200500,
+                          1764664200500,
+                          0,
+                          999,
+                          -1,
+                          -1000,
+                          -1001,
+                          4102444799999,
+                          4102444800000,
+                          1764664201090};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+        char want[TIME_ISO_LEN], got[TIME_ISO_LEN];
+        time_iso(ms[i], want);
+        memset(got, 'x', sizeof(got));
+        time_iso_cached(ms[i], got);
+        assert_string_equal(got, want);
+    }
+}
+
 static void test_iso_parse(void **state)
 {
     int64_t ms = 0;
@@ -124,9 +152,13 @@ static void test_cond_waits_on_the_monotonic_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso_format), cmocka_unit_test(test_iso_round_trip_and_order),
-        cmocka_unit_test(test_iso_parse),  cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_clocks),     cmocka_unit_test(test_cond_waits_on_the_monotonic_clock),
+        cmocka_unit_test(test_iso_format),
+        cmocka_unit_test(test_iso_round_trip_and_order),
+        cmocka_unit_test(test_iso_parse),
+        cmocka_unit_test(test_iso_cached_is_time_iso),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_cond_waits_on_the_monotonic_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
