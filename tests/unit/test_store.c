@@ -653,6 +653,44 @@ static void test_payout_decisions(void **state)
     assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
 }
 
+/* payouts_for_a_person (sql/0009): review, refused and unknown with "no record:" wait for a
+ * person; an unknown payout the daemon is still querying (an unsigned answer, the crash
+ * recovery, no reason) does not, nor does a queued or accepted one; review_queue follows. */
+static void test_payouts_for_a_person(void **state)
+{
+    struct fx *fx = *state;
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
+                 "SELECT column1, '1.00', '20261201093000', '6228480223312311474', 'A' FROM "
+                 "(VALUES ('Q1'), ('A1'), ('R1'), ('F1'), ('U1'), ('U2'), ('U3'), ('U4'))");
+    raw_exec(fx, "UPDATE payouts SET state = 'accepted' WHERE no_order = 'A1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'review', ret_code = '4002', confirm_code = '123456', "
+                 "confirm_tries = 6, confirm_expires_at = '2026-12-01T10:30:00.000Z' "
+                 "WHERE no_order = 'R1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'refused', ret_code = '9104' WHERE no_order = 'F1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'unsigned answer: no sign' "
+                 "WHERE no_order = 'U1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = '" STORE_NO_RECORD_PREFIX
+                 " LianLian has no record of it 31 minutes after it was sent' "
+                 "WHERE no_order = 'U2'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown' WHERE no_order = 'U3'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'the daemon stopped while the "
+                 "request was in flight: it is queried, never sent again' "
+                 "WHERE no_order = 'U4'");
+
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order, ',') FROM "
+                                  "(SELECT no_order FROM payouts_for_a_person ORDER BY no_order)"),
+                        "F1,R1,U2");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || payout_state, ',') FROM "
+                                  "(SELECT no_order, payout_state FROM review_queue "
+                                  "ORDER BY no_order)"),
+                        "F1 refused,R1 review,U2 unknown");
+    /* The columns a person reads are those sql/0004 gave it. */
+    assert_string_equal(q_sql(fx, "SELECT ifnull(seconds_left, '-') || ' ' || confirm_tries "
+                                  "FROM payouts_for_a_person WHERE no_order = 'F1'"),
+                        "- 0");
+}
+
 /* The submit thread's steps (store_submit.c): next, sending (not when cancelled meanwhile), the
  * answer with its attempts row and next query, recovery at start-up, review expiry. */
 static void test_submit_steps(void **state)
@@ -2101,6 +2139,7 @@ int main(void)
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
         T(test_payout_decisions),
+        T(test_payouts_for_a_person),
         T(test_unknown_payout_resolved),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
