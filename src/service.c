@@ -12,7 +12,10 @@
  * does not compete with them (httpd_probe), so hostile clients cannot stop the pings; the
  * supervisor reports it as overload instead (a warning when it starts, a line when it ends;
  * /readyz says so meanwhile). Every log.summary_interval it logs a summary line and, when the
- * oldest pending order is older than log.pending_warning_after, a warning.
+ * oldest pending order is older than log.pending_warning_after, a warning. Once a second it logs
+ * the decisions people made with lianpayctl that are not logged yet (decision_log.c: one indexed
+ * read on its own connection; the marks go to the writer without waiting for it), because this
+ * loop runs whatever [reconcile] and [submit] say.
  *
  * One daemon per database: two would both chase the same orders (and query LianLian twice about
  * each). Start-up takes an fcntl write lock on DATABASE.lock beside the database file and holds it
