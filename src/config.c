@@ -1060,6 +1060,13 @@ static int check_whole(struct parse_ctx *p)
         return key_error_at(p, K_SUBMIT_ENABLED, "submit.notify_url is required when enabled");
     if (c->submit_enabled && c->merchant_private_key == NULL)
         return key_error_at(p, K_MERCHANT_PRIVATE_KEY, "required when submit.enabled is true");
+    /* An unknown payout (a timeout, 9999, an unsigned answer) is never sent again: only the
+     * reconciler's queries resolve it, so without them it would stay unknown for ever. */
+    if (c->submit_enabled && !c->reconcile_enabled)
+        return key_error_at(p, K_RECONCILE_ENABLED,
+                            "false while submit.enabled is true: unknown payouts are resolved "
+                            "only by the reconciler's queries and would stay unknown for ever "
+                            "(set reconcile.enabled = true, or submit.enabled = false)");
     if (c->tls_cert != NULL && c->tls_key == NULL)
         return key_error_at(p, K_TLS_CERT, "set without server.tls_key (set both or neither)");
     if (c->tls_key != NULL && c->tls_cert == NULL)

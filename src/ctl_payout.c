@@ -28,6 +28,7 @@
 #include "payout.h"
 #include "payout_check.h"
 #include "store.h"
+#include "store_decision.h"
 #include "store_payout.h"
 #include "timeutil.h"
 
@@ -460,13 +461,6 @@ int ctl_payout_list(struct store *st, int argc, char **argv, FILE *out)
 #define CONFIRM_WAIT_S  60
 #define CONFIRM_POLL_MS 200
 
-static const char *const decision_verbs[] = {
-    [STORE_DECIDE_CANCEL] = "cancel",
-    [STORE_DECIDE_CONFIRM] = "confirm",
-    [STORE_DECIDE_DECLINE] = "decline",
-    [STORE_DECIDE_RESUBMIT] = "resubmit",
-};
-
 /* Why decision d does not apply to the payout b is in. */
 static const char *refusal(enum store_payout_decision d, const struct store_payout_brief *b)
 {
@@ -539,16 +533,22 @@ static int print_brief(FILE *out, const char *no_order, const char *outcome,
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }
 
-/* Makes decision d on no_order with reason; prints a refusal. Returns -1 when done (go on), or
- * the exit status. */
+/* Makes decision d on no_order as the caller (getuid's user name, SUDO_USER), its reason
+ * "DONE by USER[ via sudo from SUDO_USER]" (done NULL keeps the stored reason); prints a
+ * refusal. Returns -1 when done (go on), or the exit status. */
 static int decide(struct store *st, enum store_payout_decision d, const char *no_order,
-                  const char *reason, struct store_payout_brief *b)
+                  const char *done, struct store_payout_brief *b)
 {
     enum store_payout_result res;
-    char now[TIME_ISO_LEN];
+    char now[TIME_ISO_LEN], reason[160], uidname[32];
+    struct store_person by;
 
+    by.user = ctl_review_user(uidname, sizeof(uidname), &by.sudo_user);
+    snprintf(reason, sizeof(reason), "%s by %s%s%s", done != NULL ? done : "", by.user,
+             by.sudo_user != NULL ? " via sudo from " : "",
+             by.sudo_user != NULL ? by.sudo_user : "");
     time_iso(time_now_ms(), now);
-    if (store_payout_decide(st, d, no_order, now, reason, &res, b) < 0)
+    if (store_payout_decide(st, d, &by, no_order, now, done != NULL ? reason : NULL, &res, b) < 0)
         return ctl_fail("%s", store_errmsg(st));
     if (res == STORE_PAYOUT_DONE)
         return -1;
@@ -558,7 +558,7 @@ static int decide(struct store *st, enum store_payout_decision d, const char *no
         fputc('\n', stderr);
         return 2;
     }
-    fprintf(stderr, "lianpayctl: cannot %s ", decision_verbs[d]);
+    fprintf(stderr, "lianpayctl: cannot %s ", store_payout_decision_name(d));
     print_escaped(stderr, no_order);
     fputs(": it is ", stderr);
     print_escaped(stderr, b->state);
@@ -577,15 +577,10 @@ static int simple_decision(struct store *st, enum store_payout_decision d, int a
         [STORE_DECIDE_RESUBMIT] = "resubmitted",
     };
     struct store_payout_brief b;
-    char reason[160], uidname[32];
-    const char *sudo_user;
 
     if (argc != 2)
-        return ctl_fail("usage: %s NO_ORDER", decision_verbs[d]);
-    const char *user = ctl_review_user(uidname, sizeof(uidname), &sudo_user);
-    snprintf(reason, sizeof(reason), "%s by %s%s%s", done[d], user,
-             sudo_user != NULL ? " via sudo from " : "", sudo_user != NULL ? sudo_user : "");
-    int rc = decide(st, d, argv[1], d == STORE_DECIDE_CANCEL ? NULL : reason, &b);
+        return ctl_fail("usage: %s NO_ORDER", store_payout_decision_name(d));
+    int rc = decide(st, d, argv[1], d == STORE_DECIDE_CANCEL ? NULL : done[d], &b);
     if (rc >= 0)
         return rc;
     if (d != STORE_DECIDE_CANCEL)
@@ -633,8 +628,6 @@ int ctl_payout_confirm(struct store *st, int argc, char **argv, FILE *out)
     };
     int64_t wait_s = CONFIRM_WAIT_S;
     struct store_payout_brief b;
-    char reason[160], uidname[32];
-    const char *sudo_user;
     int c;
 
     optind = 0;
@@ -645,10 +638,7 @@ int ctl_payout_confirm(struct store *st, int argc, char **argv, FILE *out)
     if (argc - optind != 1)
         return ctl_fail("usage: confirm NO_ORDER [--timeout DURATION]");
     const char *no_order = argv[optind];
-    const char *user = ctl_review_user(uidname, sizeof(uidname), &sudo_user);
-    snprintf(reason, sizeof(reason), "confirm requested by %s%s%s", user,
-             sudo_user != NULL ? " via sudo from " : "", sudo_user != NULL ? sudo_user : "");
-    int rc = decide(st, STORE_DECIDE_CONFIRM, no_order, reason, &b);
+    int rc = decide(st, STORE_DECIDE_CONFIRM, no_order, "confirm requested", &b);
     if (rc >= 0)
         return rc;
 

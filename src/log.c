@@ -85,6 +85,7 @@ static const struct message_id {
     {"admin_http_library", "65c66804c20b4126a924f4976a198b58"},
     {"admin_reject", "d6ef7e4b2e3d45bf9fce12012f94612e"},
     {"admin_reject_suppressed", "72e67d7a71c04053b7d334efd3560c14"},
+    {"decision", "4dd6ee4320ab4f83b3608eec405f379e"},
     {"development", "01c4d66b061643a9a7019780a87ceb4f"},
     {"drain", "cdafc1827f0f4ce1998b3e7bf466e62c"},
     {"fd_limit", "88f0a907b7cc476a89889c4a4d3a8593"},

@@ -12,7 +12,10 @@
  * does not compete with them (httpd_probe), so hostile clients cannot stop the pings; the
  * supervisor reports it as overload instead (a warning when it starts, a line when it ends;
  * /readyz says so meanwhile). Every log.summary_interval it logs a summary line and, when the
- * oldest pending order is older than log.pending_warning_after, a warning.
+ * oldest pending order is older than log.pending_warning_after, a warning. Once a second it logs
+ * the decisions people made with lianpayctl that are not logged yet (decision_log.c: one indexed
+ * read on its own connection; the marks go to the writer without waiting for it), because this
+ * loop runs whatever [reconcile] and [submit] say.
  *
  * One daemon per database: two would both chase the same orders (and query LianLian twice about
  * each). Start-up takes an fcntl write lock on DATABASE.lock beside the database file and holds it
@@ -43,6 +46,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "decision_log.h"
 #include "filecheck.h"
 #include "httpd.h"
 #include "keyring.h"
@@ -72,6 +76,7 @@ struct service {
     struct httpd *httpd;
     struct reconciler *reconciler;
     struct submitter *submitter;
+    struct decision_log *decisions;
     struct admin *admin;
     /* What each of them is told, from cfg (set_options): they keep pointers to these. */
     struct httpd_options httpd_opt;
@@ -318,6 +323,7 @@ static int64_t tick(struct service *s)
         report(s);
         s->next_report = now + s->monitor_s * 1000;
     }
+    decision_log_poll(s->decisions); /* once a second at most; the wait below is <= 1 s */
     now = time_mono_ms();
     int64_t wait = s->next_check - now;
     if (s->monitor_s > 0 && s->next_report - now < wait)
@@ -571,6 +577,9 @@ static int start(struct service *s, char *err, size_t errlen)
         if (s->submitter == NULL)
             return -1;
     }
+    s->decisions = decision_log_create(s->cfg->database_path, s->writer, err, errlen);
+    if (s->decisions == NULL)
+        return -1;
     if (s->cfg->admin_listen != NULL) {
         struct admin_sources src = {
             .httpd = s->httpd,
@@ -612,9 +621,11 @@ static void stop(struct service *s)
         drain(s, until);
     admin_destroy(s->admin);
     store_close(s->monitor);
+    decision_log_stop(s->decisions);
     /* Commits and answers what is queued; the writer's connection is the last one open, so
      * closing it checkpoints the WAL into the database file. */
     writer_stop(s->writer);
+    decision_log_destroy(s->decisions); /* its mark, if queued, was answered */
     httpd_destroy(s->httpd);
     writer_destroy(s->writer);
     keyring_destroy(s->keys);

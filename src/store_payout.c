@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "payout.h"
+#include "store_decision.h"
 #include "store_private.h"
 
 int store_payout_queue(struct store *st, const struct payout_request *r,
@@ -66,28 +67,68 @@ static const char *const decision_sql[] = {
         "'))",
 };
 
-int store_payout_decide(struct store *st, enum store_payout_decision d, const char *no_order,
-                        const char *now_iso, const char *reason, enum store_payout_result *res,
+const char *store_payout_decision_name(enum store_payout_decision d)
+{
+    static const char *const names[] = {
+        [STORE_DECIDE_CANCEL] = "cancel",
+        [STORE_DECIDE_CONFIRM] = "confirm",
+        [STORE_DECIDE_DECLINE] = "decline",
+        [STORE_DECIDE_RESUBMIT] = "resubmit",
+    };
+    return (unsigned)d < sizeof(names) / sizeof(names[0]) ? names[d] : "?";
+}
+
+/* The decision's row in payout_decisions: from the state (and reason) before to the one after. */
+static int append_decision(struct store *st, enum store_payout_decision d,
+                           const struct store_person *by, const char *no_order, const char *now_iso,
+                           const struct store_payout_brief *before,
+                           const struct store_payout_brief *after)
+{
+    struct store_decision row = {
+        .no_order = no_order,
+        .decision = store_payout_decision_name(d),
+        .decided_at = now_iso,
+        .by = *by,
+        .from_state = before->state,
+        .to_state = after->state,
+        .reason = before->reason,
+    };
+    return store_decision_append(st, &row);
+}
+
+int store_payout_decide(struct store *st, enum store_payout_decision d,
+                        const struct store_person *by, const char *no_order, const char *now_iso,
+                        const char *reason, enum store_payout_result *res,
                         struct store_payout_brief *b)
 {
+    struct store_payout_brief before;
     sqlite3_stmt *s = NULL;
-    int ret = -1, row;
+    int row;
 
     memset(b, 0, sizeof(*b));
+    if (store_begin(st) < 0)
+        return -1;
+    if ((row = store_payout_brief(st, no_order, &before)) < 0)
+        goto fail;
     if (prepare_once(st, decision_sql[d], &s) < 0 || bind_text(st, s, 1, no_order) < 0 ||
         bind_text(st, s, 2, now_iso) < 0 || bind_opt(st, s, 3, reason) < 0 || step_done(st, s) < 0)
-        goto out;
+        goto fail;
     *res = sqlite3_changes(st->db) == 1 ? STORE_PAYOUT_DONE : STORE_PAYOUT_STATE;
     (void)sqlite3_finalize(s);
     s = NULL;
     if ((row = store_payout_brief(st, no_order, b)) < 0)
-        goto out;
+        goto fail;
     if (row == 0)
         *res = STORE_PAYOUT_UNKNOWN;
-    ret = 0;
-out:
+    if (*res == STORE_PAYOUT_DONE && append_decision(st, d, by, no_order, now_iso, &before, b) < 0)
+        goto fail;
+    if (store_commit(st) < 0)
+        goto fail;
+    return 0;
+fail:
     (void)sqlite3_finalize(s);
-    return ret;
+    (void)store_rollback(st);
+    return -1;
 }
 
 int store_payout_brief(struct store *st, const char *no_order, struct store_payout_brief *b)
@@ -116,11 +157,11 @@ out:
     return row;
 }
 
-int store_payout_cancel(struct store *st, const char *no_order, const char *now_iso,
-                        enum store_payout_result *res, char *why, size_t len)
+int store_payout_cancel(struct store *st, const struct store_person *by, const char *no_order,
+                        const char *now_iso, enum store_payout_result *res, char *why, size_t len)
 {
     struct store_payout_brief b;
-    if (store_payout_decide(st, STORE_DECIDE_CANCEL, no_order, now_iso, NULL, res, &b) < 0)
+    if (store_payout_decide(st, STORE_DECIDE_CANCEL, by, no_order, now_iso, NULL, res, &b) < 0)
         return -1;
     snprintf(why, len, "%s", b.state);
     return 0;

@@ -6,6 +6,7 @@
 #include "store.h"
 
 struct payout_request;
+struct store_person;
 
 /*
  * The payouts table (sql/0004) for lianpayctl: queuing, cancelling, listing and showing payouts.
@@ -56,18 +57,24 @@ struct store_payout_brief {
     int attempts;
 };
 
-/* Makes decision d on no_order at now_iso with reason (NULL keeps the stored one). Returns 0 with
- * *res (DONE, STATE: not in a state d applies to, UNKNOWN: no such payout) and the row after it
- * in *b, or -1 on a database error. */
-int store_payout_decide(struct store *st, enum store_payout_decision d, const char *no_order,
-                        const char *now_iso, const char *reason, enum store_payout_result *res,
+/* The verb of d: "cancel", "confirm", "decline", "resubmit". */
+const char *store_payout_decision_name(enum store_payout_decision d);
+
+/* Makes decision d by person on no_order at now_iso with reason (NULL keeps the stored one), in
+ * a transaction of its own that also appends it to payout_decisions (store_decision.h: the
+ * state before and after, the reason it had before) when it applied. Returns 0 with *res (DONE,
+ * STATE: not in a state d applies to, UNKNOWN: no such payout) and the row after it in *b, or
+ * -1 on a database error (rolled back). */
+int store_payout_decide(struct store *st, enum store_payout_decision d,
+                        const struct store_person *by, const char *no_order, const char *now_iso,
+                        const char *reason, enum store_payout_result *res,
                         struct store_payout_brief *b);
 /* no_order's row into *b. Returns 1, 0 when there is no such payout, -1 on a database error. */
 int store_payout_brief(struct store *st, const char *no_order, struct store_payout_brief *b);
 
 /* STORE_DECIDE_CANCEL with the stored reason kept; why holds the state after it. */
-int store_payout_cancel(struct store *st, const char *no_order, const char *now_iso,
-                        enum store_payout_result *res, char *why, size_t len);
+int store_payout_cancel(struct store *st, const struct store_person *by, const char *no_order,
+                        const char *now_iso, enum store_payout_result *res, char *why, size_t len);
 
 /* One payout in a listing, as stored (valid during the callback). */
 struct store_payout_line {

@@ -1,7 +1,8 @@
 /*
  * The review queue as lianpayctl review shows and resolves it: the review_queue view's rows, and
  * a person's resolution recorded in the append-only review_resolutions table (sql/0006) in the
- * same transaction that clears needs_review. Single-threaded: lianpayctl's own connection.
+ * same transaction that clears needs_review, with its row in payout_decisions (sql/0009) for the
+ * daemon's log. Single-threaded: lianpayctl's own connection.
  */
 #include "store_review.h"
 
@@ -81,6 +82,12 @@ static int record(struct store *st, const struct store_resolution *in)
         "INSERT INTO review_resolutions (no_order, resolved_at, resolved_by, sudo_user, "
         "review_reason, note, requery) SELECT no_order, ?2, ?3, ?4, review_reason, ?5, ?6 "
         "FROM payments WHERE no_order = ?1";
+    /* Before clear: the reason the order had. */
+    static const char decision[] =
+        "INSERT INTO payout_decisions (no_order, decision, decided_at, by_user, sudo_user, "
+        "from_state, to_state, reason, note) SELECT no_order, 'resolve', ?2, ?3, ?4, 'flagged', "
+        "CASE WHEN ?6 THEN 'requeried' ELSE 'resolved' END, review_reason, ?5 "
+        "FROM payments WHERE no_order = ?1";
     static const char clear[] =
         "UPDATE payments SET needs_review = 0, review_reason = NULL, updated_at = ?2, "
         "next_query_at = CASE WHEN ?3 THEN ?2 ELSE next_query_at END, "
@@ -90,13 +97,16 @@ static int record(struct store *st, const struct store_resolution *in)
     int ret = -1;
 
     time_iso(in->now_ms, now);
-    if (prepare_once(st, insert, &s) < 0 || bind_text(st, s, 1, in->no_order) ||
-        bind_text(st, s, 2, now) || bind_text(st, s, 3, in->resolved_by) ||
-        bind_text(st, s, 4, in->sudo_user) || bind_text(st, s, 5, in->note) ||
-        bind_int(st, s, 6, in->requery) || step_done(st, s) < 0)
-        goto out;
-    (void)sqlite3_finalize(s);
-    s = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (prepare_once(st, i == 0 ? insert : decision, &s) < 0 ||
+            bind_text(st, s, 1, in->no_order) || bind_text(st, s, 2, now) ||
+            bind_text(st, s, 3, in->resolved_by) || bind_text(st, s, 4, in->sudo_user) ||
+            bind_text(st, s, 5, in->note) || bind_int(st, s, 6, in->requery) ||
+            step_done(st, s) < 0)
+            goto out;
+        (void)sqlite3_finalize(s);
+        s = NULL;
+    }
     if (prepare_once(st, clear, &s) < 0 || bind_text(st, s, 1, in->no_order) ||
         bind_text(st, s, 2, now) || bind_int(st, s, 3, in->requery) || step_done(st, s) < 0)
         goto out;

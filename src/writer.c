@@ -101,6 +101,8 @@ static int run_job(struct writer *w, struct writer_job *job)
         return store_submit_expire(w->store, job->in.payout);
     case WRITER_PAYOUT_CONFIRMING:
         return store_submit_confirming(w->store, job->in.payout);
+    case WRITER_DECISIONS_LOGGED:
+        return store_decisions_mark(w->store, job->in.decisions);
     }
     return -1;
 }

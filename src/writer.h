@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "store.h"
+#include "store_decision.h"
 #include "store_submit.h"
 
 struct metrics_histogram;
@@ -28,6 +29,7 @@ enum writer_kind {
     WRITER_PAYOUT_RECOVER,    /* store_submit_recover */
     WRITER_PAYOUT_EXPIRE,     /* store_submit_expire */
     WRITER_PAYOUT_CONFIRMING, /* store_submit_confirming */
+    WRITER_DECISIONS_LOGGED,  /* store_decisions_mark(in.decisions): decision_log.c */
 };
 
 /*
@@ -43,6 +45,7 @@ struct writer_job {
         struct store_query_outcome query;
         int64_t now_ms;
         struct store_submit_step *payout;
+        struct store_decisions_logged *decisions;
     } in;
 
     /* Filled by the writer before done(): 0 when committed, -1 when nothing was written; what

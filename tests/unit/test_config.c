@@ -519,6 +519,12 @@ static const struct bad_case bad_cases[] = {
     {"[lianlian]\n" OID PUB "[reconcile]\nenabled = false\n[submit]\nenabled = true\n"
      "notify_url = http://x.example/n\n",
      0, "lianlian.merchant_private_key", "required when submit.enabled is true"},
+    /* unknown payouts would never be queried */
+    {MINIMAL "[reconcile]\nenabled = false\n[submit]\nenabled = true\n"
+             "notify_url = http://x.example/n\n",
+     6, "reconcile.enabled",
+     "false while submit.enabled is true: unknown payouts are resolved only by the "
+     "reconciler's queries"},
     {MINIMAL "[submit]\nnotify_url = https://pay.example.com/"
              "lianpay/notify/0123456789012345678901234567890\n",
      6, "submit.notify_url", "longer than 64 characters"},

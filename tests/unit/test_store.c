@@ -24,7 +24,9 @@
 #include "payresult.h"
 #include "state.h"
 #include "store.h"
+#include "store_decision.h"
 #include "store_payout.h"
+#include "store_review.h"
 #include "store_submit.h"
 #include "testdb.h"
 #include "timeutil.h"
@@ -77,6 +79,9 @@ static int teardown(void **state)
     free(fx);
     return 0;
 }
+
+/* The person every decision of these tests is made by. */
+static const struct store_person tester = {"tester", "sudoer"};
 
 static void raw_exec(struct fx *fx, const char *sql)
 {
@@ -547,17 +552,20 @@ static void test_payout_queue_and_cancel(void **state)
                                   "flag_card || ' ' || amount_fen) FROM payouts"),
                         "Q1 queued 0 4965");
 
-    assert_int_equal(
-        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:00.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(store_payout_cancel(fx->st, &tester, "Q1", "2026-12-01T10:00:00.000Z", &res,
+                                         why, sizeof(why)),
+                     0);
     assert_int_equal(res, STORE_PAYOUT_DONE);
     assert_string_equal(q_sql(fx, "SELECT state || ' ' || updated_at FROM payouts"),
                         "cancelled 2026-12-01T10:00:00.000Z");
-    assert_int_equal(
-        store_payout_cancel(fx->st, "Q1", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(store_payout_cancel(fx->st, &tester, "Q1", "2026-12-01T10:00:01.000Z", &res,
+                                         why, sizeof(why)),
+                     0);
     assert_int_equal(res, STORE_PAYOUT_STATE);
     assert_string_equal(why, "cancelled");
-    assert_int_equal(
-        store_payout_cancel(fx->st, "NONE", "2026-12-01T10:00:01.000Z", &res, why, sizeof(why)), 0);
+    assert_int_equal(store_payout_cancel(fx->st, &tester, "NONE", "2026-12-01T10:00:01.000Z", &res,
+                                         why, sizeof(why)),
+                     0);
     assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
 }
 
@@ -591,24 +599,25 @@ static void test_payout_decisions(void **state)
                  "WHERE no_order = 'U2'");
 
     /* confirm: a lapsed code is refused; a live one is requested, once (the first time stays). */
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R2", now, "c", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, &tester, "R2", now, "c", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_STATE);
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R1", now, "c", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, &tester, "R1", now, "c", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_DONE);
     assert_int_equal(b.confirm_requested, 1);
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, "R1",
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_CONFIRM, &tester, "R1",
                                          "2026-12-01T10:00:05.000Z", "c", &res, &b),
                      0);
     assert_string_equal(q_sql(fx, "SELECT confirm_requested_at FROM payouts WHERE no_order = 'R1'"),
                         now);
     /* decline: refused while a confirm is requested; R2 (no request) is closed. */
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "R1", now, "d", &res, &b),
-                     0);
-    assert_int_equal(res, STORE_PAYOUT_STATE);
     assert_int_equal(
-        store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "R2", now, "declined by t", &res, &b), 0);
+        store_payout_decide(fx->st, STORE_DECIDE_DECLINE, &tester, "R1", now, "d", &res, &b), 0);
+    assert_int_equal(res, STORE_PAYOUT_STATE);
+    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_DECLINE, &tester, "R2", now,
+                                         "declined by t", &res, &b),
+                     0);
     assert_int_equal(res, STORE_PAYOUT_DONE);
     assert_string_equal(b.state, "closed");
     assert_string_equal(b.reason, "declined by t");
@@ -630,27 +639,185 @@ static void test_payout_decisions(void **state)
     assert_int_equal(st.changed, 0); /* already confirming: never twice */
 
     /* resubmit: refused and unknown "no record:" are queued afresh; another unknown is not. */
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "U2", now, "r", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, &tester, "U2", now, "r", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_STATE);
     assert_string_equal(b.state, "unknown");
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "F1", now, "r", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, &tester, "F1", now, "r", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_DONE);
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "U1", now, "r", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, &tester, "U1", now, "r", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_DONE);
     assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || state || ' ' || "
                                   "ifnull(ret_code, '-') || ' ' || ifnull(ret_msg, '-') || ' ' || "
                                   "attempts || ' ' || reason, ',') FROM payouts "
                                   "WHERE no_order IN ('F1', 'U1') ORDER BY no_order"),
                         "F1 queued - - 1 r,U1 queued - - 1 r");
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, "F1", now, "r", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_RESUBMIT, &tester, "F1", now, "r", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_STATE); /* queued now: not twice */
-    assert_int_equal(store_payout_decide(fx->st, STORE_DECIDE_DECLINE, "NONE", now, "r", &res, &b),
-                     0);
+    assert_int_equal(
+        store_payout_decide(fx->st, STORE_DECIDE_DECLINE, &tester, "NONE", now, "r", &res, &b), 0);
     assert_int_equal(res, STORE_PAYOUT_UNKNOWN);
+
+    /* One payout_decisions row per decision that applied (sql/0009), none for a refusal: the
+     * state before and after, the reason it had before, who; nothing logged yet. */
+    assert_string_equal(
+        q_sql(fx, "SELECT group_concat(no_order || ' ' || decision || ' ' || from_state || '>' || "
+                  "to_state || ' ' || ifnull(reason, '-') || ' ' || by_user || '/' || "
+                  "sudo_user || ' ' || ifnull(logged_at, '-'), ',') FROM "
+                  "(SELECT * FROM payout_decisions ORDER BY id)"),
+        "R1 confirm review>review - tester/sudoer -,R1 confirm review>review c tester/sudoer -,"
+        "R2 decline review>closed - tester/sudoer -,F1 resubmit refused>queued - tester/sudoer -,"
+        "U1 resubmit unknown>queued no record: 8901 for 31 minutes tester/sudoer -");
+}
+
+/* sql fails with a message holding want. */
+static void assert_refused(struct fx *fx, const char *sql, const char *want)
+{
+    const char *err = raw_try(fx, sql);
+    if (err == NULL || strstr(err, want) == NULL)
+        fail_msg("%s: %s, not \"%s\"", sql, err != NULL ? err : "accepted", want);
+}
+
+struct seen_decisions {
+    int n;
+    int64_t ids[4];
+    char text[256];
+};
+
+static void collect_decision(void *ctx, int64_t id, const struct store_decision *d)
+{
+    struct seen_decisions *c = ctx;
+    size_t used = strlen(c->text);
+
+    if (c->n < 4)
+        c->ids[c->n] = id;
+    c->n++;
+    snprintf(c->text + used, sizeof(c->text) - used, "%s %s %s %s>%s;", d->no_order, d->decision,
+             d->by.user, d->from_state, d->to_state);
+}
+
+/* payout_decisions (sql/0009): what the daemon reads, oldest first, and marks once; a review
+ * resolution is a decision too; the rows refuse UPDATE but the mark, and DELETE. */
+static void test_decisions_trail(void **state)
+{
+    struct fx *fx = *state;
+    struct store_decision d = {.no_order = "Q1",
+                               .decision = "cancel",
+                               .decided_at = "2026-12-01T10:00:00.000Z",
+                               .by = {"alice", NULL},
+                               .from_state = "queued",
+                               .to_state = "cancelled"};
+
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, registered_at, needs_review, "
+                 "review_reason) VALUES ('R1', '3', '2026-11-22T08:33:00.000Z', 1, 'gave up')");
+    assert_int_equal(store_decision_append(fx->st, &d), 0);
+    struct store_resolution r = {.no_order = "R1",
+                                 .resolved_by = "bob",
+                                 .sudo_user = "carol",
+                                 .note = "paid, \"checked\"",
+                                 .requery = true,
+                                 .now_ms = T0};
+    enum store_resolve_result rr;
+    char why[256];
+    assert_int_equal(store_review_resolve(fx->st, &r, &rr, why, sizeof(why)), 0);
+    assert_int_equal(rr, STORE_RESOLVED);
+    assert_string_equal(q_sql(fx, "SELECT decision || ' ' || by_user || '/' || sudo_user || ' ' || "
+                                  "from_state || '>' || to_state || ' ' || reason || ' ' || note "
+                                  "FROM payout_decisions WHERE no_order = 'R1'"),
+                        "resolve bob/carol flagged>requeried gave up paid, \"checked\"");
+
+    struct seen_decisions seen = {0};
+    assert_int_equal(store_decisions_unlogged(fx->st, 1, collect_decision, &seen), 1);
+    assert_string_equal(seen.text, "Q1 cancel alice queued>cancelled;");
+    seen = (struct seen_decisions){0};
+    assert_int_equal(store_decisions_unlogged(fx->st, 4, collect_decision, &seen), 2);
+    assert_string_equal(seen.text,
+                        "Q1 cancel alice queued>cancelled;R1 resolve bob flagged>requeried;");
+
+    struct store_decisions_logged mark = {
+        .ids = seen.ids, .n = 1, .now_iso = "2026-12-01T10:00:01.000Z"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_decisions_mark(fx->st, &mark), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(mark.marked, 1);
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_decisions_mark(fx->st, &mark), 0); /* once */
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(mark.marked, 0);
+    seen.n = 0;
+    seen.text[0] = '\0';
+    assert_int_equal(store_decisions_unlogged(fx->st, 4, collect_decision, &seen), 1);
+    assert_string_equal(seen.text, "R1 resolve bob flagged>requeried;");
+
+    /* Append-only but for the one mark (Q1 is marked, R1 not yet). */
+    assert_refused(fx, "UPDATE payout_decisions SET note = 'x' WHERE no_order = 'R1'",
+                   "append-only");
+    assert_refused(fx,
+                   "UPDATE payout_decisions SET logged_at = '2026-12-01T10:00:02.000Z', "
+                   "by_user = 'mallory' WHERE no_order = 'R1'",
+                   "append-only");
+    assert_refused(fx,
+                   "UPDATE payout_decisions SET logged_at = '2026-12-01T10:00:02.000Z' "
+                   "WHERE no_order = 'Q1'",
+                   "append-only"); /* already logged */
+    assert_refused(fx, "UPDATE payout_decisions SET logged_at = NULL WHERE no_order = 'Q1'",
+                   "append-only");
+    assert_refused(fx, "DELETE FROM payout_decisions", "append-only");
+    assert_refused(fx,
+                   "INSERT INTO payout_decisions (no_order, decision, "
+                   "decided_at, by_user, from_state, to_state, logged_at) "
+                   "VALUES ('X', 'cancel', '2026-12-01T10:00:00.000Z', 'a', "
+                   "'queued', 'cancelled', '2026-12-01T10:00:00.000Z')",
+                   "not inserted logged");
+    assert_non_null(raw_try(fx, "INSERT INTO payout_decisions (no_order, decision, decided_at, "
+                                "by_user, from_state, to_state) VALUES ('X', 'approve', "
+                                "'2026-12-01T10:00:00.000Z', 'a', 'queued', 'cancelled')"));
+    assert_null(raw_try(fx, "UPDATE payout_decisions SET logged_at = '2026-12-01T10:00:03.000Z' "
+                            "WHERE no_order = 'R1'"));
+    assert_string_equal(q_sql(fx, "SELECT count(*) || ' ' || count(logged_at) "
+                                  "FROM payout_decisions"),
+                        "2 2");
+}
+
+/* payouts_for_a_person (sql/0009): review, refused and unknown with "no record:" wait for a
+ * person; an unknown payout the daemon is still querying (an unsigned answer, the crash
+ * recovery, no reason) does not, nor does a queued or accepted one; review_queue follows. */
+static void test_payouts_for_a_person(void **state)
+{
+    struct fx *fx = *state;
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
+                 "SELECT column1, '1.00', '20261201093000', '6228480223312311474', 'A' FROM "
+                 "(VALUES ('Q1'), ('A1'), ('R1'), ('F1'), ('U1'), ('U2'), ('U3'), ('U4'))");
+    raw_exec(fx, "UPDATE payouts SET state = 'accepted' WHERE no_order = 'A1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'review', ret_code = '4002', confirm_code = '123456', "
+                 "confirm_tries = 6, confirm_expires_at = '2026-12-01T10:30:00.000Z' "
+                 "WHERE no_order = 'R1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'refused', ret_code = '9104' WHERE no_order = 'F1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'unsigned answer: no sign' "
+                 "WHERE no_order = 'U1'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = '" STORE_NO_RECORD_PREFIX
+                 " LianLian has no record of it 31 minutes after it was sent' "
+                 "WHERE no_order = 'U2'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown' WHERE no_order = 'U3'");
+    raw_exec(fx, "UPDATE payouts SET state = 'unknown', reason = 'the daemon stopped while the "
+                 "request was in flight: it is queried, never sent again' "
+                 "WHERE no_order = 'U4'");
+
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order, ',') FROM "
+                                  "(SELECT no_order FROM payouts_for_a_person ORDER BY no_order)"),
+                        "F1,R1,U2");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || payout_state, ',') FROM "
+                                  "(SELECT no_order, payout_state FROM review_queue "
+                                  "ORDER BY no_order)"),
+                        "F1 refused,R1 review,U2 unknown");
+    /* The columns a person reads are those sql/0004 gave it. */
+    assert_string_equal(q_sql(fx, "SELECT ifnull(seconds_left, '-') || ' ' || confirm_tries "
+                                  "FROM payouts_for_a_person WHERE no_order = 'F1'"),
+                        "- 0");
 }
 
 /* The submit thread's steps (store_submit.c): next, sending (not when cancelled meanwhile), the
@@ -2101,6 +2268,8 @@ int main(void)
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
         T(test_payout_decisions),
+        T(test_payouts_for_a_person),
+        T(test_decisions_trail),
         T(test_unknown_payout_resolved),
         T(test_plain_sql_insert),
         T(test_success_and_redelivery),
