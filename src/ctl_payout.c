@@ -466,7 +466,8 @@ static const char *refusal(enum store_payout_decision d, const struct store_payo
 {
     switch (d) {
     case STORE_DECIDE_CANCEL:
-        return "only a queued payout can be cancelled: one sent is queried, never cancelled";
+        return "only a queued or refused payout can be cancelled: one that LianLian may have "
+               "is queried, never cancelled";
     case STORE_DECIDE_CONFIRM:
         if (strcmp(b->state, "review") == 0)
             return "its confirm code has lapsed (30 minutes): it is closed shortly, nothing is "
@@ -580,7 +581,7 @@ static int simple_decision(struct store *st, enum store_payout_decision d, int a
 
     if (argc != 2)
         return ctl_fail("usage: %s NO_ORDER", store_payout_decision_name(d));
-    int rc = decide(st, d, argv[1], d == STORE_DECIDE_CANCEL ? NULL : done[d], &b);
+    int rc = decide(st, d, argv[1], done[d], &b);
     if (rc >= 0)
         return rc;
     if (d != STORE_DECIDE_CANCEL)

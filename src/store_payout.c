@@ -47,8 +47,11 @@ out:
 /* The UPDATE of each decision: ?1 no_order, ?2 now, ?3 the reason (NULL keeps it). Each names
  * the state it applies to, so that a refusal changes nothing. */
 static const char *const decision_sql[] = {
+    /* Queued: nothing was sent. Refused: LianLian's signed answer (or our own check) says nothing
+     * was created; a person gives up on it instead of resubmitting. */
     [STORE_DECIDE_CANCEL] = "UPDATE payouts SET state = 'cancelled', updated_at = ?2, "
-                            "reason = ifnull(?3, reason) WHERE no_order = ?1 AND state = 'queued'",
+                            "reason = ifnull(?3, reason) WHERE no_order = ?1 AND (state = 'queued' "
+                            "OR state = 'refused')",
     /* A person asks the submit thread to send the code; asking again keeps the first time. */
     [STORE_DECIDE_CONFIRM] =
         "UPDATE payouts SET confirm_requested_at = ifnull(confirm_requested_at, ?2), "

@@ -213,16 +213,21 @@ def cancel_in_each_state():
             insert(c, no_order='C-' + s)
             if s != 'queued':
                 c.execute("UPDATE payouts SET state = ? WHERE no_order = ?", (s, 'C-' + s))
-    r = ctl(e, 'cancel', 'C-queued')
-    eq((r.returncode, r.stdout), (0, 'cancelled C-queued\n'), 'queued: cancelled')
-    with e.d.db() as c:
-        eq(c.execute("SELECT state FROM payouts WHERE no_order = 'C-queued'").fetchone()[0],
-           'cancelled', 'row')
-    for s in ('sending', 'accepted', 'review', 'confirming', 'refused', 'unknown', 'closed',
-              'cancelled'):
+    # queued (nothing sent) and refused (LianLian's signed answer: nothing created) may be
+    # cancelled; a person gives up on a refused payout instead of resubmitting it.
+    for s in ('queued', 'refused'):
+        r = ctl(e, 'cancel', 'C-' + s)
+        eq((r.returncode, r.stdout), (0, 'cancelled C-%s\n' % s), s + ': cancelled')
+        with e.d.db() as c:
+            row = c.execute("SELECT state, reason FROM payouts WHERE no_order = ?",
+                            ('C-' + s,)).fetchone()
+            eq(row[0], 'cancelled', 'row')
+            ok(row[1].startswith('cancelled by '), row[1])
+    for s in ('sending', 'accepted', 'review', 'confirming', 'unknown', 'closed', 'cancelled'):
         r = ctl(e, 'cancel', 'C-' + s)
         eq(r.returncode, 1, s)
         ok(('cannot cancel C-%s: it is %s' % (s, s)) in r.stderr, r.stderr)
+        ok('only a queued or refused payout can be cancelled' in r.stderr, r.stderr)
         with e.d.db() as c:
             eq(c.execute("SELECT state FROM payouts WHERE no_order = ?", ('C-' + s,)
                          ).fetchone()[0], s, 'unchanged')
