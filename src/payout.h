@@ -54,7 +54,7 @@ struct payout_options {
 /* A built request (all malloc'd; free with payout_built_finish). */
 struct payout_built {
     char *signed_json;  /* the signed request, what pay_load carries */
-    char *journal_json; /* the same with card_no and acct_name masked, for payout_attempts */
+    char *journal_json; /* the same with card_no and acct_name masked and the sign withheld */
     char *body;         /* {"oid_partner":…,"pay_load":…}, what is POSTed */
 };
 
@@ -121,6 +121,9 @@ const char *payout_class_state(enum payout_class c);
  * characters around a fixed "******" (622848******1474), so that the length is not shown either;
  * "******" alone for anything shorter than 11 characters or not plain ASCII letters and digits. */
 #define PAYOUT_MASKED_CARD_LEN 17
+/* What the attempts journal keeps in place of the request's sign. */
+#define PAYOUT_JOURNAL_SIGN "withheld"
+
 void payout_mask_card(const char *card_no, char out[PAYOUT_MASKED_CARD_LEN]);
 
 #endif

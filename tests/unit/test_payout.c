@@ -412,6 +412,7 @@ static void test_build_apply(void **state)
     /* The optional fields not given are not sent, not even empty; sign is the last member. */
     assert_int_equal(m.n, sizeof(want) / sizeof(want[0]) + 1);
     assert_non_null(msg_get(&m, "sign"));
+    char *sig = strdup(msg_get(&m, "sign"));
     msg_finish(&m);
 
     /* The journal's copy: the same request, card and name masked. */
@@ -422,6 +423,10 @@ static void test_build_apply(void **state)
     assert_string_equal(msg_get(&m, "acct_name"), "李**");
     assert_string_equal(msg_get(&m, "money_order"), "49.65");
     assert_string_equal(msg_get(&m, "no_order"), ORDER);
+    /* Nor its signature: over the plain card it would let a reader test guessed numbers. */
+    assert_string_equal(msg_get(&m, "sign"), PAYOUT_JOURNAL_SIGN);
+    assert_null(strstr(b.journal_json, sig));
+    free(sig);
     msg_finish(&m);
     /* What pay_load carries is the signed request itself. */
     assert_non_null(strstr(b.signed_json, "\"card_no\":\"6228480223312311474\""));
@@ -482,7 +487,12 @@ static void test_build_confirm(void **state)
     assert_string_equal(msg_get(&m, "notify_url"), "https://pay.example.com/notify");
     assert_int_equal(m.n, 8);
     msg_finish(&m);
-    assert_string_equal(b.journal_json, b.signed_json);
+    /* The journal's copy is the request with its sign withheld. */
+    assert_int_equal(msg_parse(b.journal_json, strlen(b.journal_json), &m, &why), 0);
+    assert_string_equal(msg_get(&m, "confirm_code"), "646872");
+    assert_string_equal(msg_get(&m, "sign"), PAYOUT_JOURNAL_SIGN);
+    assert_int_equal(m.n, 8);
+    msg_finish(&m);
     payout_built_finish(&b);
     assert_int_equal(payout_build_confirm(&o, ORDER, NULL, payload_pub, &b, &why), -1);
     /* Not an RSA key for pay_load: refused, nothing built. */
