@@ -30,6 +30,21 @@ void store_close(struct store *st);
  * power cut. Returns 0, or -1 with a reason in err (unless err is NULL). */
 int store_sync_directory(const char *path, char *err, size_t errlen);
 
+/*
+ * The writer's deferred sync (writer.c, DESIGN): switches st, the daemon's writable connection,
+ * to synchronous=NORMAL (COMMIT writes the WAL frames and does not sync them) and returns a
+ * descriptor of its -wal for store_wal_sync, opened before the switch so that it covers every
+ * commit made in the new mode. Returns NULL with a one-line reason in err. Other connections
+ * (lianpayctl's) stay synchronous=FULL.
+ */
+struct store_wal;
+struct store_wal *store_defer_sync(struct store *st, char *err, size_t errlen);
+/* fdatasyncs the -wal: every commit that returned before this call began is then durable (WAL
+ * recovery keeps a prefix of the commits). Fails, with a reason in err, when fdatasync fails or
+ * the path no longer names the file that was synced. Returns 0 or -1. */
+int store_wal_sync(struct store_wal *wal, char *err, size_t errlen);
+void store_wal_close(struct store_wal *wal);
+
 /* The schema version this build creates (the highest migration number). */
 int store_schema_version(void);
 
