@@ -19,7 +19,8 @@ struct store;
 
 enum store_mode {
     STORE_READ,  /* read-only connection; the schema must already be current */
-    STORE_WRITE, /* creates the file if needed, applies migrations, WAL, synchronous=FULL */
+    STORE_WRITE, /* creates the file if needed, applies migrations, WAL, synchronous=FULL (the
+                  * daemon's writer then switches to NORMAL: store_defer_sync) */
 };
 
 /* Opens the database. Returns the store, or NULL with a one-line reason in err. */
@@ -52,8 +53,9 @@ int store_schema_version(void);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
-/* A write that must reach the disk: PRAGMA user_version rewritten with its own value in a
- * transaction of its own, which puts page 1 through the WAL and its fsync. For the writer, to
+/* A write that must reach the file: PRAGMA user_version rewritten with its own value in a
+ * transaction of its own, which puts page 1 through the WAL (and its fsync on a connection still
+ * synchronous=FULL; the writer's, deferred, leaves that to its sync thread). For the writer, to
  * learn that a storage fault is over. Returns 0 when it committed, or -1 (rolled back). */
 int store_probe_write(struct store *st);
 /* Rows this connection has inserted, updated or deleted since it was opened. */
