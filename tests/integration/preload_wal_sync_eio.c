@@ -1,8 +1,9 @@
 /*
  * LD_PRELOAD for test_storage's failed-sync test: makes the daemon's own fdatasync of its -wal
  * (the writer's sync thread, src/writer.c) fail with EIO while the file named by
- * LIANPAY_TEST_SYNC_EIO exists, as a dying disk makes it fail. SQLite's own syncs (the
- * checkpoints', the WAL header's) are left alone, so that the failure the daemon sees is the
+ * LIANPAY_TEST_SYNC_EIO exists, as a dying disk makes it fail, or makes it wait while the file
+ * named by LIANPAY_TEST_SYNC_STALL exists, as a disk that stopped answering. SQLite's own syncs
+ * (the checkpoints', the WAL header's) are left alone, so that the failure the daemon sees is the
  * sync thread's.
  */
 #include <dlfcn.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef int (*fdatasync_fn)(int);
@@ -41,9 +43,15 @@ int fdatasync(int fd)
         void *sym = dlsym(RTLD_NEXT, "fdatasync");
         memcpy(&real, &sym, sizeof(real));
     }
-    const char *flag = getenv("LIANPAY_TEST_SYNC_EIO");
-    if (flag != NULL && access(flag, F_OK) == 0 && is_wal(fd) &&
-        !from_sqlite(__builtin_return_address(0))) {
+    if (!is_wal(fd) || from_sqlite(__builtin_return_address(0)))
+        return real(fd);
+    const char *stall = getenv("LIANPAY_TEST_SYNC_STALL");
+    while (stall != NULL && access(stall, F_OK) == 0) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    const char *eio = getenv("LIANPAY_TEST_SYNC_EIO");
+    if (eio != NULL && access(eio, F_OK) == 0) {
         errno = EIO;
         return -1;
     }

@@ -330,5 +330,34 @@ def a_failed_wal_sync_is_final_until_a_restart():
     eq(e.d.post(e.body('EIO-0')), (200, ACK), 'acknowledged before the fault: a redelivery')
 
 
+@test
+def a_stalled_wal_sync_shows_in_the_heartbeat():
+    # The sync thread stuck in fdatasync (a disk that stopped answering) holds every answer; the
+    # writer's heartbeat is the older of its two threads', so the watchdog and
+    # lianpay_writer_heartbeat_age_seconds see it although the writer thread itself still turns.
+    shim = os.path.join(harness.BUILD, 'tests', 'preload_wal_sync_eio.so')
+    tmp = TempDir()
+    flag = os.path.join(tmp.path, 'stall')
+    env = dict(os.environ, LD_PRELOAD=shim, LIANPAY_TEST_SYNC_STALL=flag)
+    env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'
+    e = harness.Env(env=env)
+    eq(e.d.post(e.body('STALL-0')), (200, ACK), 'before the stall')
+    open(flag, 'w').close()
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(r=e.d.post(e.body('STALL-1'), timeout=30)))
+    t.start()
+
+    def age():
+        metrics = admin_get(e.d, '/metrics')[2].decode('utf-8')
+        return float([l.split()[1] for l in metrics.splitlines()
+                      if l.startswith('lianpay_writer_heartbeat_age_seconds ')][0])
+    wait_for(lambda: age() >= 3, 'the heartbeat ages while the sync is stuck', timeout=15)
+    ok('r' not in answer, 'no answer while the sync is stuck: %r' % answer)
+    os.remove(flag)
+    t.join(30)
+    eq(answer.get('r'), (200, ACK), 'answered once the sync returned')
+    wait_for(lambda: age() < 2, 'the heartbeat fresh again', timeout=10)
+
+
 if __name__ == '__main__':
     run()
