@@ -332,7 +332,7 @@ static void render_writer(struct admin *a, struct metrics_text *t)
         labelled(t, "lianpay_storage_errors_total", "kind", store_err_name(k),
                  ws.storage_errors[k]);
     metrics_gauge(t, "lianpay_writer_heartbeat_age_seconds",
-                  "Seconds since the writer loop last turned.",
+                  "Seconds since the older of the writer's loops (commits, WAL syncs) last turned.",
                   (double)(time_mono_ms() - writer_heartbeat(a->src.writer)) / 1000.0);
     char why[8];
     metrics_gauge_u64(t, "lianpay_database_writable",

@@ -549,10 +549,9 @@ static int start(struct service *s, char *err, size_t errlen)
     struct store *st = store_open(s->cfg->database_path, STORE_WRITE, err, errlen);
     if (st == NULL)
         return -1;
-    s->writer = writer_create(st, s->cfg->notify_window);
+    s->writer = writer_create(st, s->cfg->notify_window, err, errlen);
     if (s->writer == NULL) {
         store_close(st);
-        snprintf(err, errlen, "cannot start the writer thread");
         return -1;
     }
     s->keys = keyring_create(&s->cfg->public_keys);

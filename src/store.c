@@ -24,8 +24,10 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -405,11 +407,28 @@ static const char *synchronous_pragma(void)
     return "PRAGMA synchronous=FULL";
 }
 
+/* A test-only build may make SQLite checkpoint after every few pages (the power-cut test's
+ * checkpoint and WAL-restart cases): LIANPAY_TEST_WAL_AUTOCHECKPOINT=N. */
+static int test_autocheckpoint(struct store *st)
+{
+#ifdef LIANPAY_TEST_SYNCHRONOUS
+    const char *v = getenv("LIANPAY_TEST_WAL_AUTOCHECKPOINT");
+    char sql[64];
+    if (v != NULL && *v != '\0') {
+        snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d", atoi(v));
+        return exec(st, sql);
+    }
+#else
+    (void)st;
+#endif
+    return 0;
+}
+
 static int open_writer(struct store *st, char *err, size_t errlen)
 {
     int version = 0;
 
-    if (set_wal(st) < 0 || exec(st, synchronous_pragma()) < 0 ||
+    if (set_wal(st) < 0 || exec(st, synchronous_pragma()) < 0 || test_autocheckpoint(st) < 0 ||
         exec(st, "PRAGMA foreign_keys=OFF") < 0 ||
         read_int_pragma(st, "PRAGMA user_version", &version) < 0)
         goto sqlfail;
@@ -509,6 +528,94 @@ void store_close(struct store *st)
         (void)store_sync_directory(st->path, NULL, 0);
     free(st->path);
     free(st);
+}
+
+/* ---- the writer's deferred sync ------------------------------------------------------------ */
+
+struct store_wal {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    bool skip; /* the test knob: a daemon that never syncs, for the power-cut test to catch */
+    char path[PATH_MAX];
+};
+
+/* The pragma the writer's connection commits with once its sync is deferred. The test knob
+ * (tests/powercut/meson.build) sets OFF or NORMAL and skips the fdatasync as well: the daemon of
+ * before without its sync, which the power-cut test must catch losing acknowledged messages. */
+static const char *deferred_pragma(bool *skip)
+{
+    *skip = false;
+#ifdef LIANPAY_TEST_SYNCHRONOUS
+    const char *v = getenv("LIANPAY_TEST_SYNCHRONOUS");
+    if (v != NULL && strcmp(v, "OFF") == 0) {
+        *skip = true;
+        return "PRAGMA synchronous=OFF";
+    }
+    if (v != NULL && strcmp(v, "NORMAL") == 0)
+        *skip = true;
+#endif
+    return "PRAGMA synchronous=NORMAL";
+}
+
+struct store_wal *store_defer_sync(struct store *st, char *err, size_t errlen)
+{
+    struct store_wal *wal = calloc(1, sizeof(*wal));
+    struct stat sb;
+
+    if (wal == NULL) {
+        snprintf(err, errlen, "%s: out of memory", st->path);
+        return NULL;
+    }
+    wal->fd = -1;
+    snprintf(wal->path, sizeof(wal->path), "%s-wal", st->path);
+    /* The connection is in WAL mode and has read the database (store_open), so its -wal exists
+     * and stays, under this name, as long as the connection is open (writer.c, DESIGN). */
+    wal->fd = open(wal->path, O_RDONLY | O_CLOEXEC);
+    if (wal->fd < 0 || fstat(wal->fd, &sb) < 0) {
+        snprintf(err, errlen, "%s: %s", wal->path, strerror(errno));
+        goto fail;
+    }
+    wal->dev = sb.st_dev;
+    wal->ino = sb.st_ino;
+    if (exec(st, deferred_pragma(&wal->skip)) < 0) {
+        snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
+        goto fail;
+    }
+    return wal;
+fail:
+    store_wal_close(wal);
+    return NULL;
+}
+
+int store_wal_sync(struct store_wal *wal, char *err, size_t errlen)
+{
+    struct stat sb;
+
+    if (wal->skip)
+        return 0;
+    if (fdatasync(wal->fd) < 0) {
+        snprintf(err, errlen, "fdatasync %s: %s", wal->path, strerror(errno));
+        return -1;
+    }
+    /* What was synced must be the file SQLite writes: it cannot have replaced it while the
+     * writer's connection is open, and this checks that it did not. */
+    errno = 0;
+    if (stat(wal->path, &sb) < 0 || sb.st_dev != wal->dev || sb.st_ino != wal->ino) {
+        snprintf(err, errlen, "%s: no longer the file that was synced (%s)", wal->path,
+                 errno != 0 ? strerror(errno) : "another inode");
+        return -1;
+    }
+    return 0;
+}
+
+void store_wal_close(struct store_wal *wal)
+{
+    if (wal == NULL)
+        return;
+    if (wal->fd >= 0)
+        (void)close(wal->fd);
+    free(wal);
 }
 
 int store_sync_directory(const char *path, char *err, size_t errlen)

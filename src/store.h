@@ -19,7 +19,8 @@ struct store;
 
 enum store_mode {
     STORE_READ,  /* read-only connection; the schema must already be current */
-    STORE_WRITE, /* creates the file if needed, applies migrations, WAL, synchronous=FULL */
+    STORE_WRITE, /* creates the file if needed, applies migrations, WAL, synchronous=FULL (the
+                  * daemon's writer then switches to NORMAL: store_defer_sync) */
 };
 
 /* Opens the database. Returns the store, or NULL with a one-line reason in err. */
@@ -30,6 +31,21 @@ void store_close(struct store *st);
  * power cut. Returns 0, or -1 with a reason in err (unless err is NULL). */
 int store_sync_directory(const char *path, char *err, size_t errlen);
 
+/*
+ * The writer's deferred sync (writer.c, DESIGN): switches st, the daemon's writable connection,
+ * to synchronous=NORMAL (COMMIT writes the WAL frames and does not sync them) and returns a
+ * descriptor of its -wal for store_wal_sync, opened before the switch so that it covers every
+ * commit made in the new mode. Returns NULL with a one-line reason in err. Other connections
+ * (lianpayctl's) stay synchronous=FULL.
+ */
+struct store_wal;
+struct store_wal *store_defer_sync(struct store *st, char *err, size_t errlen);
+/* fdatasyncs the -wal: every commit that returned before this call began is then durable (WAL
+ * recovery keeps a prefix of the commits). Fails, with a reason in err, when fdatasync fails or
+ * the path no longer names the file that was synced. Returns 0 or -1. */
+int store_wal_sync(struct store_wal *wal, char *err, size_t errlen);
+void store_wal_close(struct store_wal *wal);
+
 /* The schema version this build creates (the highest migration number). */
 int store_schema_version(void);
 
@@ -37,8 +53,9 @@ int store_schema_version(void);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
-/* A write that must reach the disk: PRAGMA user_version rewritten with its own value in a
- * transaction of its own, which puts page 1 through the WAL and its fsync. For the writer, to
+/* A write that must reach the file: PRAGMA user_version rewritten with its own value in a
+ * transaction of its own, which puts page 1 through the WAL (and its fsync on a connection still
+ * synchronous=FULL; the writer's, deferred, leaves that to its sync thread). For the writer, to
  * learn that a storage fault is over. Returns 0 when it committed, or -1 (rolled back). */
 int store_probe_write(struct store *st);
 /* Rows this connection has inserted, updated or deleted since it was opened. */

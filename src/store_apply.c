@@ -238,8 +238,12 @@ int store_apply(struct store *st, const struct store_input *in, struct store_app
     if (order_write(st, q, in, out->review_reason) < 0)
         return -1;
     /* A flagged message (its amount or date differs from the order's) proves nothing about
-     * this payout: it stays unknown and the person reading review_queue decides. */
-    if (!out->flagged && payout_known(st, in, out) < 0)
+     * this payout: it stays unknown and the person reading review_queue decides. An order that
+     * had no payments row has no payout: a payout's row comes with it (sql/0004's
+     * payouts_registers) and one cannot be made for an order already in payments
+     * (payouts_not_known), so the UPDATE is skipped for it, as the journal's search is: 6.6 %
+     * fewer instructions per new order on the writer's thread (bench-apply under callgrind). */
+    if (o.found && !out->flagged && payout_known(st, in, out) < 0)
         return -1;
     return journal(st, in, o.found, out);
 }

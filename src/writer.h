@@ -13,7 +13,8 @@ struct metrics_histogram;
 /*
  * The writer thread: the owner of the daemon's only writable database connection. Jobs are
  * queued from any thread and never wait for the disk there; the writer commits everything queued
- * in one transaction (group commit) and then calls each job's done() with the result.
+ * in one transaction (group commit), a second thread fdatasyncs the WAL, and only then is each
+ * job's done() called with the result (writer.c, DESIGN).
  */
 struct writer;
 
@@ -53,24 +54,28 @@ struct writer_job {
     int status;
     struct store_applied applied;
 
-    /* Called on the writer thread once the job's transaction has ended, exactly once for every
-     * job writer_submit took; the job belongs to the caller again from then on. */
+    /* Called on the writer's thread or its sync thread once the job's transaction has ended and,
+     * when it committed, once the commit is on the disk; exactly once for every job
+     * writer_submit took; the job belongs to the caller again from then on. */
     void (*done)(struct writer_job *job);
     void *ctx;
 
     struct writer_job *next; /* queue link, the writer's */
 };
 
-/* Takes ownership of st (the writable store) and starts the thread. Returns NULL on failure. */
-struct writer *writer_create(struct store *st, int64_t notify_window_s);
+/* Takes ownership of st (the writable store; its connection is switched to synchronous=NORMAL,
+ * store_defer_sync) and starts the threads. Returns NULL on failure, with a reason in err; st is
+ * then still the caller's. */
+struct writer *writer_create(struct store *st, int64_t notify_window_s, char *err, size_t errlen);
 
 /* Queues a job; never blocks on the disk. After writer_stop() began, the job is refused:
  * returns -1 and done() is not called. */
 int writer_submit(struct writer *w, struct writer_job *job);
 
-/* Monotonic time (ms) of the writer loop's last turn, for the watchdog and readiness. The loop
- * turns at least once a second when idle and after every transaction attempt, so an age of
- * several seconds means the thread is stuck (in the kernel, on a dead disk). */
+/* Monotonic time (ms) of the older of the writer loop's and the sync loop's last turns, for the
+ * watchdog and readiness. Each turns at least once a second when idle and after every
+ * transaction attempt or fdatasync, so an age of several seconds means one of them is stuck (in
+ * the kernel, on a dead disk). */
 int64_t writer_heartbeat(struct writer *w);
 #define WRITER_STALL_MS 10000 /* a heartbeat older than this: the writer is stuck */
 
@@ -100,8 +105,8 @@ void writer_get_stats(struct writer *w, struct writer_stats *out);
 const struct metrics_histogram *writer_batch_sizes(struct writer *w);
 const struct metrics_histogram *writer_commit_seconds(struct writer *w);
 
-/* Commits and answers everything queued, refuses later jobs (writer_submit returns -1), stops
- * the thread and closes the store; when it held the last connection to the file, SQLite
+/* Commits, syncs and answers everything queued, refuses later jobs (writer_submit returns -1),
+ * stops the thread and closes the store; when it held the last connection to the file, SQLite
  * checkpoints the WAL into the database and removes it. Idempotent. */
 void writer_stop(struct writer *w);
 

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -292,6 +293,70 @@ def readyz_stays_red_through_a_persistent_write_fault():
     eq(health(e.d), (200, 'ok', '1'), 'ready and writable')
     e.d.wait_log(r'event=storage_ok')
     recovered(e, 'RZ-1', body)
+
+
+@test
+def a_failed_wal_sync_is_final_until_a_restart():
+    # The writer commits with synchronous=NORMAL and its sync thread answers after fdatasync of
+    # the -wal (src/writer.c). When that fdatasync fails, the pages it was to write may be gone
+    # and a later fdatasync would succeed without them: nothing waiting gets 0000, nor anything
+    # after, even once the disk answers again, until the daemon restarts and SQLite reads what
+    # the disk holds.
+    shim = os.path.join(harness.BUILD, 'tests', 'preload_wal_sync_eio.so')
+    ok(os.path.exists(shim), shim)
+    tmp = TempDir()
+    flag = os.path.join(tmp.path, 'eio')
+    env = dict(os.environ, LD_PRELOAD=shim, LIANPAY_TEST_SYNC_EIO=flag)
+    env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'
+    e = harness.Env(env=env)
+    eq(e.d.post(e.body('EIO-0')), (200, ACK), 'before the fault')
+    open(flag, 'w').close()
+    refused_503(e.d, e.body('EIO-1'))
+    e.d.wait_log(r'event=storage_error op=sync kind=ioerr error="fdatasync .*-wal: '
+                 r'Input/output error"')
+    os.remove(flag)  # the disk answers again: not believed
+    body = e.body('EIO-2')
+    refused_503(e.d, body)
+    time.sleep(6)  # past the writer's idle probe (PROBE_IDLE_MS)
+    refused_503(e.d, body)
+    status, why, writable = health(e.d)
+    eq((status, writable), (503, '0'), '/readyz and lianpay_database_writable after the fault')
+    ok('restart the daemon' in why, 'the reason: %r' % why)
+    eq(len(re.findall(r'op=sync', e.d.logs())), 1, 'the failed sync logged once')
+    e.d.stop()
+    e.d.env = None
+    e.d.start()
+    eq(e.d.post(body), (200, ACK), 'after a restart')
+    eq(e.d.post(e.body('EIO-0')), (200, ACK), 'acknowledged before the fault: a redelivery')
+
+
+@test
+def a_stalled_wal_sync_shows_in_the_heartbeat():
+    # The sync thread stuck in fdatasync (a disk that stopped answering) holds every answer; the
+    # writer's heartbeat is the older of its two threads', so the watchdog and
+    # lianpay_writer_heartbeat_age_seconds see it although the writer thread itself still turns.
+    shim = os.path.join(harness.BUILD, 'tests', 'preload_wal_sync_eio.so')
+    tmp = TempDir()
+    flag = os.path.join(tmp.path, 'stall')
+    env = dict(os.environ, LD_PRELOAD=shim, LIANPAY_TEST_SYNC_STALL=flag)
+    env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'
+    e = harness.Env(env=env)
+    eq(e.d.post(e.body('STALL-0')), (200, ACK), 'before the stall')
+    open(flag, 'w').close()
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(r=e.d.post(e.body('STALL-1'), timeout=30)))
+    t.start()
+
+    def age():
+        metrics = admin_get(e.d, '/metrics')[2].decode('utf-8')
+        return float([l.split()[1] for l in metrics.splitlines()
+                      if l.startswith('lianpay_writer_heartbeat_age_seconds ')][0])
+    wait_for(lambda: age() >= 3, 'the heartbeat ages while the sync is stuck', timeout=15)
+    ok('r' not in answer, 'no answer while the sync is stuck: %r' % answer)
+    os.remove(flag)
+    t.join(30)
+    eq(answer.get('r'), (200, ACK), 'answered once the sync returned')
+    wait_for(lambda: age() < 2, 'the heartbeat fresh again', timeout=10)
 
 
 if __name__ == '__main__':

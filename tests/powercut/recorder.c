@@ -23,7 +23,12 @@
  * LIANPAY_POWERCUT_KILL_AFTER=N (SIGKILL this process right after its Nth record: a cut at an
  * exact point, e.g. in the middle of the start-up), LIANPAY_POWERCUT_SQLITE_DIRSYNC=0 (directory
  * syncs made by libsqlite3 are skipped and not recorded, as in an SQLite built with
- * SQLITE_DISABLE_DIRSYNC: what the daemon promises must not rest on them).
+ * SQLITE_DISABLE_DIRSYNC: what the daemon promises must not rest on them),
+ * LIANPAY_POWERCUT_KILL_BEFORE_SYNC=K (SIGKILL this process when it is about to make its Kth sync
+ * of a -wal file that does not come from libsqlite3, i.e. the writer's sync thread: a cut between
+ * the COMMITs of a batch, already written to the WAL, and the fdatasync that would answer them),
+ * LIANPAY_POWERCUT_KILL_AFTER_RESTART=K (the same, at the first such sync after the Kth write of
+ * a WAL header, at offset 0 of a -wal: SQLite restarting the WAL at its beginning).
  *
  * Order: a change is recorded after the call returned, a sync carries the size the log had when
  * the sync began, so that exactly the changes recorded before it count as covered. A process
@@ -101,6 +106,12 @@ static char dir[PATH_MAX];
 static size_t dir_len;
 static int log_fd = -1;
 static long kill_after;
+static long kill_before_sync;
+static atomic_long own_wal_syncs;
+static long kill_after_restart;
+static atomic_long wal_headers;
+static unsigned char wal_fd[FD_MAX];      /* the descriptor names a -wal file */
+static _Thread_local int in_own_wal_sync; /* do_sync of a -wal, not from libsqlite3 */
 static atomic_long records;
 static int skip_sqlite_dirsync;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -175,6 +186,8 @@ __attribute__((constructor)) static void configure(void)
     const char *l = getenv("LIANPAY_POWERCUT_LOG");
     const char *k = getenv("LIANPAY_POWERCUT_KILL_AFTER");
     const char *s = getenv("LIANPAY_POWERCUT_SQLITE_DIRSYNC");
+    const char *b = getenv("LIANPAY_POWERCUT_KILL_BEFORE_SYNC");
+    const char *h = getenv("LIANPAY_POWERCUT_KILL_AFTER_RESTART");
     if (d == NULL || l == NULL || d[0] != '/' || strlen(d) >= sizeof(dir))
         return;
     snprintf(dir, sizeof(dir), "%s", d);
@@ -182,6 +195,8 @@ __attribute__((constructor)) static void configure(void)
     while (dir_len > 1 && dir[dir_len - 1] == '/')
         dir[--dir_len] = '\0';
     kill_after = k != NULL ? strtol(k, NULL, 10) : 0;
+    kill_before_sync = b != NULL ? strtol(b, NULL, 10) : 0;
+    kill_after_restart = h != NULL ? strtol(h, NULL, 10) : 0;
     skip_sqlite_dirsync = s != NULL && strcmp(s, "0") == 0;
     log_fd = real_openat(AT_FDCWD, l, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
@@ -212,7 +227,12 @@ static void emit(uint16_t type, uint16_t flags, int fd, int64_t a, int64_t b, ui
     int saved = errno;
 
     (void)real_writev(log_fd, v, 3);
-    if (kill_after > 0 && atomic_fetch_add(&records, 1) + 1 == kill_after)
+    if (type == REC_WRITE && a == 0 && fd >= 0 && fd < FD_MAX && wal_fd[fd])
+        atomic_fetch_add(&wal_headers, 1);
+    /* Not in the daemon's own sync of its -wal: that thread syncs while the writer thread writes,
+     * and a kill there could fall between a write and its record. The cut then comes with the
+     * next record, made by the thread that changes the files. */
+    if (atomic_fetch_add(&records, 1) + 1 >= kill_after && kill_after > 0 && !in_own_wal_sync)
         kill(getpid(), SIGKILL);
     errno = saved;
 }
@@ -229,8 +249,10 @@ static enum kind kind_of(int fd)
 
 static void set_kind(int fd, enum kind k)
 {
-    if (fd >= 0 && fd < FD_MAX)
+    if (fd >= 0 && fd < FD_MAX) {
         kinds[fd] = (unsigned char)k;
+        wal_fd[fd] = 0;
+    }
 }
 
 /* The name inside the directory that path (relative to dirfd) is, "" for the directory itself,
@@ -296,6 +318,9 @@ static void after_open(int dirfd, const char *path, int flags, int fd)
         (uint16_t)(((flags & O_CREAT) ? REC_O_CREAT : 0) | ((flags & O_TRUNC) ? REC_O_TRUNC : 0) |
                    (S_ISDIR(st.st_mode) ? REC_O_DIRECTORY : 0));
     set_kind(fd, S_ISDIR(st.st_mode) ? K_DIR : K_FILE);
+    size_t n = strlen(name);
+    if (fd < FD_MAX && n >= 4 && strcmp(name + n - 4, "-wal") == 0)
+        wal_fd[fd] = 1;
     emit(REC_OPEN, f, fd, 0, 0, (uint64_t)st.st_ino, name, strlen(name), NULL, 0);
 }
 
@@ -574,10 +599,18 @@ static int do_sync(int fd, int (*real)(int), uint16_t flags, const void *caller)
     enum kind k = active() ? kind_of(fd) : K_NONE;
     if (k == K_DIR && skip_sqlite_dirsync && from_sqlite(caller))
         return 0;
+    int own = k == K_FILE && fd < FD_MAX && wal_fd[fd] && !from_sqlite(caller);
+    if (own && kill_before_sync > 0 && atomic_fetch_add(&own_wal_syncs, 1) + 1 == kill_before_sync)
+        kill(getpid(), SIGKILL);
+    if (own && kill_after_restart > 0 && atomic_load(&wal_headers) >= kill_after_restart)
+        kill(getpid(), SIGKILL);
     int64_t coverage = k == K_FILE || k == K_DIR ? (int64_t)lseek(log_fd, 0, SEEK_END) : 0;
     int r = real(fd);
-    if (r == 0 && (k == K_FILE || k == K_DIR))
+    if (r == 0 && (k == K_FILE || k == K_DIR)) {
+        in_own_wal_sync = own;
         emit(REC_SYNC, flags, fd, coverage, 0, 0, NULL, 0, NULL, 0);
+        in_own_wal_sync = 0;
+    }
     return r;
 }
 
