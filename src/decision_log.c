@@ -18,8 +18,8 @@
  * logs that decision once more at the next start, never zero times. A decision made while the
  * daemon was stopped is logged at its start.
  *
- * Threads: poll and stop on the main thread; done() on a writer thread (its sync thread) touches only the
- * atomics.
+ * Threads: poll and stop on the main thread; done() on a writer thread (its sync thread) touches
+ * only the atomics.
  */
 #include "decision_log.h"
 
