@@ -354,6 +354,8 @@ struct payout_client *payout_client_create(const struct payout_options *opt, cha
     pc->confirm_url = strdup(opt->confirm_url);
     if (pc->http == NULL || pc->payment_url == NULL || pc->confirm_url == NULL)
         goto fail;
+    /* payment.htm and confirmPayment.htm go once or not at all (httpclient.h). */
+    httpclient_fresh_connections(pc->http);
     snprintf(pc->oid_partner, sizeof(pc->oid_partner), "%s", opt->oid_partner);
     return pc;
 fail:

@@ -97,7 +97,7 @@ void payout_classify_answer(enum payout_call call, const char *transport_error, 
                             const char *oid_partner, const char *no_order,
                             struct payout_answer *out);
 
-/* One client per thread (it keeps its connection to LianLian open). NULL with a reason in err. */
+/* One client per thread (each request on a connection of its own). NULL with a reason in err. */
 struct payout_client;
 struct payout_client *payout_client_create(const struct payout_options *opt, char *err,
                                            size_t errlen);

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -189,6 +190,94 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
        'chased: scheduled for a query unless notified already: %r' % (tuple(r),))
     time.sleep(3)
     eq(len(sim.records('K-1')), 1, 'sent exactly once in all')
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+
+class DyingKeepAlive:
+    """A payment.htm on loopback that answers the first POST with keep-alive (an unsigned answer:
+    the payout becomes unknown) and closes the connection after reading each later POST, without
+    a byte of answer. It counts the POSTs it read, on whatever connection they came."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.posts = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.connection, args=(conn,), daemon=True).start()
+
+    def connection(self, conn):
+        buf = b''
+        with conn:
+            conn.settimeout(20)
+            try:
+                while True:
+                    while b'\r\n\r\n' not in buf:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    head, _, buf = buf.partition(b'\r\n\r\n')
+                    n = int(re.search(rb'(?im)^content-length:\s*(\d+)', head).group(1))
+                    while len(buf) < n:  # libcurl sends the body after an unanswered Expect
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    buf = buf[n:]
+                    with self.lock:
+                        self.posts += 1
+                        first = self.posts == 1
+                    if not first:
+                        return  # closed after reading the request: no answer at all
+                    body = b'{"ret_code":"9999","ret_msg":"busy"}'
+                    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+                                 b'Connection: keep-alive\r\nContent-Length: %d\r\n\r\n%s'
+                                 % (len(body), body))
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+
+
+@test
+def a_connection_dying_before_the_answer_is_not_retried_by_libcurl():
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {})
+    srv = DyingKeepAlive()
+    port = free_port()
+    url = 'http://127.0.0.1:%d/paymentapi/' % srv.port
+    d = Daemon(tmp, sim.ll_pub, merchant_private=sim.m_priv, listen='127.0.0.1:%d' % port,
+               sections={'lianlian': {'query_url': sim.base + 'queryPayment.htm'},
+                         'reconcile': {'notify_window': '1h'},
+                         'submit': {'enabled': 'true',
+                                    'notify_url': 'http://127.0.0.1:%d/lianpay/notify' % port,
+                                    'payment_url': url + 'payment.htm',
+                                    'confirm_url': url + 'confirmPayment.htm',
+                                    'timeout': '10s', 'unknown_query_after': '1h',
+                                    'max_rate': '20'}})
+    queue(d, ('D-1',))
+    wait_state(d, 'D-1', 'unknown')
+    queue(d, ('D-2',))
+    p = wait_state(d, 'D-2', 'unknown')
+    eq(attempts(d, 'D-2')[0]['answer'], None, 'D-2: no answer came')
+    ok((p['reason'] or '').startswith('unsigned answer: no answer'), 'D-2 reason %r' % p['reason'])
+    time.sleep(2)  # a resend would have come at once
+    with d.db() as c:
+        sent = c.execute("SELECT count(*) FROM payout_attempts WHERE call = 'apply'").fetchone()[0]
+    eq(sent, 2, 'payment.htm sends the daemon recorded')
+    eq(srv.posts, sent, 'POSTs the server read: one per recorded send, none resent by libcurl')
+    srv.close()
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
