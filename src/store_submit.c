@@ -5,6 +5,8 @@
  */
 #include "store_submit.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +90,39 @@ int store_submit_sending(struct store *st, struct store_submit_step *s)
     return run(st, sql, b, 2, s);
 }
 
-int store_submit_answer(struct store *st, struct store_submit_step *s)
+/* The answer as payout_attempts keeps it: each NUL byte written as the two characters "\0"
+ * (sql/0004 refuses a NUL in a text column; a C string would end at it). malloc'd, *n its length;
+ * NULL when there is no answer or no memory (*oom says which). */
+static char *visible_nul(const char *answer, size_t len, size_t *n, bool *oom)
+{
+    size_t nuls = 0;
+    *n = 0;
+    *oom = false;
+    if (answer == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        nuls += answer[i] == '\0';
+    char *out = malloc(len + nuls + 1), *o = out;
+    if (out == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (answer[i] == '\0') {
+            *o++ = '\\';
+            *o++ = '0';
+        } else {
+            *o++ = answer[i];
+        }
+    }
+    *o = '\0';
+    *n = len + nuls;
+    return out;
+}
+
+/* store_submit_answer's three statements, the answer (answer, n) stored as it is given. */
+static int record_answer(struct store *st, struct store_submit_step *s, const char *reason,
+                         const char *ret_msg, const char *answer, size_t n)
 {
     static const char upd[] =
         "UPDATE payouts SET state = ?2, ret_code = ?3, ret_msg = ?4, oid_paybill = ?5, "
@@ -106,10 +140,10 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
 
     if (prepare_once(st, upd, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
         bind_text(st, q, 2, s->state) < 0 || bind_opt(st, q, 3, s->ret_code) < 0 ||
-        bind_opt(st, q, 4, s->ret_msg) < 0 || bind_opt(st, q, 5, s->oid_paybill) < 0 ||
+        bind_opt(st, q, 4, ret_msg) < 0 || bind_opt(st, q, 5, s->oid_paybill) < 0 ||
         bind_opt(st, q, 6, s->confirm_code) < 0 || bind_opt(st, q, 7, s->confirm_expires_at) < 0 ||
         bind_int(st, q, 8, s->confirm_tries) < 0 || bind_text(st, q, 9, s->sent_at) < 0 ||
-        bind_text(st, q, 10, s->answered_at) < 0 || bind_opt(st, q, 11, s->reason) < 0 ||
+        bind_text(st, q, 10, s->answered_at) < 0 || bind_opt(st, q, 11, reason) < 0 ||
         step_done(st, q) < 0)
         goto out;
     s->changed = sqlite3_changes(st->db);
@@ -122,9 +156,8 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
     if (prepare_once(st, ins, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
         bind_text(st, q, 2, s->call) < 0 || bind_text(st, q, 3, s->state) < 0 ||
         bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
-        check_bind(st, s->answer != NULL ? sqlite3_bind_text(q, 6, s->answer, (int)s->answer_len,
-                                                             SQLITE_TRANSIENT)
-                                         : sqlite3_bind_null(q, 6)) < 0 ||
+        check_bind(st, answer != NULL ? sqlite3_bind_text(q, 6, answer, (int)n, SQLITE_TRANSIENT)
+                                      : sqlite3_bind_null(q, 6)) < 0 ||
         bind_text(st, q, 7, s->request) < 0 || bind_text(st, q, 8, s->sent_at) < 0 ||
         bind_text(st, q, 9, s->answered_at) < 0 || step_done(st, q) < 0)
         goto out;
@@ -140,6 +173,53 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
     ret = 0;
 out:
     (void)sqlite3_finalize(q);
+    return ret;
+}
+
+/* One statement of the savepoint around store_submit_answer's. */
+static int savepoint(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare_once(st, sql, &s) < 0 ? -1 : step_done(st, s);
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+/*
+ * An answer that cannot be stored as it is (a CHECK of sql/0004 refuses something in it) must not
+ * leave the payout "sending" with the submit thread retrying it for ever, nothing else sent: the
+ * attempt is then recorded without what came from LianLian's side (the body, ret_msg), the reason
+ * saying why. Only an error of the statement's own (STORE_ERR_SQL) is worth that; a storage fault
+ * would fail the second try too and is passed up, to be retried after a pause.
+ */
+int store_submit_answer(struct store *st, struct store_submit_step *s)
+{
+    size_t n;
+    bool oom;
+    char *answer = visible_nul(s->answer, s->answer_len, &n, &oom);
+    char reason[512];
+    int ret = -1;
+
+    if (oom) {
+        store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+        return -1;
+    }
+    if (savepoint(st, "SAVEPOINT payout_answer") < 0)
+        goto out;
+    if (record_answer(st, s, s->reason, s->ret_msg, answer, n) == 0) {
+        ret = savepoint(st, "RELEASE payout_answer");
+        goto out;
+    }
+    if (store_err(st) != STORE_ERR_SQL)
+        goto out; /* the writer rolls the whole transaction back */
+    snprintf(reason, sizeof(reason), "%s%sthe answer could not be stored (%.160s): kept without it",
+             s->reason != NULL ? s->reason : "", s->reason != NULL ? "; " : "", store_errmsg(st));
+    if (savepoint(st, "ROLLBACK TO payout_answer") < 0 ||
+        record_answer(st, s, reason, NULL, NULL, 0) < 0)
+        goto out;
+    ret = savepoint(st, "RELEASE payout_answer");
+out:
+    free(answer);
     return ret;
 }
 

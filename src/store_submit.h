@@ -70,7 +70,10 @@ int store_submit_sending(struct store *st, struct store_submit_step *s);
  * or -1. */
 int store_submit_confirming(struct store *st, struct store_submit_step *s);
 /* sending or confirming -> s->state with the answer's fields, attempts + 1, one payout_attempts
- * row, and the payments row's next query; confirm_requested_at is cleared. Returns 0, or -1. */
+ * row, and the payments row's next query; confirm_requested_at is cleared. The answer is stored
+ * with each NUL byte as the two characters "\0"; one a CHECK refuses anyway is recorded without
+ * its body and ret_msg, the reason saying why, so that an answer never keeps a payout in flight.
+ * Returns 0, or -1 (a storage fault, or no memory). */
 int store_submit_answer(struct store *st, struct store_submit_step *s);
 /* At start-up: every payout in sending or confirming becomes unknown with reason, its payments
  * row queried at next_query_at. s->changed: how many. Returns 0, or -1. */

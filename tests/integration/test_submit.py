@@ -193,16 +193,18 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
-class DyingKeepAlive:
-    """A payment.htm on loopback that answers the first POST with keep-alive (an unsigned answer:
-    the payout becomes unknown) and closes the connection after reading each later POST, without
-    a byte of answer. It counts the POSTs it read, on whatever connection they came."""
+class RawPayment:
+    """A payment.htm on loopback that answers each POST it reads with answer(n) (n counts the
+    POSTs from 1; bytes: that body with HTTP 200 and keep-alive; None: the connection is closed
+    without a byte of answer). It counts the POSTs it read, on whatever connection they came."""
 
-    def __init__(self):
+    def __init__(self, answer):
+        self.answer = answer
         self.sock = socket.socket()
         self.sock.bind(('127.0.0.1', 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
+        self.url = 'http://127.0.0.1:%d/paymentapi/' % self.port
         self.posts = 0
         self.lock = threading.Lock()
         threading.Thread(target=self.serve, daemon=True).start()
@@ -215,31 +217,37 @@ class DyingKeepAlive:
                 return
             threading.Thread(target=self.connection, args=(conn,), daemon=True).start()
 
+    def read_post(self, conn, buf):
+        """(True, what follows it) once a whole request was read from conn, (False, b'') when
+        the peer closed first."""
+        while b'\r\n\r\n' not in buf:
+            data = conn.recv(65536)
+            if not data:
+                return False, b''
+            buf += data
+        head, _, buf = buf.partition(b'\r\n\r\n')
+        n = int(re.search(rb'(?im)^content-length:\s*(\d+)', head).group(1))
+        while len(buf) < n:  # libcurl sends the body after an unanswered Expect
+            data = conn.recv(65536)
+            if not data:
+                return False, b''
+            buf += data
+        return True, buf[n:]
+
     def connection(self, conn):
         buf = b''
         with conn:
             conn.settimeout(20)
             try:
                 while True:
-                    while b'\r\n\r\n' not in buf:
-                        data = conn.recv(65536)
-                        if not data:
-                            return
-                        buf += data
-                    head, _, buf = buf.partition(b'\r\n\r\n')
-                    n = int(re.search(rb'(?im)^content-length:\s*(\d+)', head).group(1))
-                    while len(buf) < n:  # libcurl sends the body after an unanswered Expect
-                        data = conn.recv(65536)
-                        if not data:
-                            return
-                        buf += data
-                    buf = buf[n:]
+                    whole, buf = self.read_post(conn, buf)
+                    if not whole:
+                        return
                     with self.lock:
                         self.posts += 1
-                        first = self.posts == 1
-                    if not first:
-                        return  # closed after reading the request: no answer at all
-                    body = b'{"ret_code":"9999","ret_msg":"busy"}'
+                        body = self.answer(self.posts)
+                    if body is None:
+                        return
                     conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
                                  b'Connection: keep-alive\r\nContent-Length: %d\r\n\r\n%s'
                                  % (len(body), body))
@@ -250,22 +258,28 @@ class DyingKeepAlive:
         self.sock.close()
 
 
+def start_raw(tmp, sim, srv):
+    """A daemon whose payment.htm is srv (a RawPayment)."""
+    port = free_port()
+    return Daemon(tmp, sim.ll_pub, merchant_private=sim.m_priv, listen='127.0.0.1:%d' % port,
+                  sections={'lianlian': {'query_url': sim.base + 'queryPayment.htm'},
+                            'reconcile': {'notify_window': '1h'},
+                            'submit': {'enabled': 'true',
+                                       'notify_url': 'http://127.0.0.1:%d/lianpay/notify' % port,
+                                       'payment_url': srv.url + 'payment.htm',
+                                       'confirm_url': srv.url + 'confirmPayment.htm',
+                                       'timeout': '10s', 'unknown_query_after': '1h',
+                                       'max_rate': '20'}})
+
+
 @test
 def a_connection_dying_before_the_answer_is_not_retried_by_libcurl():
+    # The first POST answered (unsigned 9999: unknown) on a kept-alive connection, every later
+    # one read and left unanswered.
     tmp = TempDir()
     sim = PayoutSim(tmp, {})
-    srv = DyingKeepAlive()
-    port = free_port()
-    url = 'http://127.0.0.1:%d/paymentapi/' % srv.port
-    d = Daemon(tmp, sim.ll_pub, merchant_private=sim.m_priv, listen='127.0.0.1:%d' % port,
-               sections={'lianlian': {'query_url': sim.base + 'queryPayment.htm'},
-                         'reconcile': {'notify_window': '1h'},
-                         'submit': {'enabled': 'true',
-                                    'notify_url': 'http://127.0.0.1:%d/lianpay/notify' % port,
-                                    'payment_url': url + 'payment.htm',
-                                    'confirm_url': url + 'confirmPayment.htm',
-                                    'timeout': '10s', 'unknown_query_after': '1h',
-                                    'max_rate': '20'}})
+    srv = RawPayment(lambda n: b'{"ret_code":"9999","ret_msg":"busy"}' if n == 1 else None)
+    d = start_raw(tmp, sim, srv)
     queue(d, ('D-1',))
     wait_state(d, 'D-1', 'unknown')
     queue(d, ('D-2',))
@@ -277,6 +291,29 @@ def a_connection_dying_before_the_answer_is_not_retried_by_libcurl():
         sent = c.execute("SELECT count(*) FROM payout_attempts WHERE call = 'apply'").fetchone()[0]
     eq(sent, 2, 'payment.htm sends the daemon recorded')
     eq(srv.posts, sent, 'POSTs the server read: one per recorded send, none resent by libcurl')
+    srv.close()
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+
+@test
+def an_answer_with_a_nul_byte_is_recorded_and_the_next_payout_is_sent():
+    # An unsigned answer with a NUL in it: the attempts row keeps it with the NUL made visible.
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {})
+    srv = RawPayment(lambda n: b'{"ret_code":"0000","ret_msg":"o\x00k"}' if n == 1
+                     else b'{"ret_code":"9999","ret_msg":"busy"}')
+    d = start_raw(tmp, sim, srv)
+    queue(d, ('N-1',))
+    p = wait_state(d, 'N-1', 'unknown', timeout=15)
+    ok((p['reason'] or '').startswith('unsigned answer: '), 'N-1 reason %r' % p['reason'])
+    a = attempts(d, 'N-1')
+    eq([(x['class'], x['signed']) for x in a], [('unknown', 0)], 'N-1: one unsigned attempt')
+    eq(a[0]['answer'], '{"ret_code":"0000","ret_msg":"o\\0k"}', 'the NUL made visible')
+    queue(d, ('N-2',))
+    wait_state(d, 'N-2', 'unknown', timeout=15)
+    eq(srv.posts, 2, 'the next payout was sent')
+    status, _, body = admin_get(d, '/readyz')
+    eq(status, 200, '/readyz')
     srv.close()
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 

@@ -764,6 +764,53 @@ static void test_submit_steps(void **state)
                         "R1 closed lapsed, R2 review -");
 }
 
+/* An answer is always recorded (store_submit_answer): a NUL in the body is kept as "\0", and an
+ * answer a CHECK refuses anyway is recorded without its body, the reason saying why, so that the
+ * payout leaves "sending" and the submit thread goes on. */
+static void test_submit_answer_always_recorded(void **state)
+{
+    struct fx *fx = *state;
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('Z1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('Z2', '1.00', '20261201093000', '6228480223312311474', 'B')");
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order GLOB 'Z*'");
+    /* What sql/0004 does to a NUL, done to another text, to reach the fallback. */
+    raw_exec(fx, "CREATE TRIGGER test_poison BEFORE INSERT ON payout_attempts "
+                 "WHEN instr(NEW.answer, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+    struct store_submit_step a = {.no_order = "Z1",
+                                  .now_iso = "2026-12-01T10:00:01.000Z",
+                                  .call = "apply",
+                                  .state = "unknown",
+                                  .reason = "unsigned answer: not usable",
+                                  .sent_at = "2026-12-01T10:00:00.000Z",
+                                  .answered_at = "2026-12-01T10:00:01.000Z",
+                                  .answer = "o\0k\0",
+                                  .answer_len = 4,
+                                  .request = "{}"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT answer FROM payout_attempts WHERE no_order = 'Z1'"),
+                        "o\\0k\\0");
+
+    a.no_order = "Z2";
+    a.answer = "a poison answer";
+    a.answer_len = strlen(a.answer);
+    a.ret_msg = "poison too";
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || o.attempts || ' ' || "
+                                  "ifnull(o.ret_msg, '-') || ' ' || ifnull(t.answer, '-') || ' ' "
+                                  "|| count(*) || ' ' || o.reason FROM payouts AS o JOIN "
+                                  "payout_attempts AS t USING (no_order) WHERE no_order = 'Z2'"),
+                        "unknown 1 - - 1 unsigned answer: not usable; the answer could not be "
+                        "stored (poisoned): kept without it");
+}
+
 static void test_plain_sql_insert(void **state)
 {
     struct fx *fx = *state;
@@ -2100,6 +2147,7 @@ int main(void)
         T(test_migration_0005),
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
+        T(test_submit_answer_always_recorded),
         T(test_payout_decisions),
         T(test_unknown_payout_resolved),
         T(test_plain_sql_insert),
