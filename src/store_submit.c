@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "store_private.h"
 
 #define PAYOUT_FIELDS                                                                              \
@@ -82,12 +83,37 @@ int store_submit_refuse(struct store *st, struct store_submit_step *s)
     return run(st, sql, b, 3, s);
 }
 
+/* The payments row of a payout that was just sent, ?1 no_order and ?2 sent_at: it is chased
+ * from sent_at (design.md), not from when it was queued, with the backoff from its start; and a
+ * give-up of an earlier chase (the payout was resubmitted since) is resolved, with its audit row
+ * as lianpayctl review resolve would write it, so that the order is chased again at all. */
+static const char *const sent_again_sql[] = {
+    "INSERT INTO review_resolutions (no_order, resolved_at, resolved_by, review_reason, note, "
+    "requery) SELECT no_order, ?2, 'lianpay-notifyd', review_reason, "
+    "'resubmitted payout sent again', 1 FROM payments WHERE no_order = ?1 AND needs_review = 1 "
+    "AND substr(review_reason, 1, length('" ATTEMPT_GIVE_UP_PREFIX "')) = '" ATTEMPT_GIVE_UP_PREFIX
+    "'",
+    "UPDATE payments SET updated_at = ?2, review_reason = NULL, needs_review = 0 "
+    "WHERE no_order = ?1 AND needs_review = 1 "
+    "AND substr(review_reason, 1, length('" ATTEMPT_GIVE_UP_PREFIX "')) = '" ATTEMPT_GIVE_UP_PREFIX
+    "'",
+    "UPDATE payments SET chase_from = ?2, query_count = 0 WHERE no_order = ?1",
+};
+
 int store_submit_sending(struct store *st, struct store_submit_step *s)
 {
     static const char sql[] = "UPDATE payouts SET state = 'sending', sent_at = ?2, "
                               "updated_at = ?2 WHERE no_order = ?1 AND state = 'queued'";
     const char *const b[] = {s->no_order, s->now_iso};
-    return run(st, sql, b, 2, s);
+    struct store_submit_step ignored;
+
+    if (run(st, sql, b, 2, s) < 0)
+        return -1;
+    for (size_t i = 0; s->changed > 0 && i < sizeof(sent_again_sql) / sizeof(sent_again_sql[0]);
+         i++)
+        if (run(st, sent_again_sql[i], b, 2, &ignored) < 0)
+            return -1;
+    return 0;
 }
 
 /* The answer as payout_attempts keeps it: each NUL byte written as the two characters "\0"

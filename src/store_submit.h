@@ -63,7 +63,9 @@ struct store_submit_step {
 /* queued -> refused, with reason and ret_code NULL. Returns 0, or -1 on an SQL error. */
 int store_submit_refuse(struct store *st, struct store_submit_step *s);
 /* queued -> sending (write-ahead: committed before the request leaves); s->changed 0 when the
- * payout is no longer queued (cancelled meanwhile). Returns 0, or -1. */
+ * payout is no longer queued (cancelled meanwhile). The payments row is then chased from
+ * s->now_iso (sent_at: chase_from, query_count 0), and a give-up flag an earlier chase of the
+ * order set is cleared with a review_resolutions row by 'lianpay-notifyd'. Returns 0, or -1. */
 int store_submit_sending(struct store *st, struct store_submit_step *s);
 /* review -> confirming (write-ahead) when a confirm is requested and the code has not lapsed at
  * s->now_iso; s->changed 0 otherwise (declined, expired meanwhile: nothing is sent). Returns 0,
