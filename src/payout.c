@@ -37,6 +37,9 @@ struct payout_client {
  *   still in review with the same code;
  * - 4001 ("order absent or not awaiting review") after a confirm may follow a confirm that
  *   LianLian did act on (the payout exists), or an order that never was: only a query says.
+ * - a refusal after a confirm refuses the confirm, not the order LianLian holds in review: the
+ *   class stays refused (the journal says what LianLian answered), and the submit thread puts
+ *   the payout back in review with its code (submit.c).
  * The codes of the "unknown: query" row are listed too, so that the table reads like protocol.md.
  */
 #define U PAYOUT_UNKNOWN

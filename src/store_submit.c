@@ -180,7 +180,8 @@ static int record_answer(struct store *st, struct store_submit_step *s, const ch
         goto out;
     }
     if (prepare_once(st, ins, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
-        bind_text(st, q, 2, s->call) < 0 || bind_text(st, q, 3, s->state) < 0 ||
+        bind_text(st, q, 2, s->call) < 0 ||
+        bind_text(st, q, 3, s->attempt_class != NULL ? s->attempt_class : s->state) < 0 ||
         bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
         check_bind(st, answer != NULL ? sqlite3_bind_text(q, 6, answer, (int)n, SQLITE_TRANSIENT)
                                       : sqlite3_bind_null(q, 6)) < 0 ||

@@ -46,8 +46,9 @@ struct store_submit_step {
     /* WRITER_PAYOUT_REFUSE: the reason (payout_check's sentence); ret_code stays NULL. */
     const char *reason;
     /* WRITER_PAYOUT_ANSWER: what the answer says. */
-    const char *call;  /* "apply" | "confirm" */
-    const char *state; /* the payout's new state, and the attempt's class */
+    const char *call;          /* "apply" | "confirm" */
+    const char *state;         /* the payout's new state, and the attempt's class... */
+    const char *attempt_class; /* ...unless this is not NULL (a refused confirm: back to review) */
     const char *ret_code, *ret_msg, *oid_paybill, *confirm_code, *confirm_expires_at;
     int confirm_tries;
     int signed_ok;

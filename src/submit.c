@@ -145,10 +145,29 @@ static int record_answer(struct submitter *s, const char *no_order,
         time_iso(answered_ms + s->opt->unknown_query_after * 1000, next_query);
         step.next_query_at = next_query;
         break;
+    case PAYOUT_REFUSED_NOTHING_STORED:
+    case PAYOUT_REFUSED_MAY_RESUBMIT:
+        if (c != NULL) {
+            /* LianLian refused the confirm, not the payout: it still holds the order in review
+             * under the same code, and a resubmit would only be 1002. A person fixes the cause
+             * and confirms again while the code lives. */
+            step.state = "review";
+            step.attempt_class = state;
+            step.confirm_code = c->confirm_code;
+            step.confirm_expires_at = c->confirm_expires_at;
+            step.confirm_tries = c->confirm_tries;
+            snprintf(reason, sizeof(reason),
+                     "confirm refused (%s%s%.200s): fix the cause and confirm again before %s",
+                     a->ret_code, a->ret_msg[0] != '\0' ? " " : "", a->ret_msg,
+                     c->confirm_expires_at);
+            step.reason = reason;
+        }
+        break;
     default:
         break;
     }
-    if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN) {
+    if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN &&
+        strcmp(step.state, "review") != 0) {
         /* The code stays with the row (what was confirmed, or what closed), and who asked. */
         step.confirm_code = c->confirm_code;
         step.confirm_expires_at = c->confirm_expires_at;
@@ -162,7 +181,7 @@ static int record_answer(struct submitter *s, const char *no_order,
         return -1;
     }
     if (step.changed > 0)
-        log_change(no_order, c != NULL ? "confirming" : "sending", state, step.reason);
+        log_change(no_order, c != NULL ? "confirming" : "sending", step.state, step.reason);
     return 0;
 }
 
