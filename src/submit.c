@@ -309,21 +309,54 @@ static int sweep(struct submitter *s, enum writer_kind kind, const char *reason,
     return status;
 }
 
-/* At start-up, before anything is sent. Returns true when stopping. */
+/* Recovery (submit_recover) as one writer job handed over through w. Returns 0 when committed,
+ * with *n the payouts it made unknown. */
+static int recover_once(struct worker *w, struct writer *wr, const struct submit_options *opt,
+                        int *n)
+{
+    char now[TIME_ISO_LEN], next[TIME_ISO_LEN];
+    int64_t now_ms = time_now_ms();
+
+    time_iso(now_ms, now);
+    time_iso(now_ms + opt->unknown_query_after * 1000, next);
+    struct store_submit_step step = {
+        .now_iso = now, .reason = recovered_reason, .next_query_at = next};
+    struct writer_job job = {.kind = WRITER_PAYOUT_RECOVER, .in.payout = &step};
+    int status = worker_write(w, wr, &job);
+    *n = step.changed;
+    if (status != 0) {
+        log_storage("payout_recover");
+        return -1;
+    }
+    if (*n > 0)
+        log_kv(LOG_LEVEL_WARNING, "payout", "from", "sending|confirming", "to", "unknown", "count",
+               log_int(*n), "reason", recovered_reason, NULL);
+    return 0;
+}
+
+int submit_recover(const struct submit_options *opt, struct writer *wr)
+{
+    struct worker w;
+    int n = 0;
+
+    worker_init(&w, 1);
+    int rc = recover_once(&w, wr, opt, &n);
+    worker_finish(&w);
+    return rc;
+}
+
+/* At the thread's start, before anything is sent: service.c has run submit_recover already, but
+ * a storage fault then must not let a payout left "sending" be taken for one in flight now, so
+ * the thread does it again (nothing is found when the first one committed) until it commits.
+ * Returns true when stopping. */
 static bool recover(struct submitter *s)
 {
     for (;;) {
-        char next[TIME_ISO_LEN];
         int n = 0;
-        time_iso(time_now_ms() + s->opt->unknown_query_after * 1000, next);
-        if (sweep(s, WRITER_PAYOUT_RECOVER, recovered_reason, next, &n) == 0) {
+        if (recover_once(&s->w, s->writer, s->opt, &n) == 0) {
             atomic_fetch_add(&s->recovered, (unsigned long long)n);
-            if (n > 0)
-                log_kv(LOG_LEVEL_WARNING, "payout", "from", "sending|confirming", "to", "unknown",
-                       "count", log_int(n), "reason", recovered_reason, NULL);
             return false;
         }
-        log_storage("payout_recover");
         if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
             return true;
     }

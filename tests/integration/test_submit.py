@@ -170,18 +170,24 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
-@test
-def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
+def killed_while_sending(no_order):
+    """(sim, daemon) once the daemon was killed -9 while no_order's request was in flight."""
     tmp = TempDir()
     # Not notified: a signed notification stored before the restart would make it accepted
     # when it becomes unknown (sql/0007).
-    sim = PayoutSim(tmp, {'K-1': {'apply': [{'no_answer': True, 'hold_ms': 60000}],
-                                  'result': {'lose_notifications': True}}})
+    sim = PayoutSim(tmp, {no_order: {'apply': [{'no_answer': True, 'hold_ms': 60000}],
+                                     'result': {'lose_notifications': True}}})
     d = start(tmp, sim, timeout='60s')
-    queue(d, ('K-1',))
-    wait_for(lambda: len(sim.records('K-1')) == 1, 'the request reached the sim', timeout=30)
-    eq(payout(d, 'K-1')['state'], 'sending', 'sending committed before the request left')
+    queue(d, (no_order,))
+    wait_for(lambda: len(sim.records(no_order)) == 1, 'the request reached the sim', timeout=30)
+    eq(payout(d, no_order)['state'], 'sending', 'sending committed before the request left')
     d.kill()
+    return sim, d
+
+
+@test
+def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
+    sim, d = killed_while_sending('K-1')
     d.start()
     p = wait_state(d, 'K-1', 'unknown')
     ok('never sent again' in (p['reason'] or ''), 'reason %r' % p['reason'])
@@ -192,6 +198,28 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
     eq(len(sim.records('K-1')), 1, 'sent exactly once in all')
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
+
+@test
+def kill_9_in_flight_then_restart_with_submit_off_is_unknown():
+    # Recovery at start-up does not wait for [submit]: with it off the payout would otherwise
+    # stay "sending" for ever, unqueried.
+    sim, d = killed_while_sending('K-OFF')
+    with open(d.config, encoding='utf-8') as f:
+        text = f.read()
+    off, n = re.subn(r'(\[submit\]\n(?:.*\n)*?)enabled = true', r'\1enabled = false', text)
+    eq(n, 1, '[submit] enabled turned off')
+    with open(d.config, 'w', encoding='utf-8') as f:
+        f.write(off)
+    d.start()
+    p = wait_state(d, 'K-OFF', 'unknown', timeout=15)
+    ok('never sent again' in (p['reason'] or ''), 'reason %r' % p['reason'])
+    r = d.row('K-OFF')
+    ok(r['payout_held'] == 0 and r['next_query_at'] is not None, 'chased: %r' % (tuple(r),))
+    eq(len(sim.records('K-OFF')), 1, 'sent exactly once in all')
+    ok(re.search(r'event=payout no_order=K-OFF from=sending to=unknown', d.logs()) or
+       re.search(r'event=payout from=sending\|confirming to=unknown count=1', d.logs()),
+       'the recovery is logged')
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 class RawPayment:
     """A payment.htm on loopback that answers each POST it reads with answer(n) (n counts the
