@@ -284,8 +284,75 @@ int store_submit_confirming(struct store *st, struct store_submit_step *s)
     return run(st, sql, b, 2, s);
 }
 
+void store_submit_step_finish(struct store_submit_step *s)
+{
+    free(s->changes);
+    s->changes = NULL;
+    s->n_changes = 0;
+}
+
+/* The payouts sql (binding ?1 to s->now_iso when it has a parameter) selects, with their states,
+ * into s->changes as their from. Returns 0, or -1. */
+static int changes_before(struct store *st, const char *sql, struct store_submit_step *s)
+{
+    sqlite3_stmt *q = NULL;
+    int ret = -1, row, cap = 0;
+
+    store_submit_step_finish(s);
+    if (prepare_once(st, sql, &q) < 0 ||
+        (sqlite3_bind_parameter_count(q) > 0 && bind_text(st, q, 1, s->now_iso) < 0))
+        goto out;
+    while ((row = step_row(st, q)) == 1) {
+        if (s->n_changes == cap) {
+            int more = cap > 0 ? cap * 2 : 8;
+            struct store_submit_change *c = realloc(s->changes, (size_t)more * sizeof(*c));
+            if (c == NULL) {
+                store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+                goto out;
+            }
+            s->changes = c;
+            cap = more;
+        }
+        struct store_submit_change *c = &s->changes[s->n_changes++];
+        memset(c, 0, sizeof(*c));
+        column_copy(q, 0, c->no_order, sizeof(c->no_order));
+        column_copy(q, 1, c->from, sizeof(c->from));
+    }
+    ret = row < 0 ? -1 : 0;
+out:
+    (void)sqlite3_finalize(q);
+    return ret;
+}
+
+/* Each of s->changes' state and reason now, as their to. Returns 0, or -1. */
+static int changes_after(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "SELECT state, reason FROM payouts WHERE no_order = ?1";
+    sqlite3_stmt *q = NULL;
+    int ret = -1;
+
+    if (prepare_once(st, sql, &q) < 0)
+        goto out;
+    for (int i = 0; i < s->n_changes; i++) {
+        struct store_submit_change *c = &s->changes[i];
+        if (sqlite3_reset(q) != SQLITE_OK || bind_text(st, q, 1, c->no_order) < 0 ||
+            step_row(st, q) != 1) {
+            store_set_errorf(st, SQLITE_ERROR, "payout %s vanished in its sweep", c->no_order);
+            goto out;
+        }
+        column_copy(q, 0, c->to, sizeof(c->to));
+        column_copy(q, 1, c->reason, sizeof(c->reason));
+    }
+    ret = 0;
+out:
+    (void)sqlite3_finalize(q);
+    return ret;
+}
+
 int store_submit_recover(struct store *st, struct store_submit_step *s)
 {
+    static const char which[] = "SELECT no_order, state FROM payouts "
+                                "WHERE state = 'sending' OR state = 'confirming'";
     /* The payments rows first, while the payouts still say which ones were in flight (their
      * payout_held is already 0: sending and confirming are not held). */
     static const char sched[] =
@@ -296,17 +363,22 @@ int store_submit_recover(struct store *st, struct store_submit_step *s)
                               "WHERE state = 'sending' OR state = 'confirming'";
     const char *const b1[] = {s->now_iso, s->next_query_at};
     const char *const b2[] = {s->now_iso, s->now_iso, s->reason};
-    if (run(st, sched, b1, 2, s) < 0)
+    if (changes_before(st, which, s) < 0 || run(st, sched, b1, 2, s) < 0 ||
+        run(st, upd, b2, 3, s) < 0)
         return -1;
-    return run(st, upd, b2, 3, s);
+    return changes_after(st, s);
 }
 
 int store_submit_expire(struct store *st, struct store_submit_step *s)
 {
+    static const char which[] = "SELECT no_order, state FROM payouts INDEXED BY payouts_state "
+                                "WHERE state = 'review' AND confirm_expires_at <= ?1";
     static const char sql[] = "UPDATE payouts SET state = 'closed', reason = ?2, updated_at = ?1 "
                               "WHERE state = 'review' AND confirm_expires_at <= ?1";
     const char *const b[] = {s->now_iso, s->reason};
-    return run(st, sql, b, 2, s);
+    if (changes_before(st, which, s) < 0 || run(st, sql, b, 2, s) < 0)
+        return -1;
+    return changes_after(st, s);
 }
 
 const char *const store_payout_state_names[STORE_PAYOUT_STATES] = {

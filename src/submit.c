@@ -65,6 +65,16 @@ static void log_change(const char *no_order, const char *from, const char *to, c
            "reason", log_outside(reason), NULL);
 }
 
+/* One line per payout a committed sweep changed. */
+static void log_changes(const struct store_submit_step *step)
+{
+    for (int i = 0; i < step->n_changes; i++) {
+        const struct store_submit_change *c = &step->changes[i];
+        log_kv(LOG_LEVEL_WARNING, "payout", "no_order", log_outside(c->no_order), "from", c->from,
+               "to", c->to, "reason", log_outside(c->reason[0] != '\0' ? c->reason : NULL), NULL);
+    }
+}
+
 /* Hands step to the writer as kind and waits for the commit. Returns 0 when committed. */
 static int write_step(struct submitter *s, enum writer_kind kind, struct store_submit_step *step)
 {
@@ -296,17 +306,17 @@ static int confirm_one(struct submitter *s, const struct store_submit_confirm *c
     return send_and_record(s, PAYOUT_CONFIRM, c->no_order, c->card_no, c, &b, sent_ms);
 }
 
-/* One writer step on all payouts at once (recovery, expiry). Returns 0 when committed. */
-static int sweep(struct submitter *s, enum writer_kind kind, const char *reason,
-                 const char *next_query_at, int *changed)
+/* Closes the review payouts whose confirm code lapsed. */
+static void expire(struct submitter *s)
 {
     char now[TIME_ISO_LEN];
     time_iso(time_now_ms(), now);
-    struct store_submit_step step = {
-        .now_iso = now, .reason = reason, .next_query_at = next_query_at};
-    int status = write_step(s, kind, &step);
-    *changed = step.changed;
-    return status;
+    struct store_submit_step step = {.now_iso = now, .reason = expired_reason};
+    if (write_step(s, WRITER_PAYOUT_EXPIRE, &step) == 0 && step.changed > 0) {
+        atomic_fetch_add(&s->expired, (unsigned long long)step.changed);
+        log_changes(&step);
+    }
+    store_submit_step_finish(&step);
 }
 
 /* Recovery (submit_recover) as one writer job handed over through w. Returns 0 when committed,
@@ -324,14 +334,12 @@ static int recover_once(struct worker *w, struct writer *wr, const struct submit
     struct writer_job job = {.kind = WRITER_PAYOUT_RECOVER, .in.payout = &step};
     int status = worker_write(w, wr, &job);
     *n = step.changed;
-    if (status != 0) {
+    if (status != 0)
         log_storage("payout_recover");
-        return -1;
-    }
-    if (*n > 0)
-        log_kv(LOG_LEVEL_WARNING, "payout", "from", "sending|confirming", "to", "unknown", "count",
-               log_int(*n), "reason", recovered_reason, NULL);
-    return 0;
+    else
+        log_changes(&step);
+    store_submit_step_finish(&step);
+    return status != 0 ? -1 : 0;
 }
 
 int submit_recover(const struct submit_options *opt, struct writer *wr)
@@ -372,12 +380,7 @@ static void *submit_main(void *arg)
     for (;;) {
         atomic_store(&s->w.heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS;
-        int n = 0;
-        if (sweep(s, WRITER_PAYOUT_EXPIRE, expired_reason, NULL, &n) == 0 && n > 0) {
-            atomic_fetch_add(&s->expired, (unsigned long long)n);
-            log_kv(LOG_LEVEL_WARNING, "payout", "from", "review", "to", "closed", "count",
-                   log_int(n), "reason", expired_reason, NULL);
-        }
+        expire(s);
         /* A person's confirm first: its code lapses, a queued payout waits. */
         struct store_submit_confirm c;
         int asked = store_submit_next_confirm(s->store, &c);

@@ -152,6 +152,8 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
     ok(any(re.search(r'no_order=S-UNSIGNED .*signed=0', l) for l in lines), 'unsigned: signed=0')
     ok(any(re.search(r'event=payout no_order=S-OK from=sending to=accepted', l)
            for l in d.log_lines('payout')), 'state change logged')
+    ok(any(re.search(r'event=payout no_order=S-LAPSED from=review to=closed reason=', l)
+           for l in d.log_lines('payout')), 'the expiry logged, payout by payout')
     ok(CARD not in d.logs() and NAME not in d.logs(), 'no card number nor name in the log')
 
     status, _, body = admin_get(d, '/metrics')
@@ -216,9 +218,8 @@ def kill_9_in_flight_then_restart_with_submit_off_is_unknown():
     r = d.row('K-OFF')
     ok(r['payout_held'] == 0 and r['next_query_at'] is not None, 'chased: %r' % (tuple(r),))
     eq(len(sim.records('K-OFF')), 1, 'sent exactly once in all')
-    ok(re.search(r'event=payout no_order=K-OFF from=sending to=unknown', d.logs()) or
-       re.search(r'event=payout from=sending\|confirming to=unknown count=1', d.logs()),
-       'the recovery is logged')
+    ok(re.search(r'event=payout no_order=K-OFF from=sending to=unknown reason=', d.logs()),
+       'the recovery is logged, payout by payout')
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 class RawPayment:

@@ -745,6 +745,12 @@ static void test_submit_steps(void **state)
                                   "|| ' ' || p.payout_held FROM payouts AS o JOIN payments AS p "
                                   "USING (no_order) WHERE no_order = 'S3'"),
                         "unknown in flight 2026-12-01T11:01:00.000Z 0");
+    assert_int_equal(r.n_changes, 1); /* for its log line */
+    assert_string_equal(r.changes[0].no_order, "S3");
+    assert_string_equal(r.changes[0].from, "sending");
+    assert_string_equal(r.changes[0].to, "unknown");
+    assert_string_equal(r.changes[0].reason, "in flight");
+    store_submit_step_finish(&r);
 
     /* Review expiry: only a lapsed code closes. */
     raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
@@ -762,6 +768,11 @@ static void test_submit_steps(void **state)
                                   "ifnull(reason, '-'), ', ') FROM payouts WHERE no_order GLOB "
                                   "'R*'"),
                         "R1 closed lapsed, R2 review -");
+    assert_int_equal(e.n_changes, 1);
+    assert_string_equal(e.changes[0].no_order, "R1");
+    assert_string_equal(e.changes[0].from, "review");
+    assert_string_equal(e.changes[0].to, "closed");
+    store_submit_step_finish(&e);
 }
 
 /* An answer is always recorded (store_submit_answer): a NUL in the body is kept as "\0", and an
