@@ -191,25 +191,34 @@ void payout_classify_answer(enum payout_call call, const char *transport_error, 
     msg_finish(&m);
 }
 
-/* "李三" -> "李**": the journal keeps a hint for the person who reads it, not the name. */
-static void mask_name(const char *name, char *out, size_t len)
+void payout_mask_name(const char *name, size_t len, char out[PAYOUT_MASKED_NAME_LEN])
 {
-    size_t first = 1;
-    while (name[first] != '\0' && ((unsigned char)name[first] & 0xC0) == 0x80)
+    size_t first = len > 0 ? 1 : 0;
+    while (first < len && first < 4 && ((unsigned char)name[first] & 0xC0) == 0x80)
         first++;
-    snprintf(out, len, "%.*s**", name[0] != '\0' ? (int)first : 0, name);
+    if (first == 0 || first == len) { /* one character: even it is not shown */
+        snprintf(out, PAYOUT_MASKED_NAME_LEN, "*");
+        return;
+    }
+    memcpy(out, name, first);
+    out[first] = '*';
+    out[first + 1] = '\0';
 }
 
 void payout_mask_card(const char *card_no, char out[PAYOUT_MASKED_CARD_LEN])
 {
     size_t n = strlen(card_no);
-    bool plain = n >= 11;
+    bool plain = true;
     for (size_t i = 0; plain && i < n; i++)
         plain = (card_no[i] >= '0' && card_no[i] <= '9') ||
                 (card_no[i] >= 'A' && card_no[i] <= 'Z') ||
                 (card_no[i] >= 'a' && card_no[i] <= 'z');
+    /* At least 6 hidden: the head shrinks first (a 16-digit card keeps 6 + 4), then the tail. */
+    size_t head = n > 10 ? (n - 10 < 6 ? n - 10 : 6) : 0;
+    size_t tail = n > 6 + head ? (n - 6 - head < 4 ? n - 6 - head : 4) : 0;
     if (plain)
-        snprintf(out, PAYOUT_MASKED_CARD_LEN, "%.6s******%s", card_no, card_no + n - 4);
+        snprintf(out, PAYOUT_MASKED_CARD_LEN, "%.*s******%s", (int)head, card_no,
+                 card_no + n - tail);
     else
         snprintf(out, PAYOUT_MASKED_CARD_LEN, "******");
 }
@@ -239,7 +248,7 @@ static int put_common_head(struct msg *m, const struct payout_options *opt)
 /* Replaces card_no and acct_name (when m has them) with their masked forms. */
 static int mask_personal(struct msg *m)
 {
-    char card[PAYOUT_MASKED_CARD_LEN], name[16];
+    char card[PAYOUT_MASKED_CARD_LEN], name[PAYOUT_MASKED_NAME_LEN];
     const char *v = msg_get(m, "card_no");
 
     if (v != NULL) {
@@ -249,7 +258,7 @@ static int mask_personal(struct msg *m)
     }
     v = msg_get(m, "acct_name");
     if (v != NULL) {
-        mask_name(v, name, sizeof(name));
+        payout_mask_name(v, strlen(v), name);
         if (msg_set(m, "acct_name", name) < 0)
             return -1;
     }

@@ -117,10 +117,18 @@ const char *payout_class_name(enum payout_class c);
  * are both "refused". */
 const char *payout_class_state(enum payout_class c);
 
-/* A card number as logs, metrics and the attempts journal show it: the first 6 and the last 4
- * characters around a fixed "******" (622848******1474), so that the length is not shown either;
- * "******" alone for anything shorter than 11 characters or not plain ASCII letters and digits. */
+/* A card number as logs, metrics and the attempts journal show it: at most the first 6 and the
+ * last 4 characters around a fixed "******", at least 6 hidden whatever the length (head
+ * min(6, len - 10), tail min(4, len - 6 - head), neither below 0): 622848******1474,
+ * 1******7890 for 11 digits, ******78 for 8; "******" alone for anything not plain ASCII letters
+ * and digits. */
 #define PAYOUT_MASKED_CARD_LEN 17
 void payout_mask_card(const char *card_no, char out[PAYOUT_MASKED_CARD_LEN]);
+
+/* An account name (len bytes of UTF-8) as the journal and lianpayctl show it: its first
+ * character and one '*' whatever the length ("李三" -> "李*"), "*" alone for a name of one
+ * character or none. */
+#define PAYOUT_MASKED_NAME_LEN 6
+void payout_mask_name(const char *name, size_t len, char out[PAYOUT_MASKED_NAME_LEN]);
 
 #endif
