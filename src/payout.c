@@ -11,6 +11,7 @@
  */
 #include "payout.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,31 @@ out:
     return rc;
 }
 
+/* A field of the payout itself, with what is wrong with it for *why (static: the sentences are
+ * spelt out per field by FIELD). Returns 0, PAYOUT_BUILD_FIELD, or -1 when out of memory. */
+static int put_field(struct msg *m, const char *key, const char *value, bool required,
+                     const char *required_why, const char *utf8_why, const char **why)
+{
+    if (!present(value)) {
+        if (!required)
+            return 0;
+        *why = required_why;
+        return PAYOUT_BUILD_FIELD;
+    }
+    errno = 0;
+    if (msg_set(m, key, value) == 0)
+        return 0;
+    if (errno != EINVAL) {
+        *why = "out of memory";
+        return -1;
+    }
+    *why = utf8_why;
+    return PAYOUT_BUILD_FIELD;
+}
+
+#define FIELD(m, key, value, required, why)                                                        \
+    put_field(m, key, value, required, key ": required", key ": not UTF-8 text", why)
+
 int payout_build_apply(const struct payout_options *opt, const struct payout_request *r,
                        EVP_PKEY *lianlian_key, struct payout_built *out, const char **why)
 {
@@ -305,19 +331,28 @@ int payout_build_apply(const struct payout_options *opt, const struct payout_req
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    *why = "a required field of the request is missing";
-    if (put_common_head(&m, opt) < 0 || put(&m, "no_order", r->no_order, true) < 0 ||
-        put(&m, "dt_order", r->dt_order, true) < 0 ||
-        put(&m, "money_order", r->money_order, true) < 0 ||
-        put(&m, "card_no", r->card_no, true) < 0 || put(&m, "acct_name", r->acct_name, true) < 0 ||
-        put(&m, "bank_name", r->bank_name, false) < 0 ||
-        put(&m, "info_order", r->info_order, false) < 0 ||
-        put(&m, "flag_card", r->flag_card, true) < 0 ||
-        put(&m, "notify_url", opt->notify_url, true) < 0 || put(&m, "memo", r->memo, false) < 0 ||
-        put(&m, "prcptcd", r->prcptcd, false) < 0 ||
-        put(&m, "bank_code", r->bank_code, false) < 0 ||
-        put(&m, "city_code", r->city_code, false) < 0 ||
-        put(&m, "brabank_name", r->brabank_name, false) < 0)
+    /* In the order LianLian's demo sends them; the configuration's first and last. */
+    *why = "the configuration lacks oid_partner or notify_url";
+    if (put_common_head(&m, opt) < 0 || !present(opt->notify_url))
+        goto out;
+    if ((rc = FIELD(&m, "no_order", r->no_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "dt_order", r->dt_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "money_order", r->money_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "card_no", r->card_no, true, why)) < 0 ||
+        (rc = FIELD(&m, "acct_name", r->acct_name, true, why)) < 0 ||
+        (rc = FIELD(&m, "bank_name", r->bank_name, false, why)) < 0 ||
+        (rc = FIELD(&m, "info_order", r->info_order, false, why)) < 0 ||
+        (rc = FIELD(&m, "flag_card", r->flag_card, true, why)) < 0)
+        goto out;
+    rc = -1;
+    *why = "out of memory";
+    if (put(&m, "notify_url", opt->notify_url, true) < 0)
+        goto out;
+    if ((rc = FIELD(&m, "memo", r->memo, false, why)) < 0 ||
+        (rc = FIELD(&m, "prcptcd", r->prcptcd, false, why)) < 0 ||
+        (rc = FIELD(&m, "bank_code", r->bank_code, false, why)) < 0 ||
+        (rc = FIELD(&m, "city_code", r->city_code, false, why)) < 0 ||
+        (rc = FIELD(&m, "brabank_name", r->brabank_name, false, why)) < 0)
         goto out;
     rc = seal(&m, opt, lianlian_key, out, why);
 out:

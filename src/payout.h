@@ -61,8 +61,12 @@ struct payout_built {
 /*
  * Builds the signed apply request for r (the merchant key signs; the pay_load is encrypted for
  * lianlian_key). Required fields must be present; their formats are the caller's to have checked.
- * Returns 0, or -1 with a static reason in *why (*out is then empty).
+ * Returns 0; PAYOUT_BUILD_FIELD when a field of r itself cannot be sent (missing, not UTF-8: the
+ * payout's own problem, refused); or -1 for ours (the configuration, a key that cannot sign or
+ * encrypt, the random-number generator, memory: the payout is not to blame). *why is then a
+ * static reason naming the field or the cause, and *out is empty.
  */
+#define PAYOUT_BUILD_FIELD (-2)
 int payout_build_apply(const struct payout_options *opt, const struct payout_request *r,
                        EVP_PKEY *lianlian_key, struct payout_built *out, const char **why);
 /* The same for confirmPayment.htm of no_order with the confirm_code a person typed. */

@@ -50,6 +50,7 @@ struct submitter {
     struct worker w; /* stop requests, writer jobs, heartbeat, max_rate */
 
     atomic_ullong attempts, refused_before_sending, recovered, expired;
+    bool build_failing; /* the last request could not be built (cannot_build logged it) */
     atomic_ullong by_class[PAYOUT_CLASS_COUNT];
 };
 
@@ -255,7 +256,23 @@ static int send_and_record(struct submitter *s, enum payout_call call, const cha
     return rc < 0 ? 1 : 0;
 }
 
-/* Sends one queued payout. Returns -1 on a storage failure, 1 when stopping, 0 otherwise. */
+/* A request we could not build (no LianLian key, signing, encrypting, the random-number
+ * generator, memory): our fault, not the payout's, which stays as it is (queued, or review with
+ * its confirm request) and is tried again after a pause, as after a storage failure; logged once
+ * until a request is built again. Returns -1 (pause). */
+static int cannot_build(struct submitter *s, const char *no_order, const char *call,
+                        const char *why)
+{
+    if (!s->build_failing)
+        log_kv(LOG_LEVEL_ERROR, "submit", "no_order", log_outside(no_order), "call", call, "error",
+               why != NULL ? why : "no LianLian public key", "action",
+               "retried every few seconds, nothing sent meanwhile", NULL);
+    s->build_failing = true;
+    return -1;
+}
+
+/* Sends one queued payout. Returns -1 on a storage failure or a request that could not be built
+ * (pause, then again), 1 when stopping, 0 otherwise. */
 static int submit_one(struct submitter *s, const struct store_submit_payout *p)
 {
     char why[256];
@@ -272,8 +289,11 @@ static int submit_one(struct submitter *s, const struct store_submit_payout *p)
                  ? payout_build_apply(&s->opt->payout, &p->req, lianlian, &b, &build_why)
                  : -1;
     EVP_PKEY_free(lianlian);
+    if (rc == PAYOUT_BUILD_FIELD)
+        return refuse(s, no_order, build_why);
     if (rc < 0)
-        return refuse(s, no_order, build_why != NULL ? build_why : "no LianLian public key");
+        return cannot_build(s, no_order, "apply", build_why);
+    s->build_failing = false;
 
     int64_t sent_ms;
     if ((rc = write_ahead(s, WRITER_PAYOUT_SENDING, no_order, &b, &sent_ms)) <= 0)
@@ -293,11 +313,9 @@ static int confirm_one(struct submitter *s, const struct store_submit_confirm *c
                                                      lianlian, &b, &why)
                               : -1;
     EVP_PKEY_free(lianlian);
-    if (rc < 0) {
-        log_kv(LOG_LEVEL_ERROR, "submit", "no_order", log_outside(c->no_order), "call", "confirm",
-               "error", why != NULL ? why : "no LianLian public key", NULL);
-        return -1; /* stays review with the request: tried again after a pause */
-    }
+    if (rc < 0) /* a confirm has no field of the payout's own to refuse */
+        return cannot_build(s, c->no_order, "confirm", why);
+    s->build_failing = false;
     int64_t sent_ms;
     if ((rc = write_ahead(s, WRITER_PAYOUT_CONFIRMING, c->no_order, &b, &sent_ms)) <= 0)
         return rc == 0 ? 0 : rc == -1 ? -1 : 1; /* 0: declined or lapsed, nothing is sent */

@@ -451,16 +451,32 @@ static void test_build_apply(void **state)
     payout_built_finish(&again);
     payout_built_finish(&b);
 
-    /* Required fields. */
+    /* Required fields: the payout's own problem (PAYOUT_BUILD_FIELD: refused, the field named),
+     * and a field that is not UTF-8. */
     struct payout_request missing = request;
     missing.card_no = "";
-    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), -1);
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "card_no: required");
     assert_null(b.body);
     missing = request;
     missing.money_order = NULL;
-    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), -1);
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "money_order: required");
+    missing = request;
+    missing.brabank_name = "\xff";
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "brabank_name: not UTF-8 text");
+    /* Ours (the configuration, a key): -1, the payout is not to blame. */
     o.notify_url = NULL;
     assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    o = options();
+    o.oid_partner = NULL;
+    assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    o = options();
+    EVP_PKEY *public_only = payload_pub; /* no private key to sign with */
+    o.merchant_key = public_only;
+    assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    assert_null(b.body);
 }
 
 static void test_build_confirm(void **state)
