@@ -65,7 +65,7 @@ void attempt_after_query(const struct query_answer *a, const struct attempt_hist
     attempt_decide(answer, h, p, now_ms, out);
     if (out->next == ATTEMPT_GIVE_UP)
         snprintf(out->reason, sizeof(out->reason),
-                 "no final result %s after registration; last query answer: %.160s",
+                 ATTEMPT_GIVE_UP_PREFIX "%s after registration; last query answer: %.160s",
                  format_age((now_ms - h->started_ms) / 1000, age, sizeof(age)),
                  answer == ATTEMPT_PENDING ? state_result_name(a->result.result_pay) : a->detail);
 }

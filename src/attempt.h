@@ -75,6 +75,9 @@ void attempt_decide(enum attempt_answer answer, const struct attempt_history *h,
 void attempt_after_query(const struct query_answer *a, const struct attempt_history *h,
                          const struct attempt_policy *p, int64_t now_ms,
                          struct attempt_action *out);
+/* How that give-up reason begins: what marks payments.review_reason as the reconciler's give-up
+ * (store_submit_sending clears it when a resubmitted payout is sent again). */
+#define ATTEMPT_GIVE_UP_PREFIX "no final result "
 
 /* The word the log's action= gives it: "recorded" (done), "rescheduled", "gave_up". */
 const char *attempt_next_name(enum attempt_next next);

@@ -339,29 +339,17 @@ static void print_card(FILE *out, struct store_value v)
     fputs(masked, out);
 }
 
-/* A name is personal data: its first character (a whole UTF-8 sequence) and one '*' whatever
- * its length. Returns the length of that first character (0 for none). */
-static size_t name_head(struct store_value v)
-{
-    size_t n = 1;
-
-    if (v.text == NULL || v.len == 0)
-        return 0;
-    while (n < v.len && ((unsigned char)v.text[n] & 0xc0) == 0x80 && n < 4)
-        n++;
-    return n;
-}
-
+/* A name is personal data: payout_mask_name's first character and one '*'. */
 static void print_name(FILE *out, struct store_value v)
 {
-    size_t n = name_head(v);
+    char masked[PAYOUT_MASKED_NAME_LEN];
 
-    if (n == 0) {
+    if (v.text == NULL) {
         fputs("-", out);
         return;
     }
-    log_print_escaped(out, v.text, n);
-    fputc('*', out);
+    payout_mask_name(v.text, v.len, masked);
+    log_print_escaped(out, masked, strlen(masked));
 }
 
 /* The masked card and name as JSON strings; any other column as stored. */
@@ -374,12 +362,10 @@ static cJSON *json_column(const char *name, struct store_value v)
         return cJSON_CreateString(buf);
     }
     if (strcmp(name, "acct_name") == 0) {
-        size_t n = name_head(v);
-        if (n == 0)
+        if (v.text == NULL)
             return cJSON_CreateNull();
-        memcpy(buf, v.text, n);
-        buf[n] = '*';
-        return ctl_json_value((struct store_value){buf, n + 1});
+        payout_mask_name(v.text, v.len, buf);
+        return ctl_json_value((struct store_value){buf, strlen(buf)});
     }
     return ctl_json_value(v);
 }

@@ -1,8 +1,9 @@
 /*
  * The HTTP side of every call to LianLian (query.c, payout.c): libcurl's easy interface on one
- * handle that keeps its connection open between requests. TLS is always verified (peer and host);
- * the handle is reset before each request so that no option of the last one leaks into the next.
- * Not thread-safe: each thread that calls LianLian has its own httpclient.
+ * handle that keeps its connection open between requests (the query client's), or opens one per
+ * request (the payout client's: httpclient_fresh_connections). TLS is always verified (peer and
+ * host); the handle is reset before each request so that no option of the last one leaks into the
+ * next. Not thread-safe: each thread that calls LianLian has its own httpclient.
  */
 #include "httpclient.h"
 
@@ -18,6 +19,7 @@ struct httpclient {
     struct curl_slist *headers;
     char *ca_file;
     long connect_timeout_ms, timeout_ms;
+    int fresh; /* httpclient_fresh_connections: no connection is reused */
 };
 
 struct buffer {
@@ -72,6 +74,11 @@ fail:
     return NULL;
 }
 
+void httpclient_fresh_connections(struct httpclient *hc)
+{
+    hc->fresh = 1;
+}
+
 void httpclient_destroy(struct httpclient *hc)
 {
     if (hc == NULL)
@@ -107,6 +114,14 @@ int httpclient_post_json(struct httpclient *hc, const char *url, const char *bod
     curl_easy_setopt(c, CURLOPT_USERAGENT, "lianpay-notifyd");
     if (hc->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, hc->ca_file);
+    if (hc->fresh) {
+        /* libcurl resends a request on a fresh connection by itself when a reused one dies
+         * before the first byte of the answer ("Connection died, retrying a fresh connect"):
+         * for payment.htm, a second payout nobody knows of. A connection of its own per
+         * request, closed after it, leaves libcurl nothing to retry. */
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    }
 
     CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);

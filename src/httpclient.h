@@ -14,6 +14,11 @@ struct httpclient;
 struct httpclient *httpclient_create(const char *ca_file, long connect_timeout_ms, long timeout_ms);
 void httpclient_destroy(struct httpclient *hc);
 
+/* From now on every request of hc goes on a new connection, closed after its answer. A request
+ * that must never be sent twice needs it: on a reused connection that dies before the answer
+ * starts, libcurl sends the request again on a new one, unasked. */
+void httpclient_fresh_connections(struct httpclient *hc);
+
 /* What one POST brought back. */
 struct httpclient_answer {
     int complete;    /* the transfer ended normally (whatever the status) */

@@ -11,6 +11,7 @@
  */
 #include "payout.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,9 @@ struct payout_client {
  *   still in review with the same code;
  * - 4001 ("order absent or not awaiting review") after a confirm may follow a confirm that
  *   LianLian did act on (the payout exists), or an order that never was: only a query says.
+ * - a refusal after a confirm refuses the confirm, not the order LianLian holds in review: the
+ *   class stays refused (the journal says what LianLian answered), and the submit thread puts
+ *   the payout back in review with its code (submit.c).
  * The codes of the "unknown: query" row are listed too, so that the table reads like protocol.md.
  */
 #define U PAYOUT_UNKNOWN
@@ -188,25 +192,34 @@ void payout_classify_answer(enum payout_call call, const char *transport_error, 
     msg_finish(&m);
 }
 
-/* "李三" -> "李**": the journal keeps a hint for the person who reads it, not the name. */
-static void mask_name(const char *name, char *out, size_t len)
+void payout_mask_name(const char *name, size_t len, char out[PAYOUT_MASKED_NAME_LEN])
 {
-    size_t first = 1;
-    while (name[first] != '\0' && ((unsigned char)name[first] & 0xC0) == 0x80)
+    size_t first = len > 0 ? 1 : 0;
+    while (first < len && first < 4 && ((unsigned char)name[first] & 0xC0) == 0x80)
         first++;
-    snprintf(out, len, "%.*s**", name[0] != '\0' ? (int)first : 0, name);
+    if (first == 0 || first == len) { /* one character: even it is not shown */
+        snprintf(out, PAYOUT_MASKED_NAME_LEN, "*");
+        return;
+    }
+    memcpy(out, name, first);
+    out[first] = '*';
+    out[first + 1] = '\0';
 }
 
 void payout_mask_card(const char *card_no, char out[PAYOUT_MASKED_CARD_LEN])
 {
     size_t n = strlen(card_no);
-    bool plain = n >= 11;
+    bool plain = true;
     for (size_t i = 0; plain && i < n; i++)
         plain = (card_no[i] >= '0' && card_no[i] <= '9') ||
                 (card_no[i] >= 'A' && card_no[i] <= 'Z') ||
                 (card_no[i] >= 'a' && card_no[i] <= 'z');
+    /* At least 6 hidden: the head shrinks first (a 16-digit card keeps 6 + 4), then the tail. */
+    size_t head = n > 10 ? (n - 10 < 6 ? n - 10 : 6) : 0;
+    size_t tail = n > 6 + head ? (n - 6 - head < 4 ? n - 6 - head : 4) : 0;
     if (plain)
-        snprintf(out, PAYOUT_MASKED_CARD_LEN, "%.6s******%s", card_no, card_no + n - 4);
+        snprintf(out, PAYOUT_MASKED_CARD_LEN, "%.*s******%s", (int)head, card_no,
+                 card_no + n - tail);
     else
         snprintf(out, PAYOUT_MASKED_CARD_LEN, "******");
 }
@@ -236,7 +249,7 @@ static int put_common_head(struct msg *m, const struct payout_options *opt)
 /* Replaces card_no and acct_name (when m has them) with their masked forms. */
 static int mask_personal(struct msg *m)
 {
-    char card[PAYOUT_MASKED_CARD_LEN], name[16];
+    char card[PAYOUT_MASKED_CARD_LEN], name[PAYOUT_MASKED_NAME_LEN];
     const char *v = msg_get(m, "card_no");
 
     if (v != NULL) {
@@ -246,7 +259,7 @@ static int mask_personal(struct msg *m)
     }
     v = msg_get(m, "acct_name");
     if (v != NULL) {
-        mask_name(v, name, sizeof(name));
+        payout_mask_name(v, strlen(v), name);
         if (msg_set(m, "acct_name", name) < 0)
             return -1;
     }
@@ -288,6 +301,31 @@ out:
     return rc;
 }
 
+/* A field of the payout itself, with what is wrong with it for *why (static: the sentences are
+ * spelt out per field by FIELD). Returns 0, PAYOUT_BUILD_FIELD, or -1 when out of memory. */
+static int put_field(struct msg *m, const char *key, const char *value, bool required,
+                     const char *required_why, const char *utf8_why, const char **why)
+{
+    if (!present(value)) {
+        if (!required)
+            return 0;
+        *why = required_why;
+        return PAYOUT_BUILD_FIELD;
+    }
+    errno = 0;
+    if (msg_set(m, key, value) == 0)
+        return 0;
+    if (errno != EINVAL) {
+        *why = "out of memory";
+        return -1;
+    }
+    *why = utf8_why;
+    return PAYOUT_BUILD_FIELD;
+}
+
+#define FIELD(m, key, value, required, why)                                                        \
+    put_field(m, key, value, required, key ": required", key ": not UTF-8 text", why)
+
 int payout_build_apply(const struct payout_options *opt, const struct payout_request *r,
                        EVP_PKEY *lianlian_key, struct payout_built *out, const char **why)
 {
@@ -295,19 +333,28 @@ int payout_build_apply(const struct payout_options *opt, const struct payout_req
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    *why = "a required field of the request is missing";
-    if (put_common_head(&m, opt) < 0 || put(&m, "no_order", r->no_order, true) < 0 ||
-        put(&m, "dt_order", r->dt_order, true) < 0 ||
-        put(&m, "money_order", r->money_order, true) < 0 ||
-        put(&m, "card_no", r->card_no, true) < 0 || put(&m, "acct_name", r->acct_name, true) < 0 ||
-        put(&m, "bank_name", r->bank_name, false) < 0 ||
-        put(&m, "info_order", r->info_order, false) < 0 ||
-        put(&m, "flag_card", r->flag_card, true) < 0 ||
-        put(&m, "notify_url", opt->notify_url, true) < 0 || put(&m, "memo", r->memo, false) < 0 ||
-        put(&m, "prcptcd", r->prcptcd, false) < 0 ||
-        put(&m, "bank_code", r->bank_code, false) < 0 ||
-        put(&m, "city_code", r->city_code, false) < 0 ||
-        put(&m, "brabank_name", r->brabank_name, false) < 0)
+    /* In the order LianLian's demo sends them; the configuration's first and last. */
+    *why = "the configuration lacks oid_partner or notify_url";
+    if (put_common_head(&m, opt) < 0 || !present(opt->notify_url))
+        goto out;
+    if ((rc = FIELD(&m, "no_order", r->no_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "dt_order", r->dt_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "money_order", r->money_order, true, why)) < 0 ||
+        (rc = FIELD(&m, "card_no", r->card_no, true, why)) < 0 ||
+        (rc = FIELD(&m, "acct_name", r->acct_name, true, why)) < 0 ||
+        (rc = FIELD(&m, "bank_name", r->bank_name, false, why)) < 0 ||
+        (rc = FIELD(&m, "info_order", r->info_order, false, why)) < 0 ||
+        (rc = FIELD(&m, "flag_card", r->flag_card, true, why)) < 0)
+        goto out;
+    rc = -1;
+    *why = "out of memory";
+    if (put(&m, "notify_url", opt->notify_url, true) < 0)
+        goto out;
+    if ((rc = FIELD(&m, "memo", r->memo, false, why)) < 0 ||
+        (rc = FIELD(&m, "prcptcd", r->prcptcd, false, why)) < 0 ||
+        (rc = FIELD(&m, "bank_code", r->bank_code, false, why)) < 0 ||
+        (rc = FIELD(&m, "city_code", r->city_code, false, why)) < 0 ||
+        (rc = FIELD(&m, "brabank_name", r->brabank_name, false, why)) < 0)
         goto out;
     rc = seal(&m, opt, lianlian_key, out, why);
 out:
@@ -356,6 +403,8 @@ struct payout_client *payout_client_create(const struct payout_options *opt, cha
     pc->confirm_url = strdup(opt->confirm_url);
     if (pc->http == NULL || pc->payment_url == NULL || pc->confirm_url == NULL)
         goto fail;
+    /* payment.htm and confirmPayment.htm go once or not at all (httpclient.h). */
+    httpclient_fresh_connections(pc->http);
     snprintf(pc->oid_partner, sizeof(pc->oid_partner), "%s", opt->oid_partner);
     return pc;
 fail:

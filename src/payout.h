@@ -61,8 +61,12 @@ struct payout_built {
 /*
  * Builds the signed apply request for r (the merchant key signs; the pay_load is encrypted for
  * lianlian_key). Required fields must be present; their formats are the caller's to have checked.
- * Returns 0, or -1 with a static reason in *why (*out is then empty).
+ * Returns 0; PAYOUT_BUILD_FIELD when a field of r itself cannot be sent (missing, not UTF-8: the
+ * payout's own problem, refused); or -1 for ours (the configuration, a key that cannot sign or
+ * encrypt, the random-number generator, memory: the payout is not to blame). *why is then a
+ * static reason naming the field or the cause, and *out is empty.
  */
+#define PAYOUT_BUILD_FIELD (-2)
 int payout_build_apply(const struct payout_options *opt, const struct payout_request *r,
                        EVP_PKEY *lianlian_key, struct payout_built *out, const char **why);
 /* The same for confirmPayment.htm of no_order with the confirm_code a person typed. */
@@ -97,7 +101,7 @@ void payout_classify_answer(enum payout_call call, const char *transport_error, 
                             const char *oid_partner, const char *no_order,
                             struct payout_answer *out);
 
-/* One client per thread (it keeps its connection to LianLian open). NULL with a reason in err. */
+/* One client per thread (each request on a connection of its own). NULL with a reason in err. */
 struct payout_client;
 struct payout_client *payout_client_create(const struct payout_options *opt, char *err,
                                            size_t errlen);
@@ -117,13 +121,21 @@ const char *payout_class_name(enum payout_class c);
  * are both "refused". */
 const char *payout_class_state(enum payout_class c);
 
-/* A card number as logs, metrics and the attempts journal show it: the first 6 and the last 4
- * characters around a fixed "******" (622848******1474), so that the length is not shown either;
- * "******" alone for anything shorter than 11 characters or not plain ASCII letters and digits. */
+/* A card number as logs, metrics and the attempts journal show it: at most the first 6 and the
+ * last 4 characters around a fixed "******", at least 6 hidden whatever the length (head
+ * min(6, len - 10), tail min(4, len - 6 - head), neither below 0): 622848******1474,
+ * 1******7890 for 11 digits, ******78 for 8; "******" alone for anything not plain ASCII letters
+ * and digits. */
 #define PAYOUT_MASKED_CARD_LEN 17
 /* What the attempts journal keeps in place of the request's sign. */
 #define PAYOUT_JOURNAL_SIGN "withheld"
 
 void payout_mask_card(const char *card_no, char out[PAYOUT_MASKED_CARD_LEN]);
+
+/* An account name (len bytes of UTF-8) as the journal and lianpayctl show it: its first
+ * character and one '*' whatever the length ("李三" -> "李*"), "*" alone for a name of one
+ * character or none. */
+#define PAYOUT_MASKED_NAME_LEN 6
+void payout_mask_name(const char *name, size_t len, char out[PAYOUT_MASKED_NAME_LEN]);
 
 #endif

@@ -560,6 +560,10 @@ static int start(struct service *s, char *err, size_t errlen)
         return -1;
     }
     set_options(s);
+    /* Whatever [submit] says: a payout left in flight by a crash is unknown from now on. A
+     * failure is logged and left to the submit thread (or the next start), as for any storage
+     * fault: the receiver must come up. */
+    (void)submit_recover(&s->submit_opt, s->writer);
     /* Room for every listener's connections, before the first is accepted. */
     listener_fit_fd_limit(s->cfg->max_connections +
                           (s->cfg->admin_listen != NULL ? s->cfg->admin_max_connections : 0));

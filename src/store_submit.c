@@ -5,9 +5,12 @@
  */
 #include "store_submit.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "store_private.h"
 
 #define PAYOUT_FIELDS                                                                              \
@@ -80,15 +83,72 @@ int store_submit_refuse(struct store *st, struct store_submit_step *s)
     return run(st, sql, b, 3, s);
 }
 
+/* The payments row of a payout that was just sent, ?1 no_order and ?2 sent_at: it is chased
+ * from sent_at (design.md), not from when it was queued, with the backoff from its start; and a
+ * give-up of an earlier chase (the payout was resubmitted since) is resolved, with its audit row
+ * as lianpayctl review resolve would write it, so that the order is chased again at all. */
+static const char *const sent_again_sql[] = {
+    "INSERT INTO review_resolutions (no_order, resolved_at, resolved_by, review_reason, note, "
+    "requery) SELECT no_order, ?2, 'lianpay-notifyd', review_reason, "
+    "'resubmitted payout sent again', 1 FROM payments WHERE no_order = ?1 AND needs_review = 1 "
+    "AND substr(review_reason, 1, length('" ATTEMPT_GIVE_UP_PREFIX "')) = '" ATTEMPT_GIVE_UP_PREFIX
+    "'",
+    "UPDATE payments SET updated_at = ?2, review_reason = NULL, needs_review = 0 "
+    "WHERE no_order = ?1 AND needs_review = 1 "
+    "AND substr(review_reason, 1, length('" ATTEMPT_GIVE_UP_PREFIX "')) = '" ATTEMPT_GIVE_UP_PREFIX
+    "'",
+    "UPDATE payments SET chase_from = ?2, query_count = 0 WHERE no_order = ?1",
+};
+
 int store_submit_sending(struct store *st, struct store_submit_step *s)
 {
     static const char sql[] = "UPDATE payouts SET state = 'sending', sent_at = ?2, "
                               "updated_at = ?2 WHERE no_order = ?1 AND state = 'queued'";
     const char *const b[] = {s->no_order, s->now_iso};
-    return run(st, sql, b, 2, s);
+    struct store_submit_step ignored;
+
+    if (run(st, sql, b, 2, s) < 0)
+        return -1;
+    for (size_t i = 0; s->changed > 0 && i < sizeof(sent_again_sql) / sizeof(sent_again_sql[0]);
+         i++)
+        if (run(st, sent_again_sql[i], b, 2, &ignored) < 0)
+            return -1;
+    return 0;
 }
 
-int store_submit_answer(struct store *st, struct store_submit_step *s)
+/* The answer as payout_attempts keeps it: each NUL byte written as the two characters "\0"
+ * (sql/0004 refuses a NUL in a text column; a C string would end at it). malloc'd, *n its length;
+ * NULL when there is no answer or no memory (*oom says which). */
+static char *visible_nul(const char *answer, size_t len, size_t *n, bool *oom)
+{
+    size_t nuls = 0;
+    *n = 0;
+    *oom = false;
+    if (answer == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        nuls += answer[i] == '\0';
+    char *out = malloc(len + nuls + 1), *o = out;
+    if (out == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (answer[i] == '\0') {
+            *o++ = '\\';
+            *o++ = '0';
+        } else {
+            *o++ = answer[i];
+        }
+    }
+    *o = '\0';
+    *n = len + nuls;
+    return out;
+}
+
+/* store_submit_answer's three statements, the answer (answer, n) stored as it is given. */
+static int record_answer(struct store *st, struct store_submit_step *s, const char *reason,
+                         const char *ret_msg, const char *answer, size_t n)
 {
     static const char upd[] =
         "UPDATE payouts SET state = ?2, ret_code = ?3, ret_msg = ?4, oid_paybill = ?5, "
@@ -106,10 +166,10 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
 
     if (prepare_once(st, upd, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
         bind_text(st, q, 2, s->state) < 0 || bind_opt(st, q, 3, s->ret_code) < 0 ||
-        bind_opt(st, q, 4, s->ret_msg) < 0 || bind_opt(st, q, 5, s->oid_paybill) < 0 ||
+        bind_opt(st, q, 4, ret_msg) < 0 || bind_opt(st, q, 5, s->oid_paybill) < 0 ||
         bind_opt(st, q, 6, s->confirm_code) < 0 || bind_opt(st, q, 7, s->confirm_expires_at) < 0 ||
         bind_int(st, q, 8, s->confirm_tries) < 0 || bind_text(st, q, 9, s->sent_at) < 0 ||
-        bind_text(st, q, 10, s->answered_at) < 0 || bind_opt(st, q, 11, s->reason) < 0 ||
+        bind_text(st, q, 10, s->answered_at) < 0 || bind_opt(st, q, 11, reason) < 0 ||
         step_done(st, q) < 0)
         goto out;
     s->changed = sqlite3_changes(st->db);
@@ -120,11 +180,11 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
         goto out;
     }
     if (prepare_once(st, ins, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
-        bind_text(st, q, 2, s->call) < 0 || bind_text(st, q, 3, s->state) < 0 ||
+        bind_text(st, q, 2, s->call) < 0 ||
+        bind_text(st, q, 3, s->attempt_class != NULL ? s->attempt_class : s->state) < 0 ||
         bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
-        check_bind(st, s->answer != NULL ? sqlite3_bind_text(q, 6, s->answer, (int)s->answer_len,
-                                                             SQLITE_TRANSIENT)
-                                         : sqlite3_bind_null(q, 6)) < 0 ||
+        check_bind(st, answer != NULL ? sqlite3_bind_text(q, 6, answer, (int)n, SQLITE_TRANSIENT)
+                                      : sqlite3_bind_null(q, 6)) < 0 ||
         bind_text(st, q, 7, s->request) < 0 || bind_text(st, q, 8, s->sent_at) < 0 ||
         bind_text(st, q, 9, s->answered_at) < 0 || step_done(st, q) < 0)
         goto out;
@@ -140,6 +200,53 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
     ret = 0;
 out:
     (void)sqlite3_finalize(q);
+    return ret;
+}
+
+/* One statement of the savepoint around store_submit_answer's. */
+static int savepoint(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = prepare_once(st, sql, &s) < 0 ? -1 : step_done(st, s);
+    (void)sqlite3_finalize(s);
+    return ret;
+}
+
+/*
+ * An answer that cannot be stored as it is (a CHECK of sql/0004 refuses something in it) must not
+ * leave the payout "sending" with the submit thread retrying it for ever, nothing else sent: the
+ * attempt is then recorded without what came from LianLian's side (the body, ret_msg), the reason
+ * saying why. Only an error of the statement's own (STORE_ERR_SQL) is worth that; a storage fault
+ * would fail the second try too and is passed up, to be retried after a pause.
+ */
+int store_submit_answer(struct store *st, struct store_submit_step *s)
+{
+    size_t n;
+    bool oom;
+    char *answer = visible_nul(s->answer, s->answer_len, &n, &oom);
+    char reason[512];
+    int ret = -1;
+
+    if (oom) {
+        store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+        return -1;
+    }
+    if (savepoint(st, "SAVEPOINT payout_answer") < 0)
+        goto out;
+    if (record_answer(st, s, s->reason, s->ret_msg, answer, n) == 0) {
+        ret = savepoint(st, "RELEASE payout_answer");
+        goto out;
+    }
+    if (store_err(st) != STORE_ERR_SQL)
+        goto out; /* the writer rolls the whole transaction back */
+    snprintf(reason, sizeof(reason), "%s%sthe answer could not be stored (%.160s): kept without it",
+             s->reason != NULL ? s->reason : "", s->reason != NULL ? "; " : "", store_errmsg(st));
+    if (savepoint(st, "ROLLBACK TO payout_answer") < 0 ||
+        record_answer(st, s, reason, NULL, NULL, 0) < 0)
+        goto out;
+    ret = savepoint(st, "RELEASE payout_answer");
+out:
+    free(answer);
     return ret;
 }
 
@@ -177,8 +284,75 @@ int store_submit_confirming(struct store *st, struct store_submit_step *s)
     return run(st, sql, b, 2, s);
 }
 
+void store_submit_step_finish(struct store_submit_step *s)
+{
+    free(s->changes);
+    s->changes = NULL;
+    s->n_changes = 0;
+}
+
+/* The payouts sql (binding ?1 to s->now_iso when it has a parameter) selects, with their states,
+ * into s->changes as their from. Returns 0, or -1. */
+static int changes_before(struct store *st, const char *sql, struct store_submit_step *s)
+{
+    sqlite3_stmt *q = NULL;
+    int ret = -1, row, cap = 0;
+
+    store_submit_step_finish(s);
+    if (prepare_once(st, sql, &q) < 0 ||
+        (sqlite3_bind_parameter_count(q) > 0 && bind_text(st, q, 1, s->now_iso) < 0))
+        goto out;
+    while ((row = step_row(st, q)) == 1) {
+        if (s->n_changes == cap) {
+            int more = cap > 0 ? cap * 2 : 8;
+            struct store_submit_change *c = realloc(s->changes, (size_t)more * sizeof(*c));
+            if (c == NULL) {
+                store_set_errorf(st, SQLITE_NOMEM, "out of memory");
+                goto out;
+            }
+            s->changes = c;
+            cap = more;
+        }
+        struct store_submit_change *c = &s->changes[s->n_changes++];
+        memset(c, 0, sizeof(*c));
+        column_copy(q, 0, c->no_order, sizeof(c->no_order));
+        column_copy(q, 1, c->from, sizeof(c->from));
+    }
+    ret = row < 0 ? -1 : 0;
+out:
+    (void)sqlite3_finalize(q);
+    return ret;
+}
+
+/* Each of s->changes' state and reason now, as their to. Returns 0, or -1. */
+static int changes_after(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "SELECT state, reason FROM payouts WHERE no_order = ?1";
+    sqlite3_stmt *q = NULL;
+    int ret = -1;
+
+    if (prepare_once(st, sql, &q) < 0)
+        goto out;
+    for (int i = 0; i < s->n_changes; i++) {
+        struct store_submit_change *c = &s->changes[i];
+        if (sqlite3_reset(q) != SQLITE_OK || bind_text(st, q, 1, c->no_order) < 0 ||
+            step_row(st, q) != 1) {
+            store_set_errorf(st, SQLITE_ERROR, "payout %s vanished in its sweep", c->no_order);
+            goto out;
+        }
+        column_copy(q, 0, c->to, sizeof(c->to));
+        column_copy(q, 1, c->reason, sizeof(c->reason));
+    }
+    ret = 0;
+out:
+    (void)sqlite3_finalize(q);
+    return ret;
+}
+
 int store_submit_recover(struct store *st, struct store_submit_step *s)
 {
+    static const char which[] = "SELECT no_order, state FROM payouts "
+                                "WHERE state = 'sending' OR state = 'confirming'";
     /* The payments rows first, while the payouts still say which ones were in flight (their
      * payout_held is already 0: sending and confirming are not held). */
     static const char sched[] =
@@ -189,17 +363,22 @@ int store_submit_recover(struct store *st, struct store_submit_step *s)
                               "WHERE state = 'sending' OR state = 'confirming'";
     const char *const b1[] = {s->now_iso, s->next_query_at};
     const char *const b2[] = {s->now_iso, s->now_iso, s->reason};
-    if (run(st, sched, b1, 2, s) < 0)
+    if (changes_before(st, which, s) < 0 || run(st, sched, b1, 2, s) < 0 ||
+        run(st, upd, b2, 3, s) < 0)
         return -1;
-    return run(st, upd, b2, 3, s);
+    return changes_after(st, s);
 }
 
 int store_submit_expire(struct store *st, struct store_submit_step *s)
 {
+    static const char which[] = "SELECT no_order, state FROM payouts INDEXED BY payouts_state "
+                                "WHERE state = 'review' AND confirm_expires_at <= ?1";
     static const char sql[] = "UPDATE payouts SET state = 'closed', reason = ?2, updated_at = ?1 "
                               "WHERE state = 'review' AND confirm_expires_at <= ?1";
     const char *const b[] = {s->now_iso, s->reason};
-    return run(st, sql, b, 2, s);
+    if (changes_before(st, which, s) < 0 || run(st, sql, b, 2, s) < 0)
+        return -1;
+    return changes_after(st, s);
 }
 
 const char *const store_payout_state_names[STORE_PAYOUT_STATES] = {

@@ -39,6 +39,13 @@ struct store_submit_confirm {
 /* The payout asked to be confirmed longest ago into *out. Returns 1, 0 when none, -1 on error. */
 int store_submit_next_confirm(struct store *st, struct store_submit_confirm *out);
 
+/* A payout a sweep (recovery, expiry) changed, for its log line. */
+struct store_submit_change {
+    char no_order[33]; /* sql/0004's format: at most 32 printable ASCII characters */
+    char from[16], to[16];
+    char reason[256]; /* the row's reason after the step (a trigger may have set another) */
+};
+
 /* One step of a payout, the input of a writer job (all strings borrowed). */
 struct store_submit_step {
     const char *no_order;
@@ -46,8 +53,9 @@ struct store_submit_step {
     /* WRITER_PAYOUT_REFUSE: the reason (payout_check's sentence); ret_code stays NULL. */
     const char *reason;
     /* WRITER_PAYOUT_ANSWER: what the answer says. */
-    const char *call;  /* "apply" | "confirm" */
-    const char *state; /* the payout's new state, and the attempt's class */
+    const char *call;          /* "apply" | "confirm" */
+    const char *state;         /* the payout's new state, and the attempt's class... */
+    const char *attempt_class; /* ...unless this is not NULL (a refused confirm: back to review) */
     const char *ret_code, *ret_msg, *oid_paybill, *confirm_code, *confirm_expires_at;
     int confirm_tries;
     int signed_ok;
@@ -58,26 +66,38 @@ struct store_submit_step {
     const char *next_query_at; /* the payments row's next query, NULL to leave it */
     /* Out: rows the step changed (0: the payout was not in the state the step expects). */
     int changed;
+    /* Out, store_submit_recover and store_submit_expire: the payouts changed (malloc'd, NULL
+     * when none; each run of the step replaces it; free with store_submit_step_finish). */
+    struct store_submit_change *changes;
+    int n_changes;
 };
+
+void store_submit_step_finish(struct store_submit_step *s);
 
 /* queued -> refused, with reason and ret_code NULL. Returns 0, or -1 on an SQL error. */
 int store_submit_refuse(struct store *st, struct store_submit_step *s);
 /* queued -> sending (write-ahead: committed before the request leaves); s->changed 0 when the
- * payout is no longer queued (cancelled meanwhile). Returns 0, or -1. */
+ * payout is no longer queued (cancelled meanwhile). The payments row is then chased from
+ * s->now_iso (sent_at: chase_from, query_count 0), and a give-up flag an earlier chase of the
+ * order set is cleared with a review_resolutions row by 'lianpay-notifyd'. Returns 0, or -1. */
 int store_submit_sending(struct store *st, struct store_submit_step *s);
 /* review -> confirming (write-ahead) when a confirm is requested and the code has not lapsed at
  * s->now_iso; s->changed 0 otherwise (declined, expired meanwhile: nothing is sent). Returns 0,
  * or -1. */
 int store_submit_confirming(struct store *st, struct store_submit_step *s);
 /* sending or confirming -> s->state with the answer's fields, attempts + 1, one payout_attempts
- * row, and the payments row's next query; confirm_requested_at is cleared. Returns 0, or -1. */
+ * row, and the payments row's next query; confirm_requested_at is cleared. The answer is stored
+ * with each NUL byte as the two characters "\0"; one a CHECK refuses anyway is recorded without
+ * its body and ret_msg, the reason saying why, so that an answer never keeps a payout in flight.
+ * Returns 0, or -1 (a storage fault, or no memory). */
 int store_submit_answer(struct store *st, struct store_submit_step *s);
-/* At start-up: every payout in sending or confirming becomes unknown with reason, its payments
- * row queried at next_query_at. s->changed: how many. Returns 0, or -1. */
+/* At start-up: every payout in sending or confirming becomes unknown with reason (accepted, by
+ * sql/0007's trigger, when a signed result is already stored), its payments row queried at
+ * next_query_at. s->changed: how many; s->changes: which. Returns 0, or -1. */
 int store_submit_recover(struct store *st, struct store_submit_step *s);
 
 /* review -> closed for every payout whose confirm_expires_at is not after s->now_iso, with
- * s->reason. s->changed: how many. Returns 0, or -1. */
+ * s->reason. s->changed: how many; s->changes: which. Returns 0, or -1. */
 int store_submit_expire(struct store *st, struct store_submit_step *s);
 
 /* The payout states, in sql/0004's order (the label of store_submit_counts' counts). */

@@ -50,6 +50,7 @@ struct submitter {
     struct worker w; /* stop requests, writer jobs, heartbeat, max_rate */
 
     atomic_ullong attempts, refused_before_sending, recovered, expired;
+    bool build_failing; /* the last request could not be built (cannot_build logged it) */
     atomic_ullong by_class[PAYOUT_CLASS_COUNT];
 };
 
@@ -63,6 +64,16 @@ static void log_change(const char *no_order, const char *from, const char *to, c
 {
     log_kv(LOG_LEVEL_INFO, "payout", "no_order", log_outside(no_order), "from", from, "to", to,
            "reason", log_outside(reason), NULL);
+}
+
+/* One line per payout a committed sweep changed. */
+static void log_changes(const struct store_submit_step *step)
+{
+    for (int i = 0; i < step->n_changes; i++) {
+        const struct store_submit_change *c = &step->changes[i];
+        log_kv(LOG_LEVEL_WARNING, "payout", "no_order", log_outside(c->no_order), "from", c->from,
+               "to", c->to, "reason", log_outside(c->reason[0] != '\0' ? c->reason : NULL), NULL);
+    }
 }
 
 /* Hands step to the writer as kind and waits for the commit. Returns 0 when committed. */
@@ -145,10 +156,29 @@ static int record_answer(struct submitter *s, const char *no_order,
         time_iso(answered_ms + s->opt->unknown_query_after * 1000, next_query);
         step.next_query_at = next_query;
         break;
+    case PAYOUT_REFUSED_NOTHING_STORED:
+    case PAYOUT_REFUSED_MAY_RESUBMIT:
+        if (c != NULL) {
+            /* LianLian refused the confirm, not the payout: it still holds the order in review
+             * under the same code, and a resubmit would only be 1002. A person fixes the cause
+             * and confirms again while the code lives. */
+            step.state = "review";
+            step.attempt_class = state;
+            step.confirm_code = c->confirm_code;
+            step.confirm_expires_at = c->confirm_expires_at;
+            step.confirm_tries = c->confirm_tries;
+            snprintf(reason, sizeof(reason),
+                     "confirm refused (%s%s%.200s): fix the cause and confirm again before %s",
+                     a->ret_code, a->ret_msg[0] != '\0' ? " " : "", a->ret_msg,
+                     c->confirm_expires_at);
+            step.reason = reason;
+        }
+        break;
     default:
         break;
     }
-    if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN) {
+    if (c != NULL && a->cls != PAYOUT_REVIEW && a->cls != PAYOUT_UNKNOWN &&
+        strcmp(step.state, "review") != 0) {
         /* The code stays with the row (what was confirmed, or what closed), and who asked. */
         step.confirm_code = c->confirm_code;
         step.confirm_expires_at = c->confirm_expires_at;
@@ -162,7 +192,7 @@ static int record_answer(struct submitter *s, const char *no_order,
         return -1;
     }
     if (step.changed > 0)
-        log_change(no_order, c != NULL ? "confirming" : "sending", state, step.reason);
+        log_change(no_order, c != NULL ? "confirming" : "sending", step.state, step.reason);
     return 0;
 }
 
@@ -226,7 +256,23 @@ static int send_and_record(struct submitter *s, enum payout_call call, const cha
     return rc < 0 ? 1 : 0;
 }
 
-/* Sends one queued payout. Returns -1 on a storage failure, 1 when stopping, 0 otherwise. */
+/* A request we could not build (no LianLian key, signing, encrypting, the random-number
+ * generator, memory): our fault, not the payout's, which stays as it is (queued, or review with
+ * its confirm request) and is tried again after a pause, as after a storage failure; logged once
+ * until a request is built again. Returns -1 (pause). */
+static int cannot_build(struct submitter *s, const char *no_order, const char *call,
+                        const char *why)
+{
+    if (!s->build_failing)
+        log_kv(LOG_LEVEL_ERROR, "submit", "no_order", log_outside(no_order), "call", call, "error",
+               why != NULL ? why : "no LianLian public key", "action",
+               "retried every few seconds, nothing sent meanwhile", NULL);
+    s->build_failing = true;
+    return -1;
+}
+
+/* Sends one queued payout. Returns -1 on a storage failure or a request that could not be built
+ * (pause, then again), 1 when stopping, 0 otherwise. */
 static int submit_one(struct submitter *s, const struct store_submit_payout *p)
 {
     char why[256];
@@ -243,8 +289,11 @@ static int submit_one(struct submitter *s, const struct store_submit_payout *p)
                  ? payout_build_apply(&s->opt->payout, &p->req, lianlian, &b, &build_why)
                  : -1;
     EVP_PKEY_free(lianlian);
+    if (rc == PAYOUT_BUILD_FIELD)
+        return refuse(s, no_order, build_why);
     if (rc < 0)
-        return refuse(s, no_order, build_why != NULL ? build_why : "no LianLian public key");
+        return cannot_build(s, no_order, "apply", build_why);
+    s->build_failing = false;
 
     int64_t sent_ms;
     if ((rc = write_ahead(s, WRITER_PAYOUT_SENDING, no_order, &b, &sent_ms)) <= 0)
@@ -264,11 +313,9 @@ static int confirm_one(struct submitter *s, const struct store_submit_confirm *c
                                                      lianlian, &b, &why)
                               : -1;
     EVP_PKEY_free(lianlian);
-    if (rc < 0) {
-        log_kv(LOG_LEVEL_ERROR, "submit", "no_order", log_outside(c->no_order), "call", "confirm",
-               "error", why != NULL ? why : "no LianLian public key", NULL);
-        return -1; /* stays review with the request: tried again after a pause */
-    }
+    if (rc < 0) /* a confirm has no field of the payout's own to refuse */
+        return cannot_build(s, c->no_order, "confirm", why);
+    s->build_failing = false;
     int64_t sent_ms;
     if ((rc = write_ahead(s, WRITER_PAYOUT_CONFIRMING, c->no_order, &b, &sent_ms)) <= 0)
         return rc == 0 ? 0 : rc == -1 ? -1 : 1; /* 0: declined or lapsed, nothing is sent */
@@ -277,34 +324,65 @@ static int confirm_one(struct submitter *s, const struct store_submit_confirm *c
     return send_and_record(s, PAYOUT_CONFIRM, c->no_order, c->card_no, c, &b, sent_ms);
 }
 
-/* One writer step on all payouts at once (recovery, expiry). Returns 0 when committed. */
-static int sweep(struct submitter *s, enum writer_kind kind, const char *reason,
-                 const char *next_query_at, int *changed)
+/* Closes the review payouts whose confirm code lapsed. */
+static void expire(struct submitter *s)
 {
     char now[TIME_ISO_LEN];
     time_iso(time_now_ms(), now);
-    struct store_submit_step step = {
-        .now_iso = now, .reason = reason, .next_query_at = next_query_at};
-    int status = write_step(s, kind, &step);
-    *changed = step.changed;
-    return status;
+    struct store_submit_step step = {.now_iso = now, .reason = expired_reason};
+    if (write_step(s, WRITER_PAYOUT_EXPIRE, &step) == 0 && step.changed > 0) {
+        atomic_fetch_add(&s->expired, (unsigned long long)step.changed);
+        log_changes(&step);
+    }
+    store_submit_step_finish(&step);
 }
 
-/* At start-up, before anything is sent. Returns true when stopping. */
+/* Recovery (submit_recover) as one writer job handed over through w. Returns 0 when committed,
+ * with *n the payouts it made unknown. */
+static int recover_once(struct worker *w, struct writer *wr, const struct submit_options *opt,
+                        int *n)
+{
+    char now[TIME_ISO_LEN], next[TIME_ISO_LEN];
+    int64_t now_ms = time_now_ms();
+
+    time_iso(now_ms, now);
+    time_iso(now_ms + opt->unknown_query_after * 1000, next);
+    struct store_submit_step step = {
+        .now_iso = now, .reason = recovered_reason, .next_query_at = next};
+    struct writer_job job = {.kind = WRITER_PAYOUT_RECOVER, .in.payout = &step};
+    int status = worker_write(w, wr, &job);
+    *n = step.changed;
+    if (status != 0)
+        log_storage("payout_recover");
+    else
+        log_changes(&step);
+    store_submit_step_finish(&step);
+    return status != 0 ? -1 : 0;
+}
+
+int submit_recover(const struct submit_options *opt, struct writer *wr)
+{
+    struct worker w;
+    int n = 0;
+
+    worker_init(&w, 1);
+    int rc = recover_once(&w, wr, opt, &n);
+    worker_finish(&w);
+    return rc;
+}
+
+/* At the thread's start, before anything is sent: service.c has run submit_recover already, but
+ * a storage fault then must not let a payout left "sending" be taken for one in flight now, so
+ * the thread does it again (nothing is found when the first one committed) until it commits.
+ * Returns true when stopping. */
 static bool recover(struct submitter *s)
 {
     for (;;) {
-        char next[TIME_ISO_LEN];
         int n = 0;
-        time_iso(time_now_ms() + s->opt->unknown_query_after * 1000, next);
-        if (sweep(s, WRITER_PAYOUT_RECOVER, recovered_reason, next, &n) == 0) {
+        if (recover_once(&s->w, s->writer, s->opt, &n) == 0) {
             atomic_fetch_add(&s->recovered, (unsigned long long)n);
-            if (n > 0)
-                log_kv(LOG_LEVEL_WARNING, "payout", "from", "sending|confirming", "to", "unknown",
-                       "count", log_int(n), "reason", recovered_reason, NULL);
             return false;
         }
-        log_storage("payout_recover");
         if (worker_sleep_until(&s->w, time_mono_ms() + STORAGE_PAUSE_MS))
             return true;
     }
@@ -320,12 +398,7 @@ static void *submit_main(void *arg)
     for (;;) {
         atomic_store(&s->w.heartbeat, time_mono_ms());
         int64_t pause = IDLE_MS;
-        int n = 0;
-        if (sweep(s, WRITER_PAYOUT_EXPIRE, expired_reason, NULL, &n) == 0 && n > 0) {
-            atomic_fetch_add(&s->expired, (unsigned long long)n);
-            log_kv(LOG_LEVEL_WARNING, "payout", "from", "review", "to", "closed", "count",
-                   log_int(n), "reason", expired_reason, NULL);
-        }
+        expire(s);
         /* A person's confirm first: its code lapses, a queued payout waits. */
         struct store_submit_confirm c;
         int asked = store_submit_next_confirm(s->store, &c);

@@ -27,6 +27,13 @@ struct submit_options {
     int64_t unknown_query_after; /* unknown: first query at answered_at + this (seconds) */
 };
 
+/* Start-up recovery, once, before any request can leave, whatever [submit] says (a daemon
+ * killed while sending and restarted with submit off must not leave the payout "sending" for
+ * ever): every payout in sending or confirming becomes unknown, queried unknown_query_after
+ * from now, one log line per payout. Returns 0, or -1 (logged) when the writer did not commit
+ * it; the submit thread then does it again before it sends anything. */
+int submit_recover(const struct submit_options *opt, struct writer *w);
+
 /* Starts the thread. opt, keys and w must outlive it. Returns NULL with a reason in err. */
 struct submitter *submit_start(const struct submit_options *opt, struct keyring *keys,
                                struct writer *w, char *err, size_t errlen);

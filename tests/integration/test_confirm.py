@@ -136,6 +136,40 @@ def confirm_decline_resubmit():
 
 
 @test
+def a_refused_confirm_keeps_the_review():
+    # LianLian refuses the confirm (9104: balance too low) but still holds the order in review
+    # under the same code: the payout goes back to review, not refused (a resubmit would be
+    # 1002), and the person confirms again after the top-up.
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {'C-TOPUP': {'apply': [{'ret_code': '4002'}],
+                                      'confirm': [{'ret_code': '9104', 'ret_msg': '余额不足'},
+                                                  {'ret_code': '0000'}]}})
+    d = start(tmp, sim)
+    queue(d, ('C-TOPUP',))
+    before = wait_state(d, 'C-TOPUP', 'review')
+    r = ctl(d, 'confirm', 'C-TOPUP', '--timeout', '120s')
+    eq(r.returncode, 1, 'confirm refused: exit 1: %r %r' % (r.stdout, r.stderr))
+    p = payout(d, 'C-TOPUP')
+    eq((p['state'], p['ret_code'], p['confirm_code'], p['confirm_expires_at'], p['confirm_tries'],
+        p['confirm_requested_at']),
+       ('review', '9104', before['confirm_code'], before['confirm_expires_at'], 6, None),
+       'back to review with the same code, expiry and tries')
+    eq(p['reason'], 'confirm refused (9104 余额不足): fix the cause and confirm again before ' +
+       before['confirm_expires_at'], 'reason')
+    eq([(a['call'], a['class'], a['ret_code']) for a in attempts(d, 'C-TOPUP')],
+       [('apply', 'review', '4002'), ('confirm', 'refused', '9104')], 'the journal keeps refused')
+    ok(d.row('C-TOPUP')['payout_held'] == 1, 'review: held')
+    ok(any('no_order=C-TOPUP from=confirming to=review' in l for l in d.log_lines('payout')),
+       'the state change is logged')
+    r = ctl(d, 'confirm', 'C-TOPUP', '--timeout', '120s')
+    eq(r.returncode, 0, 'confirmed again: %r' % r.stderr)
+    eq(payout(d, 'C-TOPUP')['state'], 'accepted', 'accepted the second time')
+    eq((len(calls(sim, 'C-TOPUP', 'apply')), len(calls(sim, 'C-TOPUP', 'confirm'))), (1, 2),
+       'applied once, confirmed twice')
+    eq(d.stop(), 0, 'the daemon stops cleanly')
+
+
+@test
 def confirm_waits_then_says_the_daemon_may_be_stopped():
     tmp = TempDir()
     sim = PayoutSim(tmp, {'W-1': {'apply': [{'ret_code': '4002'}]}})

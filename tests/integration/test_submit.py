@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -151,6 +152,8 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
     ok(any(re.search(r'no_order=S-UNSIGNED .*signed=0', l) for l in lines), 'unsigned: signed=0')
     ok(any(re.search(r'event=payout no_order=S-OK from=sending to=accepted', l)
            for l in d.log_lines('payout')), 'state change logged')
+    ok(any(re.search(r'event=payout no_order=S-LAPSED from=review to=closed reason=', l)
+           for l in d.log_lines('payout')), 'the expiry logged, payout by payout')
     ok(CARD not in d.logs() and NAME not in d.logs(), 'no card number nor name in the log')
 
     status, _, body = admin_get(d, '/metrics')
@@ -169,18 +172,24 @@ def every_answer_becomes_its_state_and_nothing_is_sent_twice():
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
-@test
-def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
+def killed_while_sending(no_order):
+    """(sim, daemon) once the daemon was killed -9 while no_order's request was in flight."""
     tmp = TempDir()
     # Not notified: a signed notification stored before the restart would make it accepted
     # when it becomes unknown (sql/0007).
-    sim = PayoutSim(tmp, {'K-1': {'apply': [{'no_answer': True, 'hold_ms': 60000}],
-                                  'result': {'lose_notifications': True}}})
+    sim = PayoutSim(tmp, {no_order: {'apply': [{'no_answer': True, 'hold_ms': 60000}],
+                                     'result': {'lose_notifications': True}}})
     d = start(tmp, sim, timeout='60s')
-    queue(d, ('K-1',))
-    wait_for(lambda: len(sim.records('K-1')) == 1, 'the request reached the sim', timeout=30)
-    eq(payout(d, 'K-1')['state'], 'sending', 'sending committed before the request left')
+    queue(d, (no_order,))
+    wait_for(lambda: len(sim.records(no_order)) == 1, 'the request reached the sim', timeout=30)
+    eq(payout(d, no_order)['state'], 'sending', 'sending committed before the request left')
     d.kill()
+    return sim, d
+
+
+@test
+def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
+    sim, d = killed_while_sending('K-1')
     d.start()
     p = wait_state(d, 'K-1', 'unknown')
     ok('never sent again' in (p['reason'] or ''), 'reason %r' % p['reason'])
@@ -189,6 +198,152 @@ def kill_9_in_flight_then_restart_is_unknown_and_sent_once():
        'chased: scheduled for a query unless notified already: %r' % (tuple(r),))
     time.sleep(3)
     eq(len(sim.records('K-1')), 1, 'sent exactly once in all')
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+
+@test
+def kill_9_in_flight_then_restart_with_submit_off_is_unknown():
+    # Recovery at start-up does not wait for [submit]: with it off the payout would otherwise
+    # stay "sending" for ever, unqueried.
+    sim, d = killed_while_sending('K-OFF')
+    with open(d.config, encoding='utf-8') as f:
+        text = f.read()
+    off, n = re.subn(r'(\[submit\]\n(?:.*\n)*?)enabled = true', r'\1enabled = false', text)
+    eq(n, 1, '[submit] enabled turned off')
+    with open(d.config, 'w', encoding='utf-8') as f:
+        f.write(off)
+    d.start()
+    p = wait_state(d, 'K-OFF', 'unknown', timeout=15)
+    ok('never sent again' in (p['reason'] or ''), 'reason %r' % p['reason'])
+    r = d.row('K-OFF')
+    ok(r['payout_held'] == 0 and r['next_query_at'] is not None, 'chased: %r' % (tuple(r),))
+    eq(len(sim.records('K-OFF')), 1, 'sent exactly once in all')
+    ok(re.search(r'event=payout no_order=K-OFF from=sending to=unknown reason=', d.logs()),
+       'the recovery is logged, payout by payout')
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+class RawPayment:
+    """A payment.htm on loopback that answers each POST it reads with answer(n) (n counts the
+    POSTs from 1; bytes: that body with HTTP 200 and keep-alive; None: the connection is closed
+    without a byte of answer). It counts the POSTs it read, on whatever connection they came."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.url = 'http://127.0.0.1:%d/paymentapi/' % self.port
+        self.posts = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.connection, args=(conn,), daemon=True).start()
+
+    def read_post(self, conn, buf):
+        """(True, what follows it) once a whole request was read from conn, (False, b'') when
+        the peer closed first."""
+        while b'\r\n\r\n' not in buf:
+            data = conn.recv(65536)
+            if not data:
+                return False, b''
+            buf += data
+        head, _, buf = buf.partition(b'\r\n\r\n')
+        n = int(re.search(rb'(?im)^content-length:\s*(\d+)', head).group(1))
+        while len(buf) < n:  # libcurl sends the body after an unanswered Expect
+            data = conn.recv(65536)
+            if not data:
+                return False, b''
+            buf += data
+        return True, buf[n:]
+
+    def connection(self, conn):
+        buf = b''
+        with conn:
+            conn.settimeout(20)
+            try:
+                while True:
+                    whole, buf = self.read_post(conn, buf)
+                    if not whole:
+                        return
+                    with self.lock:
+                        self.posts += 1
+                        body = self.answer(self.posts)
+                    if body is None:
+                        return
+                    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+                                 b'Connection: keep-alive\r\nContent-Length: %d\r\n\r\n%s'
+                                 % (len(body), body))
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+
+
+def start_raw(tmp, sim, srv):
+    """A daemon whose payment.htm is srv (a RawPayment)."""
+    port = free_port()
+    return Daemon(tmp, sim.ll_pub, merchant_private=sim.m_priv, listen='127.0.0.1:%d' % port,
+                  sections={'lianlian': {'query_url': sim.base + 'queryPayment.htm'},
+                            'reconcile': {'notify_window': '1h'},
+                            'submit': {'enabled': 'true',
+                                       'notify_url': 'http://127.0.0.1:%d/lianpay/notify' % port,
+                                       'payment_url': srv.url + 'payment.htm',
+                                       'confirm_url': srv.url + 'confirmPayment.htm',
+                                       'timeout': '10s', 'unknown_query_after': '1h',
+                                       'max_rate': '20'}})
+
+
+@test
+def a_connection_dying_before_the_answer_is_not_retried_by_libcurl():
+    # The first POST answered (unsigned 9999: unknown) on a kept-alive connection, every later
+    # one read and left unanswered.
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {})
+    srv = RawPayment(lambda n: b'{"ret_code":"9999","ret_msg":"busy"}' if n == 1 else None)
+    d = start_raw(tmp, sim, srv)
+    queue(d, ('D-1',))
+    wait_state(d, 'D-1', 'unknown')
+    queue(d, ('D-2',))
+    p = wait_state(d, 'D-2', 'unknown')
+    eq(attempts(d, 'D-2')[0]['answer'], None, 'D-2: no answer came')
+    ok((p['reason'] or '').startswith('unsigned answer: no answer'), 'D-2 reason %r' % p['reason'])
+    time.sleep(2)  # a resend would have come at once
+    with d.db() as c:
+        sent = c.execute("SELECT count(*) FROM payout_attempts WHERE call = 'apply'").fetchone()[0]
+    eq(sent, 2, 'payment.htm sends the daemon recorded')
+    eq(srv.posts, sent, 'POSTs the server read: one per recorded send, none resent by libcurl')
+    srv.close()
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+
+@test
+def an_answer_with_a_nul_byte_is_recorded_and_the_next_payout_is_sent():
+    # An unsigned answer with a NUL in it: the attempts row keeps it with the NUL made visible.
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {})
+    srv = RawPayment(lambda n: b'{"ret_code":"0000","ret_msg":"o\x00k"}' if n == 1
+                     else b'{"ret_code":"9999","ret_msg":"busy"}')
+    d = start_raw(tmp, sim, srv)
+    queue(d, ('N-1',))
+    p = wait_state(d, 'N-1', 'unknown', timeout=15)
+    ok((p['reason'] or '').startswith('unsigned answer: '), 'N-1 reason %r' % p['reason'])
+    a = attempts(d, 'N-1')
+    eq([(x['class'], x['signed']) for x in a], [('unknown', 0)], 'N-1: one unsigned attempt')
+    eq(a[0]['answer'], '{"ret_code":"0000","ret_msg":"o\\0k"}', 'the NUL made visible')
+    queue(d, ('N-2',))
+    wait_state(d, 'N-2', 'unknown', timeout=15)
+    eq(srv.posts, 2, 'the next payout was sent')
+    status, _, body = admin_get(d, '/readyz')
+    eq(status, 200, '/readyz')
+    srv.close()
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 

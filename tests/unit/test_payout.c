@@ -420,7 +420,7 @@ static void test_build_apply(void **state)
     assert_null(strstr(b.journal_json, "李三"));
     assert_int_equal(msg_parse(b.journal_json, strlen(b.journal_json), &m, &why), 0);
     assert_string_equal(msg_get(&m, "card_no"), "622848******1474");
-    assert_string_equal(msg_get(&m, "acct_name"), "李**");
+    assert_string_equal(msg_get(&m, "acct_name"), "李*");
     assert_string_equal(msg_get(&m, "money_order"), "49.65");
     assert_string_equal(msg_get(&m, "no_order"), ORDER);
     /* Nor its signature: over the plain card it would let a reader test guessed numbers. */
@@ -456,16 +456,32 @@ static void test_build_apply(void **state)
     payout_built_finish(&again);
     payout_built_finish(&b);
 
-    /* Required fields. */
+    /* Required fields: the payout's own problem (PAYOUT_BUILD_FIELD: refused, the field named),
+     * and a field that is not UTF-8. */
     struct payout_request missing = request;
     missing.card_no = "";
-    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), -1);
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "card_no: required");
     assert_null(b.body);
     missing = request;
     missing.money_order = NULL;
-    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), -1);
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "money_order: required");
+    missing = request;
+    missing.brabank_name = "\xff";
+    assert_int_equal(payout_build_apply(&o, &missing, payload_pub, &b, &why), PAYOUT_BUILD_FIELD);
+    assert_string_equal(why, "brabank_name: not UTF-8 text");
+    /* Ours (the configuration, a key): -1, the payout is not to blame. */
     o.notify_url = NULL;
     assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    o = options();
+    o.oid_partner = NULL;
+    assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    o = options();
+    EVP_PKEY *public_only = payload_pub; /* no private key to sign with */
+    o.merchant_key = public_only;
+    assert_int_equal(payout_build_apply(&o, &request, payload_pub, &b, &why), -1);
+    assert_null(b.body);
 }
 
 static void test_build_confirm(void **state)
@@ -522,21 +538,54 @@ static void test_encryption_key(void **state)
     EVP_PKEY_free(real);
 }
 
+/* At least 6 digits hidden whatever the length (an 11-13 digit company account showed 10), at
+ * most the first 6 and last 4 shown. */
 static void test_mask_card(void **state)
 {
     char out[PAYOUT_MASKED_CARD_LEN];
     (void)state;
 
-    payout_mask_card("6228480223312311474", out);
-    assert_string_equal(out, "622848******1474");
-    payout_mask_card("11014567890123", out);
-    assert_string_equal(out, "110145******0123");
-    payout_mask_card("62284802233123114740000000000000", out);
-    assert_string_equal(out, "622848******0000");
-    const char *hidden[] = {"1234567890", "", "6228 4802 2331 1474", "622848022331231147\xe4"};
-    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
-        payout_mask_card(hidden[i], out);
-        assert_string_equal(out, "******");
+    static const char *const cases[][2] = {
+        {"6228480223312311474", "622848******1474"},
+        {"6228480223311474", "622848******1474"},
+        {"62284802233123114740000000000000", "622848******0000"},
+        {"622848022331474", "62284******1474"},
+        {"11014567890123", "1101******0123"},
+        {"1101456789012", "110******9012"},
+        {"11014567890", "1******7890"},
+        {"1234567890", "******7890"},
+        {"12345678", "******78"},
+        {"123456", "******"},
+        {"12", "******"},
+        {"", "******"},
+        {"6228 4802 2331 1474", "******"},
+        {"622848022331231147\xe4", "******"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        payout_mask_card(cases[i][0], out);
+        assert_string_equal(out, cases[i][1]);
+    }
+}
+
+/* The first character (a whole UTF-8 sequence) and one '*', or '*' alone for a name of one
+ * character: the journal, lianpayctl's lines and its JSON all show this. */
+static void test_mask_name(void **state)
+{
+    char out[PAYOUT_MASKED_NAME_LEN];
+    (void)state;
+
+    static const char *const cases[][2] = {
+        {"李三", "李*"},
+        {"欧阳娜娜", "欧*"},
+        {"李", "*"},
+        {"Li San", "L*"},
+        {"L", "*"},
+        {"", "*"},
+        {"\xf0\x9f\x98\x80x", "\xf0\x9f\x98\x80*"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        payout_mask_name(cases[i][0], strlen(cases[i][0]), out);
+        assert_string_equal(out, cases[i][1]);
     }
 }
 
@@ -718,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_build_confirm),
         cmocka_unit_test(test_encryption_key),
         cmocka_unit_test(test_mask_card),
+        cmocka_unit_test(test_mask_name),
         cmocka_unit_test(test_http),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

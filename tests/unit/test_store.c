@@ -912,6 +912,12 @@ static void test_submit_steps(void **state)
                                   "|| ' ' || p.payout_held FROM payouts AS o JOIN payments AS p "
                                   "USING (no_order) WHERE no_order = 'S3'"),
                         "unknown in flight 2026-12-01T11:01:00.000Z 0");
+    assert_int_equal(r.n_changes, 1); /* for its log line */
+    assert_string_equal(r.changes[0].no_order, "S3");
+    assert_string_equal(r.changes[0].from, "sending");
+    assert_string_equal(r.changes[0].to, "unknown");
+    assert_string_equal(r.changes[0].reason, "in flight");
+    store_submit_step_finish(&r);
 
     /* Review expiry: only a lapsed code closes. */
     raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) "
@@ -929,6 +935,115 @@ static void test_submit_steps(void **state)
                                   "ifnull(reason, '-'), ', ') FROM payouts WHERE no_order GLOB "
                                   "'R*'"),
                         "R1 closed lapsed, R2 review -");
+    assert_int_equal(e.n_changes, 1);
+    assert_string_equal(e.changes[0].no_order, "R1");
+    assert_string_equal(e.changes[0].from, "review");
+    assert_string_equal(e.changes[0].to, "closed");
+    store_submit_step_finish(&e);
+}
+
+/* An answer is always recorded (store_submit_answer): a NUL in the body is kept as "\0", and an
+ * answer a CHECK refuses anyway is recorded without its body, the reason saying why, so that the
+ * payout leaves "sending" and the submit thread goes on. */
+static void test_submit_answer_always_recorded(void **state)
+{
+    struct fx *fx = *state;
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
+                 "('Z1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
+                 "('Z2', '1.00', '20261201093000', '6228480223312311474', 'B')");
+    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order GLOB 'Z*'");
+    /* What sql/0004 does to a NUL, done to another text, to reach the fallback. */
+    raw_exec(fx, "CREATE TRIGGER test_poison BEFORE INSERT ON payout_attempts "
+                 "WHEN instr(NEW.answer, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+    struct store_submit_step a = {.no_order = "Z1",
+                                  .now_iso = "2026-12-01T10:00:01.000Z",
+                                  .call = "apply",
+                                  .state = "unknown",
+                                  .reason = "unsigned answer: not usable",
+                                  .sent_at = "2026-12-01T10:00:00.000Z",
+                                  .answered_at = "2026-12-01T10:00:01.000Z",
+                                  .answer = "o\0k\0",
+                                  .answer_len = 4,
+                                  .request = "{}"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT answer FROM payout_attempts WHERE no_order = 'Z1'"),
+                        "o\\0k\\0");
+
+    a.no_order = "Z2";
+    a.answer = "a poison answer";
+    a.answer_len = strlen(a.answer);
+    a.ret_msg = "poison too";
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    assert_int_equal(a.changed, 1);
+    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || o.attempts || ' ' || "
+                                  "ifnull(o.ret_msg, '-') || ' ' || ifnull(t.answer, '-') || ' ' "
+                                  "|| count(*) || ' ' || o.reason FROM payouts AS o JOIN "
+                                  "payout_attempts AS t USING (no_order) WHERE no_order = 'Z2'"),
+                        "unknown 1 - - 1 unsigned answer: not usable; the answer could not be "
+                        "stored (poisoned): kept without it");
+}
+
+/* A payout refused on day 1 and resubmitted on day 8 (design.md: chased from sent_at): sending
+ * it restarts the chase from sent_at with the backoff from its start, and clears the give-up
+ * flag of its earlier chase with an audit row; a flag of another kind stays. */
+static void test_sending_restarts_the_chase(void **state)
+{
+    struct fx *fx = *state;
+    struct store_due due[4];
+
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name, "
+                 "queued_at) VALUES "
+                 "('Y1', '1.00', '20261201093000', '6228480223312311474', 'A', "
+                 "'2026-12-01T09:00:00.000Z'), "
+                 "('Y2', '1.00', '20261201093000', '6228480223312311474', 'B', "
+                 "'2026-12-01T09:00:00.000Z')");
+    raw_exec(fx, "UPDATE payments SET query_count = 9, needs_review = 1, review_reason = "
+                 "CASE no_order WHEN 'Y1' THEN 'no final result 7d 0h after registration; last "
+                 "query answer: 8901' ELSE 'amount differs' END WHERE no_order GLOB 'Y*'");
+    struct store_submit_step st = {.now_iso = "2026-12-08T10:00:00.000Z"};
+    for (int i = 1; i <= 2; i++) {
+        st.no_order = i == 1 ? "Y1" : "Y2";
+        assert_int_equal(store_begin(fx->st), 0);
+        assert_int_equal(store_submit_sending(fx->st, &st), 0);
+        assert_int_equal(store_commit(fx->st), 0);
+        assert_int_equal(st.changed, 1);
+    }
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || chase_from || ' ' || "
+                                  "query_count || ' ' || needs_review || ' ' || "
+                                  "ifnull(review_reason, '-'), ', ') FROM payments "
+                                  "WHERE no_order GLOB 'Y*' ORDER BY no_order"),
+                        "Y1 2026-12-08T10:00:00.000Z 0 0 -, "
+                        "Y2 2026-12-08T10:00:00.000Z 0 1 amount differs");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(no_order || ' ' || resolved_at || ' ' || "
+                                  "resolved_by || ' ' || review_reason || ' ' || note || ' ' || "
+                                  "requery, ', ') FROM review_resolutions"),
+                        "Y1 2026-12-08T10:00:00.000Z lianpay-notifyd no final result 7d 0h after "
+                        "registration; last query answer: 8901 resubmitted payout sent again 1");
+
+    /* Its unknown answer schedules the first query: due, its chase begun at sent_at. */
+    struct store_submit_step a = {.no_order = "Y1",
+                                  .now_iso = "2026-12-08T10:00:01.000Z",
+                                  .call = "apply",
+                                  .state = "unknown",
+                                  .sent_at = "2026-12-08T10:00:00.000Z",
+                                  .answered_at = "2026-12-08T10:00:01.000Z",
+                                  .request = "{}",
+                                  .next_query_at = "2026-12-08T10:01:00.000Z"};
+    assert_int_equal(store_begin(fx->st), 0);
+    assert_int_equal(store_submit_answer(fx->st, &a), 0);
+    assert_int_equal(store_commit(fx->st), 0);
+    int64_t now;
+    assert_int_equal(time_parse_iso("2026-12-08T10:02:00.000Z", &now), 0);
+    assert_int_equal(store_due(fx->st, now, due, 4), 1);
+    assert_string_equal(due[0].no_order, "Y1");
+    assert_string_equal(due[0].registered_at, "2026-12-08T10:00:00.000Z");
+    assert_int_equal(due[0].query_count, 0);
 }
 
 static void test_plain_sql_insert(void **state)
@@ -2267,6 +2382,8 @@ int main(void)
         T(test_migration_0005),
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
+        T(test_submit_answer_always_recorded),
+        T(test_sending_restarts_the_chase),
         T(test_payout_decisions),
         T(test_payouts_for_a_person),
         T(test_decisions_trail),
