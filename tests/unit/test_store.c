@@ -485,6 +485,40 @@ static void test_migration_0004(void **state)
     assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
 }
 
+/* sql/0010 on a database at version 9: the attempts journal's old rows lose their request's sign
+ * (it is "withheld", as payout.c now writes), nothing else of them changes, and the table is
+ * append-only again. */
+static void test_migration_0010(void **state)
+{
+    struct fx *fx = *state;
+    char err[1024];
+
+    database_at_version(fx, 9);
+    raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name, "
+                 "flag_card, info_order, memo, state) VALUES ('Q1', '49.65', '20261201093000', "
+                 "'6228480223312311474', 'A', '0', 'i', 'm', 'accepted')");
+    raw_exec(fx, "INSERT INTO payout_attempts(no_order, call, class, ret_code, signed, answer, "
+                 "request, sent_at, answered_at) VALUES ('Q1', 'apply', 'accepted', '0000', 1, "
+                 "'{}', '{\"no_order\":\"Q1\",\"card_no\":\"622848******1474\",\"sign\":"
+                 "\"c2lnbmF0dXJl\"}', '2026-12-01T09:30:00.000Z', '2026-12-01T09:30:01.000Z'), "
+                 "('Q1', 'confirm', 'unknown', NULL, 0, NULL, 'not json', "
+                 "'2026-12-01T09:31:00.000Z', NULL)");
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
+    assert_string_equal(q_sql(fx, "SELECT group_concat(request, '|') FROM payout_attempts"),
+                        "{\"no_order\":\"Q1\",\"card_no\":\"622848******1474\",\"sign\":"
+                        "\"" PAYOUT_JOURNAL_SIGN "\"}|not json");
+    assert_string_equal(q_sql(fx, "SELECT group_concat(ret_code || answered_at) FROM "
+                                  "payout_attempts"),
+                        "00002026-12-01T09:30:01.000Z");
+    assert_int_not_equal(
+        sqlite3_exec(fx->raw, "UPDATE payout_attempts SET request = '{}'", NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_non_null(strstr(sqlite3_errmsg(fx->raw), "append-only"));
+}
+
 /* sql/0005 on a database at version 4 with journal rows: they stay append-only; a DELETE passes
  * only inside a permit, for a final order finalised before its cutoff; backups says why. */
 static void test_migration_0005(void **state)
@@ -2380,6 +2414,7 @@ int main(void)
         T(test_migration_0002),
         T(test_migration_0004),
         T(test_migration_0005),
+        T(test_migration_0010),
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
         T(test_submit_answer_always_recorded),
