@@ -181,6 +181,8 @@ def readyz_reports_a_stuck_reconciler():
 def metrics_count_notifications_rejections_and_batches_without_order_numbers():
     e = Env()
     d = e.d
+    # The writer's own jobs at start-up (the payouts' start-up recovery) are counted too.
+    _, s0 = scrape(d)
     eq(e.send(notification('MET-1')), (200, ACK), 'applied')
     eq(e.send(notification('MET-1')), (200, ACK), 'duplicate')
     eq(e.send(notification('MET-2', result='CANCEL')), (200, ACK), 'applied')
@@ -206,7 +208,8 @@ def metrics_count_notifications_rejections_and_batches_without_order_numbers():
                       ('bad_forwarded_for', 0), ('bad_header', 0), ('per_ip_limit', 0),
                       ('connection_limit', 0), ('request_timeout', 0)):
         eq(metric(s, 'lianpay_rejections_total', reason=reason), n, reason)
-    eq(metric(s, 'lianpay_writer_batch_size_sum'), 7, 'messages committed')
+    eq(metric(s, 'lianpay_writer_batch_size_sum') - metric(s0, 'lianpay_writer_batch_size_sum'), 7,
+       'messages committed')
     ok(metric(s, 'lianpay_writer_batch_size_count') >= 1, 'batches')
     ok(metric(s, 'lianpay_writer_commit_seconds_count') >= 1, 'commits timed')
     ok(0 < metric(s, 'lianpay_writer_commit_seconds_sum') < 60, 'commit seconds')
