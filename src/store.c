@@ -459,6 +459,15 @@ static int open_reader(struct store *st, char *err, size_t errlen)
     return 0;
 }
 
+/* The database file as SQLite opened it: the configured path with symbolic links resolved, so
+ * that its directory and its -wal are the ones SQLite writes (a symlinked database.path has its
+ * -wal beside the real file, not beside the link). */
+static const char *real_path(struct store *st)
+{
+    const char *f = st->db != NULL ? sqlite3_db_filename(st->db, "main") : NULL;
+    return f != NULL && f[0] != '\0' ? f : st->path;
+}
+
 struct store *store_open(const char *path, enum store_mode mode, char *err, size_t errlen)
 {
     struct store *st = NULL;
@@ -503,7 +512,7 @@ struct store *store_open(const char *path, enum store_mode mode, char *err, size
      * durable only once their directory is synced (fsync(2)), and SQLite syncs it only now and
      * then (when a new journal or WAL is first synced, never after an unlink). Synced here, before
      * anything is written, a commit never depends on SQLite having done so. */
-    if (mode == STORE_WRITE && store_sync_directory(path, err, errlen) < 0)
+    if (mode == STORE_WRITE && store_sync_directory(real_path(st), err, errlen) < 0)
         goto fail;
     st->errcode = SQLITE_OK;
     st->errmsg[0] = '\0';
@@ -519,13 +528,15 @@ void store_close(struct store *st)
         return;
     for (int i = 0; i < Q_COUNT; i++)
         (void)sqlite3_finalize(st->stmt[i]);
+    char *dir_of = st->mode == STORE_WRITE && st->db != NULL ? strdup(real_path(st)) : NULL;
     /* close_v2 cannot fail on a busy connection; an open transaction is rolled back. */
     (void)sqlite3_close_v2(st->db);
     /* The last connection to close checkpoints the WAL into the database, syncs it and unlinks
      * the -wal; the unlink is durable once the directory is synced. Nothing acknowledged depends
      * on it (every frame of that WAL is in the synced database), so a failure is not reported. */
-    if (st->mode == STORE_WRITE && st->db != NULL)
-        (void)store_sync_directory(st->path, NULL, 0);
+    if (dir_of != NULL)
+        (void)store_sync_directory(dir_of, NULL, 0);
+    free(dir_of);
     free(st->path);
     free(st);
 }
@@ -568,7 +579,15 @@ struct store_wal *store_defer_sync(struct store *st, char *err, size_t errlen)
         return NULL;
     }
     wal->fd = -1;
-    snprintf(wal->path, sizeof(wal->path), "%s-wal", st->path);
+    /* SQLite's own name for it: the database's path with symbolic links resolved, "-wal". */
+    const char *db_file = sqlite3_db_filename(st->db, "main");
+    const char *wal_file =
+        db_file != NULL && db_file[0] != '\0' ? sqlite3_filename_wal(db_file) : NULL;
+    if (wal_file == NULL) {
+        snprintf(err, errlen, "%s: SQLite names no -wal file", st->path);
+        goto fail;
+    }
+    snprintf(wal->path, sizeof(wal->path), "%s", wal_file);
     /* The connection is in WAL mode and has read the database (store_open), so its -wal exists
      * and stays, under this name, as long as the connection is open (writer.c, DESIGN). */
     wal->fd = open(wal->path, O_RDONLY | O_CLOEXEC);
