@@ -100,14 +100,33 @@ static const char *const sent_again_sql[] = {
     "UPDATE payments SET chase_from = ?2, query_count = 0 WHERE no_order = ?1",
 };
 
+/*
+ * The attempts row of a request about to leave, written in the same transaction as "sending" or
+ * "confirming": a request the daemon was killed during is in the journal too (class unknown, no
+ * answer, answered_at NULL), and its answer, when it comes, is recorded on this row (the
+ * append-only trigger allows that once). Returns 0, or -1.
+ */
+static int attempt_ahead(struct store *st, struct store_submit_step *s)
+{
+    static const char sql[] = "INSERT INTO payout_attempts (no_order, call, class, signed, "
+                              "request, sent_at) VALUES (?1, ?2, 'unknown', 0, ?3, ?4)";
+    struct store_submit_step ignored;
+
+    if (s->changed == 0 || s->request == NULL || s->call == NULL)
+        return 0;
+    const char *const b[] = {s->no_order, s->call, s->request, s->now_iso};
+    return run(st, sql, b, 4, &ignored);
+}
+
 int store_submit_sending(struct store *st, struct store_submit_step *s)
 {
     static const char sql[] = "UPDATE payouts SET state = 'sending', sent_at = ?2, "
-                              "updated_at = ?2 WHERE no_order = ?1 AND state = 'queued'";
+                              "attempts = attempts + 1, updated_at = ?2 "
+                              "WHERE no_order = ?1 AND state = 'queued'";
     const char *const b[] = {s->no_order, s->now_iso};
     struct store_submit_step ignored;
 
-    if (run(st, sql, b, 2, s) < 0)
+    if (run(st, sql, b, 2, s) < 0 || attempt_ahead(st, s) < 0)
         return -1;
     for (size_t i = 0; s->changed > 0 && i < sizeof(sent_again_sql) / sizeof(sent_again_sql[0]);
          i++)
@@ -153,9 +172,15 @@ static int record_answer(struct store *st, struct store_submit_step *s, const ch
     static const char upd[] =
         "UPDATE payouts SET state = ?2, ret_code = ?3, ret_msg = ?4, oid_paybill = ?5, "
         "confirm_code = ?6, confirm_expires_at = ?7, confirm_tries = ?8, sent_at = ?9, "
-        "answered_at = ?10, attempts = attempts + 1, reason = ?11, updated_at = ?10, "
+        "answered_at = ?10, reason = ?11, updated_at = ?10, "
         "confirm_requested_at = NULL "
         "WHERE no_order = ?1 AND (state = 'sending' OR state = 'confirming')";
+    /* The row written before the request left (attempt_ahead), or, for a request sent by a
+     * daemon that wrote none (an older version), a new one. */
+    static const char fill[] = "UPDATE payout_attempts SET class = ?3, ret_code = ?4, signed = ?5, "
+                               "answer = ?6, answered_at = ?9 WHERE id = (SELECT max(id) FROM "
+                               "payout_attempts WHERE no_order = ?1 AND call = ?2 "
+                               "AND answered_at IS NULL AND request = ?7)";
     static const char ins[] = "INSERT INTO payout_attempts (no_order, call, class, ret_code, "
                               "signed, answer, request, sent_at, answered_at) "
                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -179,17 +204,24 @@ static int record_answer(struct store *st, struct store_submit_step *s, const ch
         ret = 0;
         goto out;
     }
-    if (prepare_once(st, ins, &q) < 0 || bind_text(st, q, 1, s->no_order) < 0 ||
-        bind_text(st, q, 2, s->call) < 0 ||
-        bind_text(st, q, 3, s->attempt_class != NULL ? s->attempt_class : s->state) < 0 ||
-        bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
-        check_bind(st, answer != NULL ? sqlite3_bind_text(q, 6, answer, (int)n, SQLITE_TRANSIENT)
-                                      : sqlite3_bind_null(q, 6)) < 0 ||
-        bind_text(st, q, 7, s->request) < 0 || bind_text(st, q, 8, s->sent_at) < 0 ||
-        bind_text(st, q, 9, s->answered_at) < 0 || step_done(st, q) < 0)
-        goto out;
-    (void)sqlite3_finalize(q);
-    q = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (prepare_once(st, pass == 0 ? fill : ins, &q) < 0 ||
+            bind_text(st, q, 1, s->no_order) < 0 || bind_text(st, q, 2, s->call) < 0 ||
+            bind_text(st, q, 3, s->attempt_class != NULL ? s->attempt_class : s->state) < 0 ||
+            bind_opt(st, q, 4, s->ret_code) < 0 || bind_int(st, q, 5, s->signed_ok ? 1 : 0) < 0 ||
+            check_bind(st, answer != NULL
+                               ? sqlite3_bind_text(q, 6, answer, (int)n, SQLITE_TRANSIENT)
+                               : sqlite3_bind_null(q, 6)) < 0 ||
+            bind_text(st, q, 7, s->request) < 0 ||
+            (pass == 1 && bind_text(st, q, 8, s->sent_at) < 0) ||
+            bind_text(st, q, 9, s->answered_at) < 0 || step_done(st, q) < 0)
+            goto out;
+        int filled = sqlite3_changes(st->db);
+        (void)sqlite3_finalize(q);
+        q = NULL;
+        if (filled > 0)
+            break;
+    }
     if (s->next_query_at != NULL) {
         const char *const b[] = {s->no_order, s->next_query_at};
         int changed = s->changed;
@@ -277,11 +309,14 @@ out:
 int store_submit_confirming(struct store *st, struct store_submit_step *s)
 {
     /* A person asked (confirm_requested_at) and the code has not lapsed: nothing else sends. */
-    static const char sql[] = "UPDATE payouts SET state = 'confirming', updated_at = ?2 "
+    static const char sql[] = "UPDATE payouts SET state = 'confirming', "
+                              "attempts = attempts + 1, updated_at = ?2 "
                               "WHERE no_order = ?1 AND state = 'review' "
                               "AND confirm_requested_at IS NOT NULL AND confirm_expires_at > ?2";
     const char *const b[] = {s->no_order, s->now_iso};
-    return run(st, sql, b, 2, s);
+    if (run(st, sql, b, 2, s) < 0 || attempt_ahead(st, s) < 0)
+        return -1;
+    return 0;
 }
 
 void store_submit_step_finish(struct store_submit_step *s)

@@ -219,7 +219,12 @@ static int write_ahead(struct submitter *s, enum writer_kind kind, const char *n
         char sent_at[TIME_ISO_LEN];
         *sent_ms = time_now_ms();
         time_iso(*sent_ms, sent_at);
-        struct store_submit_step step = {.no_order = no_order, .now_iso = sent_at};
+        struct store_submit_step step = {
+            .no_order = no_order,
+            .now_iso = sent_at,
+            .call = kind == WRITER_PAYOUT_SENDING ? "apply" : "confirm",
+            .request = b->journal_json,
+        };
         rc = write_step(s, kind, &step);
         if (rc != 0)
             log_storage(kind == WRITER_PAYOUT_SENDING ? "payout_sending" : "payout_confirming");

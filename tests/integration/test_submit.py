@@ -6,6 +6,7 @@ is never sent again; a payout refused by validation or cancelled is never sent; 
 the request is in flight makes the payout unknown at restart, sent exactly once in all. The sim's
 --record counts the requests per no_order."""
 import os
+import random
 import re
 import socket
 import sys
@@ -221,6 +222,55 @@ def kill_9_in_flight_then_restart_with_submit_off_is_unknown():
     ok(re.search(r'event=payout no_order=K-OFF from=sending to=unknown reason=', d.logs()),
        'the recovery is logged, payout by payout')
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
+@test
+def repeated_kill_9_under_a_stream_of_payouts_never_sends_one_twice():
+    """Rounds of: queue payouts, let the submit thread send some (each answer held 120 ms, so a
+    request is usually in flight), kill -9 at a random moment, start again. In all, no payout
+    reaches payment.htm twice, none without its attempts row written first, and every one left
+    sending at a kill is unknown after the restart, to be queried."""
+    seed = int(os.environ.get('LIANPAY_TEST_SEED', time.time()))
+    rng = random.Random(seed)
+    tmp = TempDir()
+    sim = PayoutSim(tmp, {'*': {'apply': [{'delay_ms': 120}],
+                                'result': {'lose_notifications': True}}})
+    d = start(tmp, sim, timeout='10s')
+    orders = []
+    rounds = 8
+    for rnd in range(rounds):
+        batch = ['CR-%d-%d' % (rnd, i) for i in range(6)]
+        queue(d, *[(n,) for n in batch])
+        orders += batch
+        time.sleep(rng.uniform(0.05, 0.9))
+        d.kill()
+        d.start()
+
+    def settled():
+        with d.db() as c:
+            return c.execute("SELECT count(*) FROM payouts WHERE state IN ('queued', 'sending')"
+                             ).fetchone()[0] == 0
+    wait_for(settled, 'every payout sent once', timeout=60)
+    with d.db() as c:
+        rows = {r['no_order']: r for r in c.execute('SELECT * FROM payouts')}
+        applies = dict(c.execute("SELECT no_order, count(*) FROM payout_attempts "
+                                 "WHERE call = 'apply' GROUP BY no_order").fetchall())
+    sends = {n: len([r for r in sim.records(n) if r.get('call', 'apply') == 'apply'])
+             for n in orders}
+    twice = [n for n in orders if sends[n] > 1 or applies.get(n, 0) > 1]
+    eq(twice, [], 'payouts sent twice (seed %d)' % seed)
+    unrecorded = [n for n in orders if sends[n] > applies.get(n, 0)]
+    eq(unrecorded, [], 'sent without its attempts row first (seed %d)' % seed)
+    eq(sorted(n for n in orders if sends[n] == 0), [], 'every payout sent (seed %d)' % seed)
+    recovered = [n for n in orders if rows[n]['state'] == 'unknown']
+    for n in recovered:
+        ok('never sent again' in (rows[n]['reason'] or ''), '%s: %r' % (n, rows[n]['reason']))
+    ok(all(rows[n]['state'] in ('accepted', 'unknown') for n in orders),
+       'states: %r' % sorted({rows[n]['state'] for n in orders}))
+    print('# %d kills, %d payouts, %d sent once, 0 twice, %d in flight at a kill (unknown, '
+          'queried, never resent); seed %d' % (rounds, len(orders), sum(sends.values()),
+                                               len(recovered), seed))
+    eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
+
 
 class RawPayment:
     """A payment.htm on loopback that answers each POST it reads with answer(n) (n counts the

@@ -886,13 +886,21 @@ static void test_submit_steps(void **state)
     assert_string_equal(q_sql(fx, "SELECT state FROM payouts WHERE no_order = 'S2'"), "cancelled");
 
     st.no_order = "S1";
+    st.call = "apply";
+    st.request = "{\"card_no\":\"622848******1474\"}";
     assert_int_equal(store_begin(fx->st), 0);
     assert_int_equal(store_submit_sending(fx->st, &st), 0);
     assert_int_equal(store_commit(fx->st), 0);
     assert_int_equal(st.changed, 1);
-    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || p.payout_held FROM payouts AS o "
-                                  "JOIN payments AS p USING (no_order) WHERE no_order = 'S1'"),
-                        "sending 0");
+    assert_string_equal(q_sql(fx, "SELECT o.state || ' ' || p.payout_held || ' ' || o.attempts "
+                                  "FROM payouts AS o JOIN payments AS p USING (no_order) "
+                                  "WHERE no_order = 'S1'"),
+                        "sending 0 1");
+    /* The request is in the journal before it leaves: a kill now leaves it there, unanswered. */
+    assert_string_equal(q_sql(fx, "SELECT group_concat(call || ' ' || class || ' ' || signed || "
+                                  "' ' || ifnull(answer, '-') || ' ' || sent_at || ' ' || "
+                                  "ifnull(answered_at, '-')) FROM payout_attempts"),
+                        "apply unknown 0 - 2026-12-01T10:00:00.000Z -");
     assert_int_equal(store_submit_next(fx->st, &p), 0); /* nothing queued any more */
 
     struct store_submit_step a = {.no_order = "S1",
@@ -922,6 +930,10 @@ static void test_submit_steps(void **state)
                                   "FROM payout_attempts"),
                         "apply accepted 0000 1 {\"ret_code\":\"0000\"} "
                         "{\"card_no\":\"622848******1474\"}");
+    /* ... on the row written before it left: one row. */
+    assert_string_equal(q_sql(fx, "SELECT count(*) || ' ' || max(answered_at) FROM "
+                                  "payout_attempts"),
+                        "1 2026-12-01T10:00:01.000Z");
     assert_string_equal(q_sql(fx, "SELECT next_query_at FROM payments WHERE no_order = 'S1'"),
                         "2026-12-01T10:36:00.000Z");
     /* A second answer for a payout no longer in flight is not recorded. */
@@ -986,7 +998,8 @@ static void test_submit_answer_always_recorded(void **state)
     raw_exec(fx, "INSERT INTO payouts(no_order, money_order, dt_order, card_no, acct_name) VALUES "
                  "('Z1', '1.00', '20261201093000', '6228480223312311474', 'A'), "
                  "('Z2', '1.00', '20261201093000', '6228480223312311474', 'B')");
-    raw_exec(fx, "UPDATE payouts SET state = 'sending' WHERE no_order GLOB 'Z*'");
+    /* As store_submit_sending leaves them (it counts the attempt as the request leaves). */
+    raw_exec(fx, "UPDATE payouts SET state = 'sending', attempts = 1 WHERE no_order GLOB 'Z*'");
     /* What sql/0004 does to a NUL, done to another text, to reach the fallback. */
     raw_exec(fx, "CREATE TRIGGER test_poison BEFORE INSERT ON payout_attempts "
                  "WHEN instr(NEW.answer, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
