@@ -208,7 +208,7 @@ sqlite3_stmt *store_prepared(struct store *st, enum query q)
 }
 
 /* Runs one statement without a cache (start-up, migrations, lianpayctl). */
-static int exec(struct store *st, const char *sql)
+int store_exec(struct store *st, const char *sql)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -348,24 +348,24 @@ static int migrate_one(struct store *st, int *version)
 {
     char sql[64];
 
-    if (exec(st, "BEGIN IMMEDIATE") < 0)
+    if (store_exec(st, "BEGIN IMMEDIATE") < 0)
         return -1;
     if (read_int_pragma(st, "PRAGMA user_version", version) < 0)
         goto fail;
     if (*version < 0 || *version >= store_migrations_count) {
-        if (exec(st, "COMMIT") < 0)
+        if (store_exec(st, "COMMIT") < 0)
             goto fail;
         return 0;
     }
     const struct migration *m = &store_migrations[*version];
-    if (exec(st, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)") < 0)
+    if (store_exec(st, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)") < 0)
         goto fail;
-    int failed = exec(st, m->sql) < 0;
+    int failed = store_exec(st, m->sql) < 0;
     if (check_refusals(st, m, failed) < 0 || check_foreign_keys(st, m) < 0)
         goto fail;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->number);
-    if (exec(st, "DROP TABLE temp.migration_refusals") < 0 || exec(st, sql) < 0 ||
-        exec(st, "COMMIT") < 0)
+    if (store_exec(st, "DROP TABLE temp.migration_refusals") < 0 || store_exec(st, sql) < 0 ||
+        store_exec(st, "COMMIT") < 0)
         goto fail;
     *version = m->number;
     return 0;
@@ -416,7 +416,7 @@ static int test_autocheckpoint(struct store *st)
     char sql[64];
     if (v != NULL && *v != '\0') {
         snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d", atoi(v));
-        return exec(st, sql);
+        return store_exec(st, sql);
     }
 #else
     (void)st;
@@ -428,15 +428,15 @@ static int open_writer(struct store *st, char *err, size_t errlen)
 {
     int version = 0;
 
-    if (set_wal(st) < 0 || exec(st, synchronous_pragma()) < 0 || test_autocheckpoint(st) < 0 ||
-        exec(st, "PRAGMA foreign_keys=OFF") < 0 ||
+    if (set_wal(st) < 0 || store_exec(st, synchronous_pragma()) < 0 ||
+        test_autocheckpoint(st) < 0 || store_exec(st, "PRAGMA foreign_keys=OFF") < 0 ||
         read_int_pragma(st, "PRAGMA user_version", &version) < 0)
         goto sqlfail;
     while (version >= 0 && version < store_migrations_count) {
         if (migrate_one(st, &version) < 0)
             goto sqlfail;
     }
-    if (exec(st, "PRAGMA foreign_keys=ON") < 0)
+    if (store_exec(st, "PRAGMA foreign_keys=ON") < 0)
         goto sqlfail;
     if (version != store_migrations_count)
         return schema_refused(st, version, err, errlen);
@@ -597,7 +597,7 @@ struct store_wal *store_defer_sync(struct store *st, char *err, size_t errlen)
     }
     wal->dev = sb.st_dev;
     wal->ino = sb.st_ino;
-    if (exec(st, deferred_pragma(&wal->skip)) < 0) {
+    if (store_exec(st, deferred_pragma(&wal->skip)) < 0) {
         snprintf(err, errlen, "%s: %s", st->path, st->errmsg);
         goto fail;
     }

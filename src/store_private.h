@@ -65,6 +65,9 @@ struct store {
 
 /* The cached statement q of this connection, prepared on first use; NULL on error. */
 sqlite3_stmt *store_prepared(struct store *st, enum query q);
+/* Runs sql (statements without parameters or rows: BEGIN, SAVEPOINT, PRAGMA ...); a failure is
+ * recorded as the connection's. Returns 0, or -1. */
+int store_exec(struct store *st, const char *sql);
 /* Records SQLite result rc as the connection's last failure (with SQLite's message). */
 void store_set_error(struct store *st, int rc);
 /* Records a failure of our own, as SQLite code rc with a message. */

@@ -235,15 +235,6 @@ out:
     return ret;
 }
 
-/* One statement of the savepoint around store_submit_answer's. */
-static int savepoint(struct store *st, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    int ret = prepare_once(st, sql, &s) < 0 ? -1 : step_done(st, s);
-    (void)sqlite3_finalize(s);
-    return ret;
-}
-
 /*
  * An answer that cannot be stored as it is (a CHECK of sql/0004 refuses something in it) must not
  * leave the payout "sending" with the submit thread retrying it for ever, nothing else sent: the
@@ -263,20 +254,20 @@ int store_submit_answer(struct store *st, struct store_submit_step *s)
         store_set_errorf(st, SQLITE_NOMEM, "out of memory");
         return -1;
     }
-    if (savepoint(st, "SAVEPOINT payout_answer") < 0)
+    if (store_exec(st, "SAVEPOINT payout_answer") < 0)
         goto out;
     if (record_answer(st, s, s->reason, s->ret_msg, answer, n) == 0) {
-        ret = savepoint(st, "RELEASE payout_answer");
+        ret = store_exec(st, "RELEASE payout_answer");
         goto out;
     }
     if (store_err(st) != STORE_ERR_SQL)
         goto out; /* the writer rolls the whole transaction back */
     snprintf(reason, sizeof(reason), "%s%sthe answer could not be stored (%.160s): kept without it",
              s->reason != NULL ? s->reason : "", s->reason != NULL ? "; " : "", store_errmsg(st));
-    if (savepoint(st, "ROLLBACK TO payout_answer") < 0 ||
+    if (store_exec(st, "ROLLBACK TO payout_answer") < 0 ||
         record_answer(st, s, reason, NULL, NULL, 0) < 0)
         goto out;
-    ret = savepoint(st, "RELEASE payout_answer");
+    ret = store_exec(st, "RELEASE payout_answer");
 out:
     free(answer);
     return ret;
