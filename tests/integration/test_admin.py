@@ -427,4 +427,5 @@ def admin_port_taken_is_a_start_failure():
     ok('admin.listen: cannot listen on 127.0.0.1:%d' % port in r.stderr, r.stderr)
 
 
-run()
+if __name__ == '__main__':
+    run()

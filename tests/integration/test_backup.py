@@ -273,4 +273,5 @@ def the_timer_and_service_verify():
     eq(errs, [], 'systemd-analyze verify')
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -143,4 +143,5 @@ def pending_lists_what_is_still_chased_oldest_first():
     eq(sh([CTL, '-c', d.config, 'pending', 'extra'], check=False).returncode, 2, 'usage')
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -227,4 +227,5 @@ def kill_9_while_confirming_is_unknown_and_never_confirmed_twice():
     eq(d.stop(), 0, 'the daemon stops cleanly')
 
 
-run()
+if __name__ == '__main__':
+    run()

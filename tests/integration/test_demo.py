@@ -253,4 +253,5 @@ def demo_keep_keeps_the_directory_and_says_so():
         ok('Sanitizer' not in text and 'runtime error' not in text, name + ': a sanitizer report')
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -641,4 +641,5 @@ def database_files_are_group_writable_under_the_units_umask():
         eq(oct(os.stat(d.db_path + suffix).st_mode & 0o777), '0o660', 'mode of db' + suffix)
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -331,4 +331,5 @@ def reinstalling_keeps_the_operators_edits_and_the_group():
     ok(os.path.exists(os.path.join(root, 'usr/bin/lianpay-sim')), 'the tools package installs')
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -202,4 +202,5 @@ def terminal_sees_control_characters_escaped():
     ok(b'\\x1b[2J' in shown and b'\\u009b' in shown, 'escaped: %r' % shown)
 
 
-run()
+if __name__ == '__main__':
+    run()

@@ -509,4 +509,5 @@ def _connects(port):
         return False
 
 
-run()
+if __name__ == '__main__':
+    run()

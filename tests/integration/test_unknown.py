@@ -146,4 +146,5 @@ def unknown_payouts_are_resolved_by_query_or_ask_a_person():
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
-run()
+if __name__ == '__main__':
+    run()
