@@ -59,6 +59,15 @@
 /* libmicrohttpd's per-connection pool: request line and headers only (bodies are ours, bounded
  * by server.max_body). A request whose headers do not fit is answered 431 by the library. */
 #define CONNECTION_MEMORY (32 * 1024)
+/* What the answer needs of that pool after the request: its status line and headers are built
+ * there. Headers that fit but leave less than this had the library close the connection where
+ * the answer should go, after the notification was stored (eight 4,000-byte headers did: stored,
+ * no answer). Such a request is read and answered 431, never stored. Each header also costs the
+ * library a list entry in the pool (HEADER_ENTRY_COST, an upper bound). In a band of about
+ * 100 bytes just below the library's own 431 nothing can be answered at all: the connection is
+ * closed, and nothing was stored. */
+#define ANSWER_ROOM       (2 * 1024)
+#define HEADER_ENTRY_COST 64
 /* The watchdog's probe carries this header with a secret made at start (httpd_probe). */
 #define PROBE_HEADER "X-Lianpay-Probe"
 
@@ -124,7 +133,8 @@ struct request {
     char *body;
     size_t len;
     bool too_big;
-    bool logged; /* the message's one "notify" line is written */
+    bool crowded; /* the headers leave the answer too little room (room_for_answer) */
+    bool logged;  /* the message's one "notify" line is written */
     struct payresult result;
     char received_at[TIME_ISO_LEN];
     struct timespec started; /* CLOCK_MONOTONIC, when the headers were in */
@@ -172,6 +182,7 @@ const char *httpd_reject_name(enum httpd_reject r)
         [HTTPD_REJECT_NOT_FOUND] = "not_found",
         [HTTPD_REJECT_METHOD_NOT_ALLOWED] = "method_not_allowed",
         [HTTPD_REJECT_BAD_HEADER] = "bad_header",
+        [HTTPD_REJECT_HEADERS_TOO_LARGE] = "headers_too_large",
         [HTTPD_REJECT_PER_IP_LIMIT] = "per_ip_limit",
         [HTTPD_REJECT_CONNECTION_LIMIT] = "connection_limit",
         [HTTPD_REJECT_REQUEST_TIMEOUT] = "request_timeout",
@@ -450,6 +461,27 @@ static unsigned header_count(struct MHD_Connection *conn, const char *name)
     return c.n;
 }
 
+/* The peer's address, for a refusal made before X-Forwarded-For is read. */
+static void peer_address(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL || netaddr_format(ci->client_addr, out, len) < 0)
+        snprintf(out, len, "unknown");
+}
+
+/* True when the request line and headers leave the pool room for the answer (ANSWER_ROOM). */
+static bool room_for_answer(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    int entries = MHD_get_connection_values(
+        conn, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    size_t used = (ci != NULL ? ci->header_size : CONNECTION_MEMORY) +
+                  (size_t)(entries > 0 ? entries : 0) * HEADER_ENTRY_COST;
+    return used <= CONNECTION_MEMORY - ANSWER_ROOM;
+}
+
 /* The client address to believe, or -1 when a trusted proxy sent a malformed X-Forwarded-For. */
 static int client_address(struct httpd *h, struct MHD_Connection *conn, char *out, size_t len)
 {
@@ -481,11 +513,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
     if (!listener_headers_ok(conn, MHD_HEADER_KIND)) {
         /* libmicrohttpd took "Content-Length : 5" for another header: what it read as the end
          * of this request may be the middle of its body. Nothing more is read. */
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci == NULL || ci->client_addr == NULL ||
-            netaddr_format(ci->client_addr, client, sizeof(client)) < 0)
-            snprintf(client, sizeof(client), "unknown");
+        peer_address(conn, client, sizeof(client));
         return reject_and_close(h, conn, client, HTTPD_REJECT_BAD_HEADER, MHD_HTTP_BAD_REQUEST,
                                 "invalid header name (whitespace before the colon?)", NULL, 0, NULL,
                                 true);
@@ -533,6 +561,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
     req->conn = conn;
     clock_gettime(CLOCK_MONOTONIC, &req->started);
     snprintf(req->client, sizeof(req->client), "%s", client);
+    req->crowded = !room_for_answer(conn);
     atomic_fetch_add(&h->in_flight, 1);
     *reqp = req;
     return MHD_YES;
@@ -579,6 +608,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
             return reject_and_close(h, conn, req->client, HTTPD_REJECT_BAD_HEADER,
                                     MHD_HTTP_BAD_REQUEST, "invalid trailer name", NULL, req->len,
                                     NULL, true);
+        /* Answered once the body is read: the body's bytes in the pool leave less room for an
+         * answer before it (measured: 431 at once failed where a 200 after the body was sent). */
+        if (req->crowded)
+            return reject_and_close(h, conn, req->client, HTTPD_REJECT_HEADERS_TOO_LARGE,
+                                    MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                    "request headers too large", NULL, req->len, NULL, true);
         if (req->too_big)
             return reject(h, conn, req->client, HTTPD_REJECT_BODY_TOO_LARGE,
                           MHD_HTTP_CONTENT_TOO_LARGE, "body too large", NULL, req->len, NULL);

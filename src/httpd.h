@@ -68,6 +68,7 @@ enum httpd_reject {
     HTTPD_REJECT_NOT_FOUND,          /* 404: not notify_path */
     HTTPD_REJECT_METHOD_NOT_ALLOWED, /* 405: not POST */
     HTTPD_REJECT_BAD_HEADER,         /* 400 and closed: a header name that is no token */
+    HTTPD_REJECT_HEADERS_TOO_LARGE,  /* 431 and closed: no room left for the answer */
     HTTPD_REJECT_PER_IP_LIMIT,       /* closed at accept: server.max_connections_per_ip */
     HTTPD_REJECT_CONNECTION_LIMIT,   /* closed at accept: server.max_connections */
     HTTPD_REJECT_REQUEST_TIMEOUT,    /* closed: no complete request within request_timeout */

@@ -205,7 +205,8 @@ def metrics_count_notifications_rejections_and_batches_without_order_numbers():
     for reason, n in (('bad_signature', 1), ('malformed', 1), ('wrong_partner', 1),
                       ('invalid_field', 1), ('not_found', 1), ('method_not_allowed', 1),
                       ('body_too_large', 1), ('source_not_allowed', 0),
-                      ('bad_forwarded_for', 0), ('bad_header', 0), ('per_ip_limit', 0),
+                      ('bad_forwarded_for', 0), ('bad_header', 0), ('headers_too_large', 0),
+                      ('per_ip_limit', 0),
                       ('connection_limit', 0), ('request_timeout', 0)):
         eq(metric(s, 'lianpay_rejections_total', reason=reason), n, reason)
     eq(metric(s, 'lianpay_writer_batch_size_sum') - metric(s0, 'lianpay_writer_batch_size_sum'), 7,
