@@ -222,6 +222,17 @@ class Daemon:
             lines = [l for l in lines if (' event=%s ' % event) in l + ' ']
         return lines
 
+    def has_log(self, pattern, event=None, timeout=10):
+        """True once a line (without its ts=) of event matches the regex pattern, False after
+        timeout. The daemon logs a change after its transaction is durable: a reader of the
+        database can see the rows a moment before the line is written."""
+        deadline = time.monotonic() + timeout
+        while not any(re.search(pattern, l) for l in self.log_lines(event)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def wait_log(self, pattern, timeout=10):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
