@@ -260,15 +260,22 @@ def repeated_kill_9_under_a_stream_of_payouts_never_sends_one_twice():
     eq(twice, [], 'payouts sent twice (seed %d)' % seed)
     unrecorded = [n for n in orders if sends[n] > applies.get(n, 0)]
     eq(unrecorded, [], 'sent without its attempts row first (seed %d)' % seed)
-    eq(sorted(n for n in orders if sends[n] == 0), [], 'every payout sent (seed %d)' % seed)
+    # A kill after the write-ahead committed 'sending' and before the request left: never sent,
+    # and the daemon cannot know that, so unknown like any other in flight (a slow fdatasync
+    # widens that window: it was seen with one of 150 ms).
+    unsent = [n for n in orders if sends[n] == 0]
+    for n in unsent:
+        eq((rows[n]['state'], applies.get(n, 0)), ('unknown', 1),
+           '%s never reached payment.htm: unknown, its attempts row written (seed %d)' % (n, seed))
+    ok(len(unsent) < len(orders), 'payouts were sent (seed %d)' % seed)
     recovered = [n for n in orders if rows[n]['state'] == 'unknown']
     for n in recovered:
         ok('never sent again' in (rows[n]['reason'] or ''), '%s: %r' % (n, rows[n]['reason']))
     ok(all(rows[n]['state'] in ('accepted', 'unknown') for n in orders),
        'states: %r' % sorted({rows[n]['state'] for n in orders}))
     print('# %d kills, %d payouts, %d sent once, 0 twice, %d in flight at a kill (unknown, '
-          'queried, never resent); seed %d' % (rounds, len(orders), sum(sends.values()),
-                                               len(recovered), seed))
+          'queried, never resent; %d of them had not left yet); seed %d'
+          % (rounds, len(orders), sum(sends.values()), len(recovered), len(unsent), seed))
     eq(d.stop(), 0, 'the daemon stops cleanly (under the sanitizers: no error, no leak)')
 
 
