@@ -1,7 +1,8 @@
 /*
  * bench-httppath: the HTTP thread's per-notification CPU path without the HTTP server, for
  * callgrind: reads bodies from bench-gen (one per line) and runs on each what httpd.c's process()
- * runs before it queues the message: msg_parse, keyring_verify, payresult_from_msg, msg_finish.
+ * runs before it queues the message: msg_parse, sign_string, keyring_verify_text,
+ * payresult_from_signed, msg_finish.
  * Every body must be accepted (exit 1 otherwise). Measure with
  *   valgrind --tool=callgrind --toggle-collect=one_request bench-httppath KEY.pem BODIES
  * and divide the Ir by the count it prints.
@@ -14,6 +15,7 @@
 #include "keys.h"
 #include "msg.h"
 #include "payresult.h"
+#include "sign.h"
 
 #define OID_PARTNER "201103171000000000" /* bench/orders.h */
 
@@ -30,9 +32,13 @@ __attribute__((noinline)) int one_request(struct keyring *kr, const char *body, 
 
     if (msg_parse(body, len, &m, &why) < 0)
         return -1;
-    if (keyring_verify(kr, &m) >= 0 &&
-        payresult_from_msg(&m, PAYRESULT_NOTIFY, OID_PARTNER, out, &why) == PAYRESULT_ACCEPTED)
+    size_t tlen = 0;
+    char *text = sign_string(&m, &tlen);
+    if (keyring_verify_text(kr, &m, text, tlen) >= 0 &&
+        payresult_from_signed(&m, text, tlen, PAYRESULT_NOTIFY, OID_PARTNER, out, &why) ==
+            PAYRESULT_ACCEPTED)
         rc = 0;
+    free(text);
     msg_finish(&m);
     return rc;
 }

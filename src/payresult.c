@@ -327,13 +327,11 @@ static void sha256_fetch(void)
  * SHA-256 over the string to sign, a NUL and the signature. The NUL keeps the two apart: msg_parse
  * refuses a NUL in any key or value, so neither can hold one.
  */
-static int signed_digest(const struct msg *m, unsigned char out[PAYRESULT_DIGEST_LEN],
-                         const char **why)
+static int signed_digest(const struct msg *m, const char *text, size_t len,
+                         unsigned char out[PAYRESULT_DIGEST_LEN], const char **why)
 {
     const char *sig = msg_get(m, "sign");
-    size_t len = 0;
     unsigned int mdlen = 0;
-    char *text = sign_string(m, &len);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = -1;
 
@@ -349,7 +347,6 @@ static int signed_digest(const struct msg *m, unsigned char out[PAYRESULT_DIGEST
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);
-    free(text);
     return rc;
 }
 
@@ -364,9 +361,9 @@ static enum payresult_refusal refusal(const struct msg *m, const char *ours)
     return PAYRESULT_INVALID_FIELD;
 }
 
-enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
-                                          const char *oid_partner, struct payresult *out,
-                                          const char **why)
+enum payresult_refusal payresult_from_signed(const struct msg *m, const char *text, size_t len,
+                                             enum payresult_source source, const char *oid_partner,
+                                             struct payresult *out, const char **why)
 {
     struct payresult r;
 
@@ -374,10 +371,22 @@ enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_so
     if (check_types(m, why) < 0 || check_partner(m, oid_partner, &r, why) < 0 ||
         check_ret_code(m, source, why) < 0 || check_order(m, &r, why) < 0 ||
         check_result(m, source, &r, why) < 0 || check_optional(m, &r, why) < 0 ||
-        check_controls(m, why) < 0 || signed_digest(m, r.signed_sha256, why) < 0)
+        check_controls(m, why) < 0 || signed_digest(m, text, len, r.signed_sha256, why) < 0)
         return refusal(m, oid_partner);
     *out = r;
     return PAYRESULT_ACCEPTED;
+}
+
+enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
+                                          const char *oid_partner, struct payresult *out,
+                                          const char **why)
+{
+    size_t len = 0;
+    char *text = sign_string(m, &len);
+    enum payresult_refusal rc = payresult_from_signed(m, text, len, source, oid_partner, out, why);
+
+    free(text);
+    return rc;
 }
 
 int payresult_money_fen(const char *s, int64_t *fen)

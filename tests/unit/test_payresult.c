@@ -477,6 +477,14 @@ static void test_signed_digest(void **state)
     memcpy(text + n + 1, "c2lnbmF0dXJl", 12);
     assert_int_equal(EVP_Digest(text, n + 1 + 12, want, &len, EVP_sha256(), NULL), 1);
     assert_memory_equal(want, first.signed_sha256, PAYRESULT_DIGEST_LEN);
+    /* payresult_from_signed, given the string by the caller, hashes that string. */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(payresult_from_signed(&m, text, n, PAYRESULT_NOTIFY, OURS, &r, &why),
+                     PAYRESULT_ACCEPTED);
+    assert_memory_equal(want, r.signed_sha256, PAYRESULT_DIGEST_LEN);
+    assert_int_equal(payresult_from_signed(&m, text, n - 1, PAYRESULT_NOTIFY, OURS, &r, &why),
+                     PAYRESULT_ACCEPTED);
+    assert_memory_not_equal(want, r.signed_sha256, PAYRESULT_DIGEST_LEN);
     free(text);
     msg_finish(&m);
 }

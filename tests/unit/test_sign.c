@@ -90,6 +90,11 @@ static void check_vector(const char *json_path, EVP_PKEY *pem, EVP_PKEY *b64, EV
     assert_int_equal(sign_verify_msg(&m, rotation, 2), 1);
     assert_int_equal(sign_verify_msg(&m, rotation, 1), -1);
     assert_int_equal(sign_verify_msg(&m, rotation, 0), -1);
+    /* With the string built by the caller: the same answers, and only for this message's text. */
+    assert_int_equal(sign_verify_text(&m, got, len, rotation, 2), 1);
+    assert_int_equal(sign_verify_text(&m, got, len, rotation, 1), -1);
+    assert_int_equal(sign_verify_text(&m, got, len - 1, rotation, 2), -1);
+    assert_int_equal(sign_verify_text(&m, NULL, 0, rotation, 2), -1);
     assert_tamper_fails(&m, pem, expected, slen);
     free(got);
     free(expected);
