@@ -89,6 +89,16 @@ static bool utf8_valid(const unsigned char *s, size_t n)
     size_t i = 0;
 
     while (i < n) {
+        /* ASCII, most of a message, 8 bytes at a time: no byte with its high bit set. */
+        uint64_t w;
+        while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+            i += 8;
+        if (i == n)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t k = utf8_seq(s + i, n - i);
         if (k == 0)
             return false;
@@ -441,6 +451,25 @@ int msg_key_casecmp(const char *a, const char *b)
     }
 }
 
+/* Few members, as in every real message: insertion sort is cheaper than qsort's set-up and
+ * calls. Many (a hostile body): qsort, O(n log n). */
+#define INSERTION_SORT_MAX 24
+
+void msg_sort_fields(const struct msg_field **idx, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > INSERTION_SORT_MAX) {
+        qsort(idx, n, sizeof(*idx), cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        const struct msg_field *f = idx[i];
+        size_t j = i;
+        for (; j > 0 && cmp(&idx[j - 1], &f) > 0; j--)
+            idx[j] = idx[j - 1];
+        idx[j] = f;
+    }
+}
+
 static int cmp_field_key(const void *a, const void *b)
 {
     const struct msg_field *const *fa = a;
@@ -467,7 +496,7 @@ static int check_keys(const struct msg *m, const char **why)
     }
     for (size_t i = 0; i < m->n; i++)
         idx[i] = &m->fields[i];
-    qsort(idx, m->n, sizeof(*idx), cmp_field_key);
+    msg_sort_fields(idx, m->n, cmp_field_key);
     for (size_t i = 1; i < m->n; i++) {
         if (msg_key_casecmp(idx[i - 1]->key, idx[i]->key) == 0) {
             *why = "duplicate key";

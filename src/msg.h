@@ -46,6 +46,11 @@ const char *msg_get(const struct msg *m, const char *key);
  * <0, 0 or >0, whatever the locale. */
 int msg_key_casecmp(const char *a, const char *b);
 
+/* Sorts idx[0..n) with cmp (qsort's convention, called with pointers to elements of idx):
+ * insertion sort for the few members of a real message, qsort for many. */
+void msg_sort_fields(const struct msg_field **idx, size_t n,
+                     int (*cmp)(const void *, const void *));
+
 /* Adds or replaces a string member (used to set sign_type and sign). Returns 0 or -1 (ENOMEM). */
 int msg_set(struct msg *m, const char *key, const char *value);
 

@@ -85,7 +85,7 @@ char *sign_string(const struct msg *m, size_t *len)
         if (is_signed(&m->fields[i]))
             f[n++] = &m->fields[i];
     }
-    qsort(f, n, sizeof(*f), cmp_sign_key);
+    msg_sort_fields(f, n, cmp_sign_key);
     s = join_pairs(f, n, len);
     free(f);
     return s;
