@@ -489,6 +489,30 @@ static void test_signed_digest(void **state)
     msg_finish(&m);
 }
 
+/* A known field is found by its exact key: a key that differs by case, is cut short or runs on
+ * is another member, and the field is missing. The signature's member is found the same way. */
+static void test_known_keys_exact(void **state)
+{
+    static const char *const near[] = {"No_order", "no_orde", "no_order_", "n", "NO_ORDER"};
+    char body[1024];
+    struct payresult r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"money_order\":\"49.65\",\"oid_partner\":\"" OURS "\",\"sign_type\":"
+                 "\"RSA\",\"%s\":\"N1\",\"dt_order\":\"20240101123456\",\"oid_paybill\":"
+                 "\"2024010112345678\",\"result_pay\":\"SUCCESS\",\"sign\":\"c2ln\"}",
+                 near[i]);
+        assert_kind(body, PAYRESULT_INVALID_FIELD, "missing no_order");
+    }
+    /* "Sign" is signed like any other member, and no signature for the digest. */
+    parse_raw("{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"Sign\":\"c2ln\"}", &r);
+    struct payresult with;
+    parse_raw("{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2ln\"}", &with);
+    assert_memory_not_equal(r.signed_sha256, with.signed_sha256, PAYRESULT_DIGEST_LEN);
+}
+
 /* The exported formats are the ones the messages are checked with. */
 static void test_exported_formats(void **state)
 {
@@ -532,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_optional_fields),
         cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_signed_digest),
+        cmocka_unit_test(test_known_keys_exact),
         cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
