@@ -388,21 +388,37 @@ static bool type_matches(const cJSON *item, enum msg_type type)
     return false;
 }
 
+/* f's key and value in one allocation, the key first (value NULL when vlen is (size_t)-1: null). */
+static int set_field(struct msg_field *f, const char *key, const char *value, size_t vlen,
+                     enum msg_type type)
+{
+    size_t klen = strlen(key);
+    bool has_value = vlen != (size_t)-1;
+    char *block = malloc(klen + 1 + (has_value ? vlen + 1 : 0));
+
+    if (block == NULL)
+        return -1;
+    memcpy(block, key, klen + 1);
+    f->key = block;
+    f->value = NULL;
+    f->type = type;
+    if (has_value) {
+        f->value = block + klen + 1;
+        memcpy(f->value, value, vlen);
+        f->value[vlen] = '\0';
+    }
+    return 0;
+}
+
 /* Fills f from cJSON's decoded item and the scanner's raw span. */
 static int make_field(struct msg_field *f, const cJSON *item, const struct span *span,
                       const char *body)
 {
-    f->type = span->type;
-    f->key = strdup(item->string);
-    if (f->key == NULL)
-        return -1;
     if (span->type == MSG_STRING)
-        f->value = strdup(item->valuestring);
-    else if (span->type != MSG_NULL)
-        f->value = strndup(body + span->start, span->len);
-    if (span->type != MSG_NULL && f->value == NULL)
-        return -1;
-    return 0;
+        return set_field(f, item->string, item->valuestring, strlen(item->valuestring), MSG_STRING);
+    if (span->type == MSG_NULL)
+        return set_field(f, item->string, NULL, (size_t)-1, MSG_NULL);
+    return set_field(f, item->string, body + span->start, span->len, span->type);
 }
 
 /* Pairs cJSON's children with the scanned spans, in document order. */
@@ -560,10 +576,8 @@ void msg_finish(struct msg *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->fields[i].key);
-        free(m->fields[i].value);
-    }
+    for (size_t i = 0; i < m->n; i++)
+        free(m->fields[i].key); /* the value's block too */
     free(m->fields);
     m->fields = NULL;
     m->n = 0;
@@ -602,37 +616,44 @@ static struct msg_field *find_casefold(struct msg *m, const char *key)
  */
 int msg_set(struct msg *m, const char *key, const char *value)
 {
-    struct msg_field *f = NULL;
-    char *k = NULL, *v = NULL;
+    struct msg_field *f = NULL, nf;
 
     if (key[0] == '\0' || !utf8_valid((const unsigned char *)key, strlen(key)) ||
         !utf8_valid((const unsigned char *)value, strlen(value))) {
         errno = EINVAL;
         return -1;
     }
-    k = strdup(key);
-    v = strdup(value);
-    f = find_casefold(m, key);
-    if (k == NULL || v == NULL)
+    if (set_field(&nf, key, value, strlen(value), MSG_STRING) < 0)
         goto fail;
+    f = find_casefold(m, key);
     if (f == NULL) {
         struct msg_field *p = realloc(m->fields, (m->n + 1) * sizeof(*p));
-        if (p == NULL)
+        if (p == NULL) {
+            free(nf.key);
             goto fail;
+        }
         m->fields = p;
         f = &m->fields[m->n++];
         f->key = NULL;
-        f->value = NULL;
     }
     free(f->key);
-    free(f->value);
-    *f = (struct msg_field){.key = k, .value = v, .type = MSG_STRING};
+    *f = nf;
     return 0;
 fail:
-    free(k);
-    free(v);
     errno = ENOMEM;
     return -1;
+}
+
+void msg_remove(struct msg *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->fields[i].key, key) != 0)
+            continue;
+        free(m->fields[i].key);
+        memmove(&m->fields[i], &m->fields[i + 1], (m->n - i - 1) * sizeof(m->fields[0]));
+        m->n--;
+        return;
+    }
 }
 
 /* Bytes the JSON string form of s takes, quotes excluded. */

@@ -441,6 +441,14 @@ static void test_set(void **state)
     json = msg_to_json(&m);
     assert_string_equal(json, "{\"a\":\"one\",\"sign\":\"new\",\"sign_type\":\"RSA\"}");
     free(json);
+    /* Removing: only the exact key, the others keep their order. */
+    msg_remove(&m, "SIGN");
+    assert_int_equal(m.n, 3);
+    msg_remove(&m, "sign");
+    assert_int_equal(m.n, 2);
+    json = msg_to_json(&m);
+    assert_string_equal(json, "{\"a\":\"one\",\"sign_type\":\"RSA\"}");
+    free(json);
     msg_finish(&m);
 
     struct msg empty = {0};
