@@ -204,21 +204,44 @@ static int scan_escape(struct scanner *sc)
     return 0;
 }
 
+/* True when none of the 8 bytes at p is a quote, a backslash or a control character (below
+ * 0x20): the classic word tests for a zero byte and for a byte below n, which are exact about
+ * whether there is one. */
+static bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t w, q, b;
+
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high) == 0;
+}
+
 /* A string, pos on the opening quote. The body is already known to be valid UTF-8. */
 static int scan_string(struct scanner *sc)
 {
-    sc->pos++;
+    const unsigned char *p = sc->p;
+    size_t pos = sc->pos + 1, len = sc->len;
+
     for (;;) {
-        if (at_end(sc))
+        /* The plain bytes, 8 at a time and then one by one, with the position in a register
+         * (sc->pos may alias the body). */
+        while (len - pos >= 8 && plain8(p + pos))
+            pos += 8;
+        while (pos < len && p[pos] >= 0x20 && p[pos] != '"' && p[pos] != '\\')
+            pos++;
+        sc->pos = pos;
+        if (pos >= len)
             return fail(sc, "malformed JSON");
-        unsigned char c = sc->p[sc->pos];
-        if (c == '"')
+        if (p[pos] == '"')
             break;
-        if (c < 0x20)
+        if (p[pos] < 0x20)
             return fail(sc, "control character in string");
-        sc->pos++;
-        if (c == '\\' && scan_escape(sc) < 0)
+        sc->pos++; /* the backslash */
+        if (scan_escape(sc) < 0)
             return -1;
+        pos = sc->pos;
     }
     sc->pos++;
     return 0;

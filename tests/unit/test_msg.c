@@ -286,6 +286,47 @@ static void test_sign_string_values(void **state)
     free(s);
 }
 
+/* Strings are scanned 8 bytes at a time: a quote, a backslash or a control character is seen
+ * at any place of a string, and the bytes next to them in value pass as they are. */
+static void test_string_bytes_any_place(void **state)
+{
+    static const char pad[] = "abcdefghijklmnopqrstu";
+    /* bytes next to the ones that end a plain run, in value: all plain */
+    static const unsigned char near[] = {0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xbf};
+    char body[128], want[64];
+
+    (void)state;
+    for (int k = 0; k <= 20; k++) {
+        for (int c = 1; c < 0x20; c++) {
+            int n = snprintf(body, sizeof(body), "{\"v\":\"%.*s%c%.*s\"}", k, pad, c, 20 - k, pad);
+            assert_refused_len(body, (size_t)n, "control character in string");
+            n = snprintf(body, sizeof(body), "{\"%.*s%c\":\"v\"}", k, pad, c);
+            assert_refused_len(body, (size_t)n, "control character in string");
+        }
+        /* a raw NUL, which snprintf cannot write */
+        int n = snprintf(body, sizeof(body), "{\"v\":\"%.*s#%.*s\"}", k, pad, 20 - k, pad);
+        *strchr(body, '#') = '\0';
+        assert_refused_len(body, (size_t)n, "control character in string");
+        /* an escape, and a quote that ends the string early */
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s\\n\\\"%.*s\"}", k, pad, 20 - k, pad);
+        snprintf(want, sizeof(want), "%.*s\n\"%.*s", k, pad, 20 - k, pad);
+        assert_value(body, MSG_STRING, want);
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s\"%.*s\"}", k, pad, 20 - k, pad);
+        assert_refused(body, NULL);
+        /* a string the body ends in */
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s", k, pad);
+        assert_refused(body, "malformed JSON");
+        for (size_t i = 0; i < sizeof(near); i++) {
+            if (near[i] >= 0x80) /* as the second byte of a two-byte sequence */
+                snprintf(want, sizeof(want), "%.*s\xc2%c%.*s", k, pad, near[i], 20 - k, pad);
+            else
+                snprintf(want, sizeof(want), "%.*s%c%.*s", k, pad, near[i], 20 - k, pad);
+            snprintf(body, sizeof(body), "{\"v\":\"%s\"}", want);
+            assert_value(body, MSG_STRING, want);
+        }
+    }
+}
+
 /* Key number i of a body of n distinct keys, in no sorted order. */
 static size_t scrambled(size_t i, size_t n)
 {
@@ -479,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_duplicates_any_count),
         cmocka_unit_test(test_utf8_after_ascii),
+        cmocka_unit_test(test_string_bytes_any_place),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_numbers_keep_text),
         cmocka_unit_test(test_number_grammar),
