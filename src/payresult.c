@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,11 +165,28 @@ bool payresult_valid_no_order(const char *s)
     return true;
 }
 
+/* True when the 8 bytes at p are all printable ASCII (0x20..0x7e): no byte below 0x20 (the word
+ * test for a byte below n, exact about whether there is one), none with its high bit set, none
+ * that 1 more carries into it (0x7f). */
+static bool printable8(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return ((((w - ones * 0x20) & ~w) | w | (w + ones)) & high) == 0;
+}
+
 /* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F). */
 static bool has_control(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0;
+
+    while (n - i >= 8 && printable8(p + i))
+        i += 8;
+    for (; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
             return true;
     }
     return false;

@@ -413,6 +413,31 @@ static void test_extra_fields(void **state)
     assert_refused(n, "sign", "\"a\\rb\"", "control character in a field");
 }
 
+/* Control characters are looked for 8 bytes at a time: one is found at any place of a value,
+ * and the characters next to them pass. */
+static void test_controls_any_place(void **state)
+{
+    static const char pad[] = "abcdefghijklmnopqrstu";
+    static const char *const bad[] = {"\\u0001", "\\u001f", "\\n", "\\u007f", "\\u0080", "\\u009f"};
+    static const char *const good[] = {" ", "~", "\\u00a0", "\\u00bf", "中", "\\u0100"};
+    char raw[128];
+    struct payresult r;
+
+    (void)state;
+    for (int k = 0; k <= 20; k++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            snprintf(raw, sizeof(raw), "\"%.*s%s%.*s\"", k, pad, bad[i], 20 - k, pad);
+            assert_refused(PAYRESULT_NOTIFY, "remark", raw, "control character in a field");
+            assert_refused(PAYRESULT_NOTIFY, "info_order", raw, "bad info_order");
+        }
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+            snprintf(raw, sizeof(raw), "\"%.*s%s%.*s\"", k, pad, good[i], 20 - k, pad);
+            assert_ok("remark", raw, PAYRESULT_NOTIFY, &r);
+            assert_ok("info_order", raw, PAYRESULT_NOTIFY, &r);
+        }
+    }
+}
+
 /* The result of a whole raw body, which must be accepted. */
 static void parse_raw(const char *body, struct payresult *r)
 {
@@ -557,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_signed_digest),
         cmocka_unit_test(test_known_keys_exact),
+        cmocka_unit_test(test_controls_any_place),
         cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
