@@ -50,6 +50,7 @@
 #include "msg.h"
 #include "netaddr.h"
 #include "payresult.h"
+#include "sign.h"
 #include "timeutil.h"
 #include "tlscred.h"
 #include "writer.h"
@@ -357,6 +358,8 @@ static enum MHD_Result process(struct request *req)
     struct httpd *h = req->h;
     struct msg m = {0};
     const char *why = NULL;
+    char *text = NULL;
+    size_t text_len = 0;
     enum MHD_Result ret;
 
     if (msg_parse(req->body, req->len, &m, &why) < 0)
@@ -364,13 +367,15 @@ static enum MHD_Result process(struct request *req)
                       req->body, req->len, NULL);
 
     const char *claimed = msg_get(&m, "no_order");
-    if (keyring_verify(h->keys, &m) < 0) {
+    /* Built once: the signature check and the signed-content digest both hash it. */
+    text = sign_string(&m, &text_len);
+    if (keyring_verify_text(h->keys, &m, text, text_len) < 0) {
         ret = reject(h, req->conn, req->client, HTTPD_REJECT_BAD_SIGNATURE, MHD_HTTP_BAD_REQUEST,
                      "bad signature", req->body, req->len, claimed);
         goto out;
     }
-    enum payresult_refusal refused =
-        payresult_from_msg(&m, PAYRESULT_NOTIFY, h->cfg->oid_partner, &req->result, &why);
+    enum payresult_refusal refused = payresult_from_signed(&m, text, text_len, PAYRESULT_NOTIFY,
+                                                           h->cfg->oid_partner, &req->result, &why);
     if (refused != PAYRESULT_ACCEPTED) {
         enum httpd_reject kind = refused == PAYRESULT_WRONG_PARTNER ? HTTPD_REJECT_WRONG_PARTNER
                                                                     : HTTPD_REJECT_INVALID_FIELD;
@@ -405,6 +410,7 @@ static enum MHD_Result process(struct request *req)
     }
     ret = MHD_YES;
 out:
+    free(text);
     msg_finish(&m);
     return ret;
 }

@@ -54,6 +54,14 @@ int keyring_verify(struct keyring *kr, const struct msg *m)
     return idx;
 }
 
+int keyring_verify_text(struct keyring *kr, const struct msg *m, const char *text, size_t len)
+{
+    pthread_rwlock_rdlock(&kr->lock);
+    int idx = sign_verify_text(m, text, len, kr->keys.keys, kr->keys.n);
+    pthread_rwlock_unlock(&kr->lock);
+    return idx;
+}
+
 void keyring_replace(struct keyring *kr, struct keyset *next)
 {
     pthread_rwlock_wrlock(&kr->lock);

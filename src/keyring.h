@@ -15,6 +15,8 @@ void keyring_destroy(struct keyring *kr);
 
 /* sign_verify_msg against the current keys: index of the verifying key, or -1. */
 int keyring_verify(struct keyring *kr, const struct msg *m);
+/* sign_verify_text against the current keys: text is m's string to sign (sign_string). */
+int keyring_verify_text(struct keyring *kr, const struct msg *m, const char *text, size_t len);
 
 /* Replaces the keys with those in *next (taken over; *next is emptied); the old ones are freed
  * once no verification uses them. */

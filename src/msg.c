@@ -89,6 +89,16 @@ static bool utf8_valid(const unsigned char *s, size_t n)
     size_t i = 0;
 
     while (i < n) {
+        /* ASCII, most of a message, 8 bytes at a time: no byte with its high bit set. */
+        uint64_t w;
+        while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+            i += 8;
+        if (i == n)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t k = utf8_seq(s + i, n - i);
         if (k == 0)
             return false;
@@ -194,21 +204,44 @@ static int scan_escape(struct scanner *sc)
     return 0;
 }
 
+/* True when none of the 8 bytes at p is a quote, a backslash or a control character (below
+ * 0x20): the classic word tests for a zero byte and for a byte below n, which are exact about
+ * whether there is one. */
+static bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t w, q, b;
+
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high) == 0;
+}
+
 /* A string, pos on the opening quote. The body is already known to be valid UTF-8. */
 static int scan_string(struct scanner *sc)
 {
-    sc->pos++;
+    const unsigned char *p = sc->p;
+    size_t pos = sc->pos + 1, len = sc->len;
+
     for (;;) {
-        if (at_end(sc))
+        /* The plain bytes, 8 at a time and then one by one, with the position in a register
+         * (sc->pos may alias the body). */
+        while (len - pos >= 8 && plain8(p + pos))
+            pos += 8;
+        while (pos < len && p[pos] >= 0x20 && p[pos] != '"' && p[pos] != '\\')
+            pos++;
+        sc->pos = pos;
+        if (pos >= len)
             return fail(sc, "malformed JSON");
-        unsigned char c = sc->p[sc->pos];
-        if (c == '"')
+        if (p[pos] == '"')
             break;
-        if (c < 0x20)
+        if (p[pos] < 0x20)
             return fail(sc, "control character in string");
-        sc->pos++;
-        if (c == '\\' && scan_escape(sc) < 0)
+        sc->pos++; /* the backslash */
+        if (scan_escape(sc) < 0)
             return -1;
+        pos = sc->pos;
     }
     sc->pos++;
     return 0;
@@ -378,21 +411,37 @@ static bool type_matches(const cJSON *item, enum msg_type type)
     return false;
 }
 
+/* f's key and value in one allocation, the key first (value NULL when vlen is (size_t)-1: null). */
+static int set_field(struct msg_field *f, const char *key, const char *value, size_t vlen,
+                     enum msg_type type)
+{
+    size_t klen = strlen(key);
+    bool has_value = vlen != (size_t)-1;
+    char *block = malloc(klen + 1 + (has_value ? vlen + 1 : 0));
+
+    if (block == NULL)
+        return -1;
+    memcpy(block, key, klen + 1);
+    f->key = block;
+    f->value = NULL;
+    f->type = type;
+    if (has_value) {
+        f->value = block + klen + 1;
+        memcpy(f->value, value, vlen);
+        f->value[vlen] = '\0';
+    }
+    return 0;
+}
+
 /* Fills f from cJSON's decoded item and the scanner's raw span. */
 static int make_field(struct msg_field *f, const cJSON *item, const struct span *span,
                       const char *body)
 {
-    f->type = span->type;
-    f->key = strdup(item->string);
-    if (f->key == NULL)
-        return -1;
     if (span->type == MSG_STRING)
-        f->value = strdup(item->valuestring);
-    else if (span->type != MSG_NULL)
-        f->value = strndup(body + span->start, span->len);
-    if (span->type != MSG_NULL && f->value == NULL)
-        return -1;
-    return 0;
+        return set_field(f, item->string, item->valuestring, strlen(item->valuestring), MSG_STRING);
+    if (span->type == MSG_NULL)
+        return set_field(f, item->string, NULL, (size_t)-1, MSG_NULL);
+    return set_field(f, item->string, body + span->start, span->len, span->type);
 }
 
 /* Pairs cJSON's children with the scanned spans, in document order. */
@@ -441,6 +490,25 @@ int msg_key_casecmp(const char *a, const char *b)
     }
 }
 
+/* Few members, as in every real message: insertion sort is cheaper than qsort's set-up and
+ * calls. Many (a hostile body): qsort, O(n log n). */
+#define INSERTION_SORT_MAX 24
+
+void msg_sort_fields(const struct msg_field **idx, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > INSERTION_SORT_MAX) {
+        qsort(idx, n, sizeof(*idx), cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        const struct msg_field *f = idx[i];
+        size_t j = i;
+        for (; j > 0 && cmp(&idx[j - 1], &f) > 0; j--)
+            idx[j] = idx[j - 1];
+        idx[j] = f;
+    }
+}
+
 static int cmp_field_key(const void *a, const void *b)
 {
     const struct msg_field *const *fa = a;
@@ -467,7 +535,7 @@ static int check_keys(const struct msg *m, const char **why)
     }
     for (size_t i = 0; i < m->n; i++)
         idx[i] = &m->fields[i];
-    qsort(idx, m->n, sizeof(*idx), cmp_field_key);
+    msg_sort_fields(idx, m->n, cmp_field_key);
     for (size_t i = 1; i < m->n; i++) {
         if (msg_key_casecmp(idx[i - 1]->key, idx[i]->key) == 0) {
             *why = "duplicate key";
@@ -531,10 +599,8 @@ void msg_finish(struct msg *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->fields[i].key);
-        free(m->fields[i].value);
-    }
+    for (size_t i = 0; i < m->n; i++)
+        free(m->fields[i].key); /* the value's block too */
     free(m->fields);
     m->fields = NULL;
     m->n = 0;
@@ -573,37 +639,44 @@ static struct msg_field *find_casefold(struct msg *m, const char *key)
  */
 int msg_set(struct msg *m, const char *key, const char *value)
 {
-    struct msg_field *f = NULL;
-    char *k = NULL, *v = NULL;
+    struct msg_field *f = NULL, nf;
 
     if (key[0] == '\0' || !utf8_valid((const unsigned char *)key, strlen(key)) ||
         !utf8_valid((const unsigned char *)value, strlen(value))) {
         errno = EINVAL;
         return -1;
     }
-    k = strdup(key);
-    v = strdup(value);
-    f = find_casefold(m, key);
-    if (k == NULL || v == NULL)
+    if (set_field(&nf, key, value, strlen(value), MSG_STRING) < 0)
         goto fail;
+    f = find_casefold(m, key);
     if (f == NULL) {
         struct msg_field *p = realloc(m->fields, (m->n + 1) * sizeof(*p));
-        if (p == NULL)
+        if (p == NULL) {
+            free(nf.key);
             goto fail;
+        }
         m->fields = p;
         f = &m->fields[m->n++];
         f->key = NULL;
-        f->value = NULL;
     }
     free(f->key);
-    free(f->value);
-    *f = (struct msg_field){.key = k, .value = v, .type = MSG_STRING};
+    *f = nf;
     return 0;
 fail:
-    free(k);
-    free(v);
     errno = ENOMEM;
     return -1;
+}
+
+void msg_remove(struct msg *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->fields[i].key, key) != 0)
+            continue;
+        free(m->fields[i].key);
+        memmove(&m->fields[i], &m->fields[i + 1], (m->n - i - 1) * sizeof(m->fields[0]));
+        m->n--;
+        return;
+    }
 }
 
 /* Bytes the JSON string form of s takes, quotes excluded. */

@@ -20,7 +20,7 @@ struct msg_field {
     char *key;   /* decoded, NUL-terminated, valid UTF-8 */
     char *value; /* decoded string, or the literal text of a number/true/false; NULL for null */
     enum msg_type type;
-};
+}; /* key and value are one allocation (key's), owned by msg.c: msg_set and msg_finish free it */
 
 struct msg {
     struct msg_field *fields;
@@ -46,8 +46,16 @@ const char *msg_get(const struct msg *m, const char *key);
  * <0, 0 or >0, whatever the locale. */
 int msg_key_casecmp(const char *a, const char *b);
 
+/* Sorts idx[0..n) with cmp (qsort's convention, called with pointers to elements of idx):
+ * insertion sort for the few members of a real message, qsort for many. */
+void msg_sort_fields(const struct msg_field **idx, size_t n,
+                     int (*cmp)(const void *, const void *));
+
 /* Adds or replaces a string member (used to set sign_type and sign). Returns 0 or -1 (ENOMEM). */
 int msg_set(struct msg *m, const char *key, const char *value);
+
+/* Removes the member named exactly key, if there is one (the others keep their order). */
+void msg_remove(struct msg *m, const char *key);
 
 /* Serialises the message as compact JSON, numbers and literals as their original text.
  * Returns a malloc'd string, or NULL on ENOMEM. */

@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,39 +30,68 @@
 #include "sign.h"
 
 /* What a known field needs; the reasons are static so that callers can log and answer them. */
+/* The known fields, and "sign": where each stands in a message is found in one pass over its
+ * members (find_known) rather than by one search per field and check. */
+enum known_field {
+    F_OID_PARTNER,
+    F_SIGN_TYPE,
+    F_NO_ORDER,
+    F_DT_ORDER,
+    F_MONEY_ORDER,
+    F_OID_PAYBILL,
+    F_RESULT_PAY,
+    F_SETTLE_DATE,
+    F_INFO_ORDER,
+    F_MEMO,
+    F_RET_CODE,
+    F_RULES, /* the fields with a rule: those above */
+    F_SIGN = F_RULES,
+    F_COUNT,
+};
+
+/* A message's known members (NULL: absent). */
+struct known {
+    const struct msg_field *f[F_COUNT];
+};
+
 struct rule {
+    enum known_field id;
     const char *key;
     bool number_ok;
     const char *missing;
     const char *bad;
 };
 
-static const struct rule r_oid_partner = {"oid_partner", false, "missing oid_partner",
-                                          "bad oid_partner"};
-static const struct rule r_sign_type = {"sign_type", false, "missing sign_type", "bad sign_type"};
-static const struct rule r_no_order = {"no_order", false, "missing no_order", "bad no_order"};
-static const struct rule r_dt_order = {"dt_order", false, "missing dt_order", "bad dt_order"};
-static const struct rule r_money_order = {"money_order", true, "missing money_order",
+static const struct rule r_oid_partner = {F_OID_PARTNER, "oid_partner", false,
+                                          "missing oid_partner", "bad oid_partner"};
+static const struct rule r_sign_type = {F_SIGN_TYPE, "sign_type", false, "missing sign_type",
+                                        "bad sign_type"};
+static const struct rule r_no_order = {F_NO_ORDER, "no_order", false, "missing no_order",
+                                       "bad no_order"};
+static const struct rule r_dt_order = {F_DT_ORDER, "dt_order", false, "missing dt_order",
+                                       "bad dt_order"};
+static const struct rule r_money_order = {F_MONEY_ORDER, "money_order", true, "missing money_order",
                                           "bad money_order"};
-static const struct rule r_oid_paybill = {"oid_paybill", false, "missing oid_paybill",
-                                          "bad oid_paybill"};
-static const struct rule r_result_pay = {"result_pay", false, "missing result_pay",
+static const struct rule r_oid_paybill = {F_OID_PAYBILL, "oid_paybill", false,
+                                          "missing oid_paybill", "bad oid_paybill"};
+static const struct rule r_result_pay = {F_RESULT_PAY, "result_pay", false, "missing result_pay",
                                          "bad result_pay"};
-static const struct rule r_settle_date = {"settle_date", false, "missing settle_date",
-                                          "bad settle_date"};
-static const struct rule r_info_order = {"info_order", false, "missing info_order",
+static const struct rule r_settle_date = {F_SETTLE_DATE, "settle_date", false,
+                                          "missing settle_date", "bad settle_date"};
+static const struct rule r_info_order = {F_INFO_ORDER, "info_order", false, "missing info_order",
                                          "bad info_order"};
-static const struct rule r_memo = {"memo", false, "missing memo", "bad memo"};
-static const struct rule r_ret_code = {"ret_code", false, "missing ret_code", "bad ret_code"};
+static const struct rule r_memo = {F_MEMO, "memo", false, "missing memo", "bad memo"};
+static const struct rule r_ret_code = {F_RET_CODE, "ret_code", false, "missing ret_code",
+                                       "bad ret_code"};
 
 /*
  * The text of a known field in *text, NULL when it is absent, null or "" (such members are not
  * signed either). Returns -1 with the rule's reason when its JSON type is wrong.
  */
-static int field_text(const struct msg *m, const struct rule *r, const char **text,
+static int field_text(const struct known *k, const struct rule *r, const char **text,
                       const char **why)
 {
-    const struct msg_field *f = msg_find(m, r->key);
+    const struct msg_field *f = k->f[r->id];
 
     *text = NULL;
     if (f == NULL || f->type == MSG_NULL)
@@ -75,11 +105,11 @@ static int field_text(const struct msg *m, const struct rule *r, const char **te
 }
 
 /* A field that must be present and non-empty. */
-static const char *required(const struct msg *m, const struct rule *r, const char **why)
+static const char *required(const struct known *k, const struct rule *r, const char **why)
 {
     const char *text = NULL;
 
-    if (field_text(m, r, &text, why) < 0)
+    if (field_text(k, r, &text, why) < 0)
         return NULL;
     if (text == NULL)
         *why = r->missing;
@@ -135,11 +165,28 @@ bool payresult_valid_no_order(const char *s)
     return true;
 }
 
+/* True when the 8 bytes at p are all printable ASCII (0x20..0x7e): no byte below 0x20 (the word
+ * test for a byte below n, exact about whether there is one), none with its high bit set, none
+ * that 1 more carries into it (0x7f). */
+static bool printable8(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    return ((((w - ones * 0x20) & ~w) | w | (w + ones)) & high) == 0;
+}
+
 /* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F). */
 static bool has_control(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0;
+
+    while (n - i >= 8 && printable8(p + i))
+        i += 8;
+    for (; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
             return true;
     }
     return false;
@@ -156,17 +203,36 @@ static size_t utf8_chars(const char *s)
 }
 
 /* Every known field, for the type check that applies to all of them. */
-static const struct rule *const known[] = {
+static const struct rule *const rules[F_RULES] = {
     &r_oid_partner, &r_sign_type,   &r_no_order,   &r_dt_order, &r_money_order, &r_oid_paybill,
     &r_result_pay,  &r_settle_date, &r_info_order, &r_ret_code, &r_memo,
 };
 
-static int check_types(const struct msg *m, const char **why)
+/* Fills k from one pass over m's members; the first of a key counts, as with msg_find (msg_parse
+ * allows one anyway). */
+static void find_known(const struct msg *m, struct known *k)
+{
+    memset(k, 0, sizeof(*k));
+    for (size_t i = 0; i < m->n; i++) {
+        const struct msg_field *f = &m->fields[i];
+        enum known_field id = F_COUNT;
+        for (size_t r = 0; r < F_RULES && id == F_COUNT; r++) {
+            if (rules[r]->key[0] == f->key[0] && strcmp(rules[r]->key, f->key) == 0)
+                id = rules[r]->id;
+        }
+        if (id == F_COUNT && strcmp(f->key, "sign") == 0)
+            id = F_SIGN;
+        if (id != F_COUNT && k->f[id] == NULL)
+            k->f[id] = f;
+    }
+}
+
+static int check_types(const struct known *k, const char **why)
 {
     const char *text = NULL;
 
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        if (field_text(m, known[i], &text, why) < 0)
+    for (size_t i = 0; i < F_RULES; i++) {
+        if (field_text(k, rules[i], &text, why) < 0)
             return -1;
     }
     return 0;
@@ -184,10 +250,10 @@ static int refuse(const char **why, const char *reason)
     return -1;
 }
 
-static int check_partner(const struct msg *m, const char *ours, struct payresult *out,
+static int check_partner(const struct known *k, const char *ours, struct payresult *out,
                          const char **why)
 {
-    const char *v = required(m, &r_oid_partner, why);
+    const char *v = required(k, &r_oid_partner, why);
 
     if (v == NULL)
         return -1;
@@ -196,7 +262,7 @@ static int check_partner(const struct msg *m, const char *ours, struct payresult
     if (ours == NULL || strcmp(v, ours) != 0)
         return refuse(why, "oid_partner is not ours");
     copy_text(out->oid_partner, v);
-    v = required(m, &r_sign_type, why);
+    v = required(k, &r_sign_type, why);
     if (v == NULL)
         return -1;
     if (strcmp(v, "RSA") != 0)
@@ -204,13 +270,13 @@ static int check_partner(const struct msg *m, const char *ours, struct payresult
     return 0;
 }
 
-static int check_ret_code(const struct msg *m, enum payresult_source source, const char **why)
+static int check_ret_code(const struct known *k, enum payresult_source source, const char **why)
 {
     const char *v = NULL;
 
     if (source != PAYRESULT_QUERY)
         return 0;
-    v = required(m, &r_ret_code, why);
+    v = required(k, &r_ret_code, why);
     if (v == NULL)
         return -1;
     if (strcmp(v, "0000") != 0)
@@ -218,23 +284,23 @@ static int check_ret_code(const struct msg *m, enum payresult_source source, con
     return 0;
 }
 
-static int check_order(const struct msg *m, struct payresult *out, const char **why)
+static int check_order(const struct known *k, struct payresult *out, const char **why)
 {
-    const char *v = required(m, &r_no_order, why);
+    const char *v = required(k, &r_no_order, why);
 
     if (v == NULL)
         return -1;
     if (!payresult_valid_no_order(v))
         return refuse(why, r_no_order.bad);
     copy_text(out->no_order, v);
-    v = required(m, &r_dt_order, why);
+    v = required(k, &r_dt_order, why);
     if (v == NULL)
         return -1;
     if (!payresult_valid_dt_order(v))
         return refuse(why, r_dt_order.bad);
     copy_text(out->dt_order, v);
     /* A JSON number counts by its text: "200.10" is fine, "1e2" is not. */
-    v = required(m, &r_money_order, why);
+    v = required(k, &r_money_order, why);
     if (v == NULL)
         return -1;
     if (payresult_money_fen(v, &out->amount_fen) < 0)
@@ -248,17 +314,17 @@ static bool notify_allows(enum result_pay r)
     return r == RESULT_SUCCESS || r == RESULT_FAILURE || r == RESULT_CANCEL;
 }
 
-static int check_result(const struct msg *m, enum payresult_source source, struct payresult *out,
+static int check_result(const struct known *k, enum payresult_source source, struct payresult *out,
                         const char **why)
 {
-    const char *v = required(m, &r_result_pay, why);
+    const char *v = required(k, &r_result_pay, why);
 
     if (v == NULL)
         return -1;
     if (state_result_parse(v, &out->result_pay) < 0 ||
         (source == PAYRESULT_NOTIFY && !notify_allows(out->result_pay)))
         return refuse(why, r_result_pay.bad);
-    if (field_text(m, &r_oid_paybill, &v, why) < 0)
+    if (field_text(k, &r_oid_paybill, &v, why) < 0)
         return -1;
     if (v == NULL) {
         /* A pending payout may not have a bill number yet. */
@@ -273,11 +339,11 @@ static int check_result(const struct msg *m, enum payresult_source source, struc
 }
 
 /* A free text LianLian may send: at most 255 characters of UTF-8, no control character. */
-static int check_free_text(const struct msg *m, const struct rule *r, char *dst, const char **why)
+static int check_free_text(const struct known *k, const struct rule *r, char *dst, const char **why)
 {
     const char *v = NULL;
 
-    if (field_text(m, r, &v, why) < 0)
+    if (field_text(k, r, &v, why) < 0)
         return -1;
     if (v != NULL && (utf8_chars(v) > 255 || has_control(v)))
         return refuse(why, r->bad);
@@ -286,18 +352,18 @@ static int check_free_text(const struct msg *m, const struct rule *r, char *dst,
     return 0;
 }
 
-static int check_optional(const struct msg *m, struct payresult *out, const char **why)
+static int check_optional(const struct known *k, struct payresult *out, const char **why)
 {
     const char *v = NULL;
 
-    if (field_text(m, &r_settle_date, &v, why) < 0)
+    if (field_text(k, &r_settle_date, &v, why) < 0)
         return -1;
     if (v != NULL && !all_digits(v, 8, 8))
         return refuse(why, r_settle_date.bad);
     if (v != NULL)
         copy_text(out->settle_date, v);
-    return check_free_text(m, &r_info_order, out->info_order, why) < 0 ||
-                   check_free_text(m, &r_memo, out->memo, why) < 0
+    return check_free_text(k, &r_info_order, out->info_order, why) < 0 ||
+                   check_free_text(k, &r_memo, out->memo, why) < 0
                ? -1
                : 0;
 }
@@ -327,18 +393,15 @@ static void sha256_fetch(void)
  * SHA-256 over the string to sign, a NUL and the signature. The NUL keeps the two apart: msg_parse
  * refuses a NUL in any key or value, so neither can hold one.
  */
-static int signed_digest(const struct msg *m, unsigned char out[PAYRESULT_DIGEST_LEN],
-                         const char **why)
+static int signed_digest(const struct known *k, const char *text, size_t len,
+                         unsigned char out[PAYRESULT_DIGEST_LEN], const char **why)
 {
-    const char *sig = msg_get(m, "sign");
-    size_t len = 0;
+    const struct msg_field *f = k->f[F_SIGN];
+    const char *sig = f != NULL && (f->type == MSG_STRING || f->type == MSG_NUMBER) ? f->value : "";
     unsigned int mdlen = 0;
-    char *text = sign_string(m, &len);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = -1;
 
-    if (sig == NULL)
-        sig = "";
     if (pthread_once(&sha256_once, sha256_fetch) != 0 || sha256 == NULL || text == NULL ||
         ctx == NULL || EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
         EVP_DigestUpdate(ctx, text, len + 1) != 1 || EVP_DigestUpdate(ctx, sig, strlen(sig)) != 1 ||
@@ -349,7 +412,6 @@ static int signed_digest(const struct msg *m, unsigned char out[PAYRESULT_DIGEST
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);
-    free(text);
     return rc;
 }
 
@@ -364,20 +426,34 @@ static enum payresult_refusal refusal(const struct msg *m, const char *ours)
     return PAYRESULT_INVALID_FIELD;
 }
 
+enum payresult_refusal payresult_from_signed(const struct msg *m, const char *text, size_t len,
+                                             enum payresult_source source, const char *oid_partner,
+                                             struct payresult *out, const char **why)
+{
+    struct payresult r;
+    struct known k;
+
+    memset(&r, 0, sizeof(r));
+    find_known(m, &k);
+    if (check_types(&k, why) < 0 || check_partner(&k, oid_partner, &r, why) < 0 ||
+        check_ret_code(&k, source, why) < 0 || check_order(&k, &r, why) < 0 ||
+        check_result(&k, source, &r, why) < 0 || check_optional(&k, &r, why) < 0 ||
+        check_controls(m, why) < 0 || signed_digest(&k, text, len, r.signed_sha256, why) < 0)
+        return refusal(m, oid_partner);
+    *out = r;
+    return PAYRESULT_ACCEPTED;
+}
+
 enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
                                           const char *oid_partner, struct payresult *out,
                                           const char **why)
 {
-    struct payresult r;
+    size_t len = 0;
+    char *text = sign_string(m, &len);
+    enum payresult_refusal rc = payresult_from_signed(m, text, len, source, oid_partner, out, why);
 
-    memset(&r, 0, sizeof(r));
-    if (check_types(m, why) < 0 || check_partner(m, oid_partner, &r, why) < 0 ||
-        check_ret_code(m, source, why) < 0 || check_order(m, &r, why) < 0 ||
-        check_result(m, source, &r, why) < 0 || check_optional(m, &r, why) < 0 ||
-        check_controls(m, why) < 0 || signed_digest(m, r.signed_sha256, why) < 0)
-        return refusal(m, oid_partner);
-    *out = r;
-    return PAYRESULT_ACCEPTED;
+    free(text);
+    return rc;
 }
 
 int payresult_money_fen(const char *s, int64_t *fen)

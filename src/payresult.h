@@ -2,6 +2,7 @@
 #define LIANPAY_PAYRESULT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "state.h"
 
@@ -57,6 +58,12 @@ enum payresult_refusal {
 enum payresult_refusal payresult_from_msg(const struct msg *m, enum payresult_source source,
                                           const char *oid_partner, struct payresult *out,
                                           const char **why);
+
+/* The same when the caller has m's string to sign already (text, len: what sign_string returned
+ * for m; the signature check needs it too), so that it is built once per message. */
+enum payresult_refusal payresult_from_signed(const struct msg *m, const char *text, size_t len,
+                                             enum payresult_source source, const char *oid_partner,
+                                             struct payresult *out, const char **why);
 
 const char *payresult_source_name(enum payresult_source s);
 

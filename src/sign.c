@@ -85,7 +85,7 @@ char *sign_string(const struct msg *m, size_t *len)
         if (is_signed(&m->fields[i]))
             f[n++] = &m->fields[i];
     }
-    qsort(f, n, sizeof(*f), cmp_sign_key);
+    msg_sort_fields(f, n, cmp_sign_key);
     s = join_pairs(f, n, len);
     free(f);
     return s;
@@ -230,22 +230,31 @@ out:
     return rc;
 }
 
+int sign_verify_text(const struct msg *m, const char *text, size_t len, EVP_PKEY *const *keys,
+                     size_t nkeys)
+{
+    const struct msg_field *sig = msg_find(m, "sign");
+
+    if (sig == NULL || sig->type != MSG_STRING || text == NULL)
+        return -1;
+    for (size_t i = 0; i < nkeys; i++) {
+        if (sign_verify(keys[i], text, len, sig->value) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
 int sign_verify_msg(const struct msg *m, EVP_PKEY *const *keys, size_t nkeys)
 {
     const struct msg_field *sig = msg_find(m, "sign");
     char *data = NULL;
     size_t len = 0;
-    int found = -1;
+    int found;
 
     if (sig == NULL || sig->type != MSG_STRING)
         return -1;
     data = sign_string(m, &len);
-    if (data == NULL)
-        return -1;
-    for (size_t i = 0; i < nkeys && found < 0; i++) {
-        if (sign_verify(keys[i], data, len, sig->value) == 0)
-            found = (int)i;
-    }
+    found = sign_verify_text(m, data, len, keys, nkeys);
     free(data);
     return found;
 }

@@ -20,6 +20,11 @@ char *sign_string(const struct msg *m, size_t *len);
  */
 int sign_verify_msg(const struct msg *m, EVP_PKEY *const *keys, size_t nkeys);
 
+/* The same check when the caller has the message's string to sign already (text, len: what
+ * sign_string returned for m), so that it is built once per message. */
+int sign_verify_text(const struct msg *m, const char *text, size_t len, EVP_PKEY *const *keys,
+                     size_t nkeys);
+
 /* MD5withRSA check of b64sig over data with one key. Returns 0 when valid, -1 otherwise. */
 int sign_verify(EVP_PKEY *key, const char *data, size_t len, const char *b64sig);
 

@@ -190,6 +190,30 @@ static void test_invalid_utf8(void **state)
     assert_value("{\"v\":\"\xef\xbf\xbf\"}", MSG_STRING, "\xef\xbf\xbf");
 }
 
+/* The validator reads ASCII 8 bytes at a time: a bad sequence after any number of ASCII bytes,
+ * at the end of the body or not, is found, and a good one is kept. */
+static void test_utf8_after_ascii(void **state)
+{
+    static const char *const bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\x80", "\xe4\xb8", "\xff"};
+    char body[128], want[64];
+
+    (void)state;
+    for (int k = 0; k <= 20; k++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            snprintf(body, sizeof(body), "{\"v\":\"%.*s%s\"}", k, "abcdefghijklmnopqrstuvwxyz",
+                     bad[i]);
+            assert_refused(body, "invalid UTF-8");
+            /* the last bytes of the body */
+            int n = snprintf(body, sizeof(body), "{\"v\":\"x\"}%.*s%s", k,
+                             "                          ", bad[i]);
+            assert_refused_len(body, (size_t)n, "invalid UTF-8");
+        }
+        snprintf(want, sizeof(want), "%.*s\xe4\xb8\xad", k, "abcdefghijklmnopqrstuvwxyz");
+        snprintf(body, sizeof(body), "{\"v\":\"%s\"}", want);
+        assert_value(body, MSG_STRING, want);
+    }
+}
+
 static void test_nul_and_surrogates(void **state)
 {
     assert_refused("{\"v\":\"a\\u0000b\"}", "escaped NUL character");
@@ -260,6 +284,87 @@ static void test_sign_string_values(void **state)
     s = sign_str("{\"v\":\"a%20b+c\",\"sign\":\"zzz\",\"w\":200.10,\"u\":\"\\u4e2d\\/\"}");
     assert_string_equal(s, "u=中/&v=a%20b+c&w=200.10");
     free(s);
+}
+
+/* Strings are scanned 8 bytes at a time: a quote, a backslash or a control character is seen
+ * at any place of a string, and the bytes next to them in value pass as they are. */
+static void test_string_bytes_any_place(void **state)
+{
+    static const char pad[] = "abcdefghijklmnopqrstu";
+    /* bytes next to the ones that end a plain run, in value: all plain */
+    static const unsigned char near[] = {0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xbf};
+    char body[128], want[64];
+
+    (void)state;
+    for (int k = 0; k <= 20; k++) {
+        for (int c = 1; c < 0x20; c++) {
+            int n = snprintf(body, sizeof(body), "{\"v\":\"%.*s%c%.*s\"}", k, pad, c, 20 - k, pad);
+            assert_refused_len(body, (size_t)n, "control character in string");
+            n = snprintf(body, sizeof(body), "{\"%.*s%c\":\"v\"}", k, pad, c);
+            assert_refused_len(body, (size_t)n, "control character in string");
+        }
+        /* a raw NUL, which snprintf cannot write */
+        int n = snprintf(body, sizeof(body), "{\"v\":\"%.*s#%.*s\"}", k, pad, 20 - k, pad);
+        *strchr(body, '#') = '\0';
+        assert_refused_len(body, (size_t)n, "control character in string");
+        /* an escape, and a quote that ends the string early */
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s\\n\\\"%.*s\"}", k, pad, 20 - k, pad);
+        snprintf(want, sizeof(want), "%.*s\n\"%.*s", k, pad, 20 - k, pad);
+        assert_value(body, MSG_STRING, want);
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s\"%.*s\"}", k, pad, 20 - k, pad);
+        assert_refused(body, NULL);
+        /* a string the body ends in */
+        snprintf(body, sizeof(body), "{\"v\":\"%.*s", k, pad);
+        assert_refused(body, "malformed JSON");
+        for (size_t i = 0; i < sizeof(near); i++) {
+            if (near[i] >= 0x80) /* as the second byte of a two-byte sequence */
+                snprintf(want, sizeof(want), "%.*s\xc2%c%.*s", k, pad, near[i], 20 - k, pad);
+            else
+                snprintf(want, sizeof(want), "%.*s%c%.*s", k, pad, near[i], 20 - k, pad);
+            snprintf(body, sizeof(body), "{\"v\":\"%s\"}", want);
+            assert_value(body, MSG_STRING, want);
+        }
+    }
+}
+
+/* Key number i of a body of n distinct keys, in no sorted order. */
+static size_t scrambled(size_t i, size_t n)
+{
+    return (i % 2 ? i : 2 * n - i) * 13;
+}
+
+/* n members "k<number>", the last one's key replaced with "K" and the number of member dup
+ * (dup == n - 1: no duplicate). */
+static size_t keys_body(char *body, size_t cap, size_t n, size_t dup)
+{
+    size_t len = (size_t)snprintf(body, cap, "{");
+
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(body + len, cap - len, "%s\"%s%03zu\":\"v\"", i ? "," : "",
+                                i == n - 1 ? "K" : "k", scrambled(i == n - 1 ? dup : i, n));
+    len += (size_t)snprintf(body + len, cap - len, "}");
+    return len;
+}
+
+/* Duplicates are found by sorting, and few members are sorted otherwise than many: whatever the
+ * count and wherever the two stand, they are found, and distinct keys pass. */
+static void test_duplicates_any_count(void **state)
+{
+    char body[2048];
+    struct msg m = {0};
+    const char *why = NULL;
+
+    (void)state;
+    for (size_t n = 2; n <= 40; n++) {
+        size_t len = keys_body(body, sizeof(body), n, n - 1);
+        assert_int_equal(msg_parse(body, len, &m, &why), 0);
+        assert_int_equal(m.n, n);
+        msg_finish(&m);
+        for (size_t dup = 0; dup + 1 < n; dup++) {
+            len = keys_body(body, sizeof(body), n, dup);
+            assert_refused_len(body, len, "duplicate key");
+        }
+    }
 }
 
 static void test_many_members(void **state)
@@ -377,6 +482,14 @@ static void test_set(void **state)
     json = msg_to_json(&m);
     assert_string_equal(json, "{\"a\":\"one\",\"sign\":\"new\",\"sign_type\":\"RSA\"}");
     free(json);
+    /* Removing: only the exact key, the others keep their order. */
+    msg_remove(&m, "SIGN");
+    assert_int_equal(m.n, 3);
+    msg_remove(&m, "sign");
+    assert_int_equal(m.n, 2);
+    json = msg_to_json(&m);
+    assert_string_equal(json, "{\"a\":\"one\",\"sign_type\":\"RSA\"}");
+    free(json);
     msg_finish(&m);
 
     struct msg empty = {0};
@@ -405,6 +518,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_duplicates_any_count),
+        cmocka_unit_test(test_utf8_after_ascii),
+        cmocka_unit_test(test_string_bytes_any_place),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_numbers_keep_text),
         cmocka_unit_test(test_number_grammar),

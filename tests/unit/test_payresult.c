@@ -413,6 +413,31 @@ static void test_extra_fields(void **state)
     assert_refused(n, "sign", "\"a\\rb\"", "control character in a field");
 }
 
+/* Control characters are looked for 8 bytes at a time: one is found at any place of a value,
+ * and the characters next to them pass. */
+static void test_controls_any_place(void **state)
+{
+    static const char pad[] = "abcdefghijklmnopqrstu";
+    static const char *const bad[] = {"\\u0001", "\\u001f", "\\n", "\\u007f", "\\u0080", "\\u009f"};
+    static const char *const good[] = {" ", "~", "\\u00a0", "\\u00bf", "中", "\\u0100"};
+    char raw[128];
+    struct payresult r;
+
+    (void)state;
+    for (int k = 0; k <= 20; k++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            snprintf(raw, sizeof(raw), "\"%.*s%s%.*s\"", k, pad, bad[i], 20 - k, pad);
+            assert_refused(PAYRESULT_NOTIFY, "remark", raw, "control character in a field");
+            assert_refused(PAYRESULT_NOTIFY, "info_order", raw, "bad info_order");
+        }
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+            snprintf(raw, sizeof(raw), "\"%.*s%s%.*s\"", k, pad, good[i], 20 - k, pad);
+            assert_ok("remark", raw, PAYRESULT_NOTIFY, &r);
+            assert_ok("info_order", raw, PAYRESULT_NOTIFY, &r);
+        }
+    }
+}
+
 /* The result of a whole raw body, which must be accepted. */
 static void parse_raw(const char *body, struct payresult *r)
 {
@@ -477,8 +502,40 @@ static void test_signed_digest(void **state)
     memcpy(text + n + 1, "c2lnbmF0dXJl", 12);
     assert_int_equal(EVP_Digest(text, n + 1 + 12, want, &len, EVP_sha256(), NULL), 1);
     assert_memory_equal(want, first.signed_sha256, PAYRESULT_DIGEST_LEN);
+    /* payresult_from_signed, given the string by the caller, hashes that string. */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(payresult_from_signed(&m, text, n, PAYRESULT_NOTIFY, OURS, &r, &why),
+                     PAYRESULT_ACCEPTED);
+    assert_memory_equal(want, r.signed_sha256, PAYRESULT_DIGEST_LEN);
+    assert_int_equal(payresult_from_signed(&m, text, n - 1, PAYRESULT_NOTIFY, OURS, &r, &why),
+                     PAYRESULT_ACCEPTED);
+    assert_memory_not_equal(want, r.signed_sha256, PAYRESULT_DIGEST_LEN);
     free(text);
     msg_finish(&m);
+}
+
+/* A known field is found by its exact key: a key that differs by case, is cut short or runs on
+ * is another member, and the field is missing. The signature's member is found the same way. */
+static void test_known_keys_exact(void **state)
+{
+    static const char *const near[] = {"No_order", "no_orde", "no_order_", "n", "NO_ORDER"};
+    char body[1024];
+    struct payresult r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"money_order\":\"49.65\",\"oid_partner\":\"" OURS "\",\"sign_type\":"
+                 "\"RSA\",\"%s\":\"N1\",\"dt_order\":\"20240101123456\",\"oid_paybill\":"
+                 "\"2024010112345678\",\"result_pay\":\"SUCCESS\",\"sign\":\"c2ln\"}",
+                 near[i]);
+        assert_kind(body, PAYRESULT_INVALID_FIELD, "missing no_order");
+    }
+    /* "Sign" is signed like any other member, and no signature for the digest. */
+    parse_raw("{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"Sign\":\"c2ln\"}", &r);
+    struct payresult with;
+    parse_raw("{\"money_order\":\"49.65\"," SIGNED_FIELDS ",\"sign\":\"c2ln\"}", &with);
+    assert_memory_not_equal(r.signed_sha256, with.signed_sha256, PAYRESULT_DIGEST_LEN);
 }
 
 /* The exported formats are the ones the messages are checked with. */
@@ -524,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_optional_fields),
         cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_signed_digest),
+        cmocka_unit_test(test_known_keys_exact),
+        cmocka_unit_test(test_controls_any_place),
         cmocka_unit_test(test_exported_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

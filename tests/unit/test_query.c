@@ -92,15 +92,7 @@ static char *answer_json(EVP_PKEY *key, const char *ret_code, const char *result
             assert_int_equal(msg_set(&m, k, v), 0);
             continue;
         }
-        for (size_t i = 0; i < m.n; i++) {
-            if (strcmp(m.fields[i].key, k) != 0)
-                continue;
-            free(m.fields[i].key);
-            free(m.fields[i].value);
-            memmove(&m.fields[i], &m.fields[i + 1], (m.n - i - 1) * sizeof(m.fields[0]));
-            m.n--;
-            break;
-        }
+        msg_remove(&m, k);
     }
     va_end(ap);
     if (key != NULL)

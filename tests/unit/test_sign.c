@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "b64.h"
 #include "keys.h"
 #include "msg.h"
 #include "sign.h"
@@ -90,6 +91,11 @@ static void check_vector(const char *json_path, EVP_PKEY *pem, EVP_PKEY *b64, EV
     assert_int_equal(sign_verify_msg(&m, rotation, 2), 1);
     assert_int_equal(sign_verify_msg(&m, rotation, 1), -1);
     assert_int_equal(sign_verify_msg(&m, rotation, 0), -1);
+    /* With the string built by the caller: the same answers, and only for this message's text. */
+    assert_int_equal(sign_verify_text(&m, got, len, rotation, 2), 1);
+    assert_int_equal(sign_verify_text(&m, got, len, rotation, 1), -1);
+    assert_int_equal(sign_verify_text(&m, got, len - 1, rotation, 2), -1);
+    assert_int_equal(sign_verify_text(&m, NULL, 0, rotation, 2), -1);
     assert_tamper_fails(&m, pem, expected, slen);
     free(got);
     free(expected);
@@ -187,6 +193,39 @@ static void test_strict_base64(void **state)
     free(good);
     msg_finish(&m);
     EVP_PKEY_free(key);
+}
+
+/* Every byte in every place of a group: only the 64 of the alphabet decode, each to its value. */
+static void test_b64_every_byte(void **state)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    (void)state;
+    for (int pos = 0; pos < 4; pos++) {
+        for (int c = 0; c < 256; c++) {
+            char text[5] = "AAAA";
+            size_t len = 0;
+            text[pos] = (char)c;
+            unsigned char *out = b64_decode(text, 4, 0, &len);
+            const char *at = c != 0 ? memchr(alphabet, c, 64) : NULL;
+            if (pos == 3 && c == '=') { /* "AAA=": padding, two bytes */
+                assert_non_null(out);
+                assert_int_equal(len, 2);
+                free(out);
+                continue;
+            }
+            if (at == NULL) {
+                assert_null(out);
+                continue;
+            }
+            assert_non_null(out);
+            assert_int_equal(len, 3);
+            unsigned long v = (unsigned long)out[0] << 16 | (unsigned long)out[1] << 8 | out[2];
+            assert_int_equal(v, (unsigned long)(at - alphabet) << (6 * (3 - pos)));
+            free(out);
+        }
+    }
 }
 
 static void test_vector_field_changes(void **state)
@@ -332,13 +371,10 @@ static void test_wrong_key_type(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_strict_base64),
-        cmocka_unit_test(test_vector_field_changes),
-        cmocka_unit_test(test_order),
-        cmocka_unit_test(test_round_trip_1024),
-        cmocka_unit_test(test_round_trip_2048),
-        cmocka_unit_test(test_sign_msg),
+        cmocka_unit_test(test_vectors),         cmocka_unit_test(test_strict_base64),
+        cmocka_unit_test(test_b64_every_byte),  cmocka_unit_test(test_vector_field_changes),
+        cmocka_unit_test(test_order),           cmocka_unit_test(test_round_trip_1024),
+        cmocka_unit_test(test_round_trip_2048), cmocka_unit_test(test_sign_msg),
         cmocka_unit_test(test_wrong_key_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
