@@ -1841,6 +1841,15 @@ static void test_migration_0011(void **state)
                                "(sql LIKE '%[^0-9]*%' OR sql LIKE '%[&=%' OR sql NOT LIKE "
                                "'%ltrim(settle_date, ''0123456789'') = ''''%')"),
                      0);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_schema WHERE name IN ('payments', "
+                               "'payment_events') AND instr(sql, 'printf(''%s'', no_order ||') > "
+                               "0 AND instr(sql, 'instr(no_order ||') = 0"),
+                     2);
+    assert_non_null(raw_try(fx, "INSERT INTO payment_events(no_order, source, result_pay, "
+                                "money_order, outcome, body, received_at) VALUES ('F1', "
+                                "'notify', 'SUCCESS', '2', 'applied', '{' || char(0) || '}', "
+                                "'2026-11-22T08:33:00.000Z')"));
+    assert_non_null(strstr(fx->text, "payment_events_text_without_nul"));
     assert_non_null(raw_try(fx, "UPDATE payments SET settle_date = '2026112a' "
                                 "WHERE no_order = 'F1'"));
     assert_non_null(strstr(fx->text, "settle_date_format"));
@@ -1850,6 +1859,12 @@ static void test_migration_0011(void **state)
     assert_int_equal(notify(fx, "P1", "49.65", 4965, RESULT_SUCCESS, T0 + MIN).outcome,
                      OUTCOME_APPLIED);
 }
+
+/* A journal row: no_order, money_order, then the given columns, with their values. */
+#define EVENT_SQL(columns, values)                                                                 \
+    "INSERT INTO payment_events(source, result_pay, outcome, received_at, no_order, "              \
+    "money_order, " columns                                                                        \
+    ") VALUES ('notify', 'SUCCESS', 'applied', '2026-11-22T08:32:00.000Z', " values ")"
 
 /* One value for a column, as bytes (a NUL may be among them). */
 struct bytes {
@@ -1868,7 +1883,8 @@ struct same_rows {
     int accepted, refused;
 };
 
-/* 1 when db takes the row with v (as text, or as a BLOB) in ?1, 0 when a CHECK refuses it. */
+/* 1 when db takes the row with v (as text, or as a BLOB) in ?1, 0 when a CHECK refuses it; the
+ * row is not kept. */
 static int row_taken(sqlite3 *db, const char *sql, const char *v, size_t n, int blob)
 {
     sqlite3_stmt *s = NULL;
@@ -1877,11 +1893,13 @@ static int row_taken(sqlite3 *db, const char *sql, const char *v, size_t n, int 
     assert_int_equal(blob ? sqlite3_bind_blob(s, 1, v, (int)n, SQLITE_TRANSIENT)
                           : sqlite3_bind_text(s, 1, v, (int)n, SQLITE_TRANSIENT),
                      SQLITE_OK);
+    testdb_exec(db, "SAVEPOINT value");
     int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE && strstr(sqlite3_errmsg(db), "CHECK constraint failed") == NULL)
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     sqlite3_finalize(s);
-    testdb_exec(db, "DELETE FROM payments");
+    testdb_exec(db, "ROLLBACK TO value"); /* payment_events refuses a DELETE */
+    testdb_exec(db, "RELEASE value");
     return rc == SQLITE_DONE;
 }
 
@@ -1933,8 +1951,10 @@ static void same_rows_around(struct same_rows *t, const char *base, const struct
     }
 }
 
-/* sql/0011 rewrote CHECKs of payments without GLOB: the table as sql/0010 left it and as it is
- * now take exactly the same rows, for values good and bad in every column the change touched. */
+/* sql/0011 rewrote CHECKs of payments and payment_events: the tables as sql/0010 left them and
+ * as they are now take exactly the same rows, for values good and bad in every column the
+ * change touched (its digit and no_order CHECKs, and the NUL byte CHECKs over the text
+ * columns). */
 static void test_migration_0011_same_rows(void **state)
 {
     struct fx *fx = *state;
@@ -1985,6 +2005,22 @@ static void test_migration_0011_same_rows(void **state)
          "INSERT INTO payments(no_order, money_order, settle_date) VALUES ('V', '1', ?1)",
          "20261122", '2'},
         {"no_order", "INSERT INTO payments(no_order, money_order) VALUES (?1, '1')", "A1b2", 'X'},
+        {"money_order", "INSERT INTO payments(no_order, money_order) VALUES ('V', ?1)", "49.65",
+         '1'},
+        {"info_order",
+         "INSERT INTO payments(no_order, money_order, info_order) VALUES ('V', '1', ?1)", "代付 A1",
+         'x'},
+        {"payment_events.no_order", EVENT_SQL("body", "?1, '1', '{}'"), "A1", 'A'},
+        {"payment_events.money_order", EVENT_SQL("body", "'V', ?1, '{}'"), "49.65", '1'},
+        {"payment_events.body", EVENT_SQL("body", "'V', '1', ?1"), "{\"no_order\":\"A1\"}", ' '},
+        {"payment_events.oid_paybill", EVENT_SQL("body, oid_paybill", "'V', '1', '{}', ?1"),
+         "2026112200000001", '9'},
+        {"payment_events.settle_date", EVENT_SQL("body, settle_date", "'V', '1', '{}', ?1"),
+         "20261122", '2'},
+        {"payment_events.info_order", EVENT_SQL("body, info_order", "'V', '1', '{}', ?1"),
+         "代付 A1", 'x'},
+        {"payment_events.remote_addr", EVENT_SQL("body, remote_addr", "'V', '1', '{}', ?1"),
+         "127.0.0.1", '1'},
     };
     char path[320];
     sqlite3 *old = NULL;
