@@ -338,12 +338,26 @@ static void test_reader_refuses_old_schema(void **state)
     assert_non_null(strstr(err, other));
 }
 
+/* Applies the first `version` migrations to db with plain SQL, as an older daemon did. */
+static void migrate_raw(sqlite3 *db, int version)
+{
+    char sql[64];
+
+    assert_true(store_migrations_count > version);
+    /* as store.c's migration runner provides it (sql/0003 lists refused rows in it) */
+    testdb_exec(db, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)");
+    for (int i = 0; i < version; i++)
+        testdb_exec(db, store_migrations[i].sql);
+    testdb_exec(db, "DROP TABLE temp.migration_refusals");
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+    testdb_exec(db, sql);
+}
+
 /* Replaces the fixture's database with one made by the first `version` migrations alone, as an
  * older daemon left it; the store is closed (fx->st NULL) until the test opens it. */
 static void database_at_version(struct fx *fx, int version)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char sql[64];
 
     store_close(fx->st);
     fx->st = NULL;
@@ -354,15 +368,8 @@ static void database_at_version(struct fx *fx, int version)
         unlink(p);
     }
     assert_int_equal(sqlite3_open(fx->path, &fx->raw), SQLITE_OK);
-    assert_true(store_migrations_count > version);
     raw_exec(fx, "PRAGMA journal_mode=WAL");
-    /* as store.c's migration runner provides it (sql/0003 lists refused rows in it) */
-    raw_exec(fx, "CREATE TEMP TABLE migration_refusals (what TEXT NOT NULL)");
-    for (int i = 0; i < version; i++)
-        raw_exec(fx, store_migrations[i].sql);
-    raw_exec(fx, "DROP TABLE temp.migration_refusals");
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
-    raw_exec(fx, sql);
+    migrate_raw(fx->raw, version);
 }
 
 /* A database made by 0001 alone, with orders in every kind of state, migrated by store_open. */
@@ -1790,6 +1797,259 @@ static void raw_exec_unchecked(struct fx *fx, const char *sql)
     raw_exec(fx, "PRAGMA ignore_check_constraints = OFF");
 }
 
+/* Every column of every payments row, in rowid order: what a migration must keep. */
+#define ALL_PAYMENTS                                                                               \
+    "SELECT group_concat(quote(rowid) || quote(no_order) || quote(oid_partner) || "                \
+    "quote(money_order) || quote(amount_fen) || quote(dt_order) || quote(oid_paybill) || "         \
+    "quote(result_pay) || quote(settle_date) || quote(info_order) || quote(source) || "            \
+    "quote(registered_at) || quote(first_notified_at) || quote(updated_at) || quote(final_at) "    \
+    "|| quote(notify_count) || quote(query_count) || quote(next_query_at) || "                     \
+    "quote(needs_review) || quote(review_reason) || quote(payout_held) || quote(chase_from) || "   \
+    "quote(memo), '|') FROM (SELECT * FROM payments ORDER BY rowid)"
+
+/* sql/0011 on a database at version 10 with rows, one of them written past the CHECKs: every row
+ * stays as it was, the digits CHECKs have no GLOB any more and still refuse what they did. */
+static void test_migration_0011(void **state)
+{
+    struct fx *fx = *state;
+    char err[1024], before[sizeof(fx->text)];
+
+    database_at_version(fx, 10);
+    raw_exec(fx, "INSERT INTO payments(no_order, oid_partner, money_order, dt_order, "
+                 "registered_at) VALUES ('P1', '201103171000000000', '49.65', '20261122083000', "
+                 "'2026-11-22T08:30:00.000Z'), ('P2', NULL, '1.00', NULL, "
+                 "'2026-11-22T08:31:00.000Z')");
+    raw_exec(fx, "INSERT INTO payments(no_order, money_order, result_pay, source, oid_paybill, "
+                 "settle_date, info_order, final_at) VALUES ('F1', '2', 'SUCCESS', 'notify', "
+                 "'2026112200000001', '20261122', 'i', '2026-11-22T08:32:00.000Z')");
+    raw_exec(fx, "INSERT INTO payment_events(no_order, source, result_pay, money_order, outcome, "
+                 "body, received_at) VALUES ('F1', 'notify', 'SUCCESS', '2', 'applied', '{}', "
+                 "'2026-11-22T08:32:00.000Z')");
+    raw_exec_unchecked(fx, "INSERT INTO payments(no_order, money_order, oid_paybill, "
+                           "settle_date) VALUES ('B=1', '1', '12a', '2026-11')");
+    snprintf(before, sizeof(before), "%s", q_sql(fx, ALL_PAYMENTS));
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM payments"), 4);
+
+    fx->st = store_open(fx->path, STORE_WRITE, err, sizeof(err));
+    if (fx->st == NULL)
+        fail_msg("store_open: %s", err);
+    assert_int_equal(q_int(fx, "PRAGMA user_version"), store_schema_version());
+    assert_string_equal(q_sql(fx, ALL_PAYMENTS), before);
+    assert_int_equal(events(fx, "F1"), 1);
+    assert_string_equal(q_sql(fx, "PRAGMA foreign_key_check"), "NOROW");
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_schema WHERE name = 'payments' AND "
+                               "(sql LIKE '%[^0-9]*%' OR sql LIKE '%[&=%' OR sql NOT LIKE "
+                               "'%ltrim(settle_date, ''0123456789'') = ''''%')"),
+                     0);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_schema WHERE name IN ('payments', "
+                               "'payment_events') AND instr(sql, 'printf(''%s'', no_order ||') > "
+                               "0 AND instr(sql, 'instr(no_order ||') = 0"),
+                     2);
+    assert_non_null(raw_try(fx, "INSERT INTO payment_events(no_order, source, result_pay, "
+                                "money_order, outcome, body, received_at) VALUES ('F1', "
+                                "'notify', 'SUCCESS', '2', 'applied', '{' || char(0) || '}', "
+                                "'2026-11-22T08:33:00.000Z')"));
+    assert_non_null(strstr(fx->text, "payment_events_text_without_nul"));
+    assert_non_null(raw_try(fx, "UPDATE payments SET settle_date = '2026112a' "
+                                "WHERE no_order = 'F1'"));
+    assert_non_null(strstr(fx->text, "settle_date_format"));
+    assert_non_null(raw_try(fx, "INSERT INTO payments(no_order, money_order) VALUES ('A&B', '1')"));
+    assert_non_null(strstr(fx->text, "no_order_format"));
+    assert_int_equal(reg(fx, "N1", "5", "20261122083000", T0), STORE_REGISTERED);
+    assert_int_equal(notify(fx, "P1", "49.65", 4965, RESULT_SUCCESS, T0 + MIN).outcome,
+                     OUTCOME_APPLIED);
+}
+
+/* A journal row: no_order, money_order, then the given columns, with their values. */
+#define EVENT_SQL(columns, values)                                                                 \
+    "INSERT INTO payment_events(source, result_pay, outcome, received_at, no_order, "              \
+    "money_order, " columns                                                                        \
+    ") VALUES ('notify', 'SUCCESS', 'applied', '2026-11-22T08:32:00.000Z', " values ")"
+
+/* One value for a column, as bytes (a NUL may be among them). */
+struct bytes {
+    const char *s;
+    size_t n;
+};
+#define BYTES(lit)                                                                                 \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
+
+/* What each schema makes of the values offered to one column. */
+struct same_rows {
+    sqlite3 *db[2];           /* the payments table as sql/0010 left it, and as it is now */
+    const char *column, *sql; /* sql has the value in ?1 */
+    int accepted, refused;
+};
+
+/* 1 when db takes the row with v (as text, or as a BLOB) in ?1, 0 when a CHECK refuses it; the
+ * row is not kept. */
+static int row_taken(sqlite3 *db, const char *sql, const char *v, size_t n, int blob)
+{
+    sqlite3_stmt *s = NULL;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(blob ? sqlite3_bind_blob(s, 1, v, (int)n, SQLITE_TRANSIENT)
+                          : sqlite3_bind_text(s, 1, v, (int)n, SQLITE_TRANSIENT),
+                     SQLITE_OK);
+    testdb_exec(db, "SAVEPOINT value");
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && strstr(sqlite3_errmsg(db), "CHECK constraint failed") == NULL)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    testdb_exec(db, "ROLLBACK TO value"); /* payment_events refuses a DELETE */
+    testdb_exec(db, "RELEASE value");
+    return rc == SQLITE_DONE;
+}
+
+static void same_row(struct same_rows *t, const char *v, size_t n)
+{
+    for (int blob = 0; blob <= 1; blob++) {
+        int old = row_taken(t->db[0], t->sql, v, n, blob);
+        if (row_taken(t->db[1], t->sql, v, n, blob) != old) {
+            char hex[200] = "";
+            for (size_t i = 0; i < n && i < 64; i++)
+                snprintf(hex + 3 * i, sizeof(hex) - 3 * i, " %02x", (unsigned char)v[i]);
+            fail_msg("%s =%s (%s, %zu bytes): refused by %s schema only", t->column, hex,
+                     blob ? "BLOB" : "text", n, old ? "the new" : "the old");
+        }
+        *(old ? &t->accepted : &t->refused) += 1;
+    }
+}
+
+/* base, and base broken in one place by each of odd: in place of its first, middle and last
+ * character, before it, in its middle and after it; then runs of `fill` of every length up to
+ * 40, the empty one included. */
+static void same_rows_around(struct same_rows *t, const char *base, const struct bytes *odd,
+                             size_t nodd, char fill)
+{
+    size_t len = strlen(base);
+    char v[64];
+
+    assert_true(len >= 1 && len + 8 < sizeof(v));
+    same_row(t, base, len);
+    for (size_t i = 0; i < nodd; i++) {
+        const size_t at[3] = {0, len / 2, len - 1};
+        for (size_t k = 0; k < 3; k++) { /* replaced */
+            memcpy(v, base, len);
+            memcpy(v + at[k], odd[i].s, odd[i].n);
+            memcpy(v + at[k] + odd[i].n, base + at[k] + 1, len - at[k] - 1);
+            same_row(t, v, len - 1 + odd[i].n);
+        }
+        const size_t ins[3] = {0, len / 2, len};
+        for (size_t k = 0; k < 3; k++) { /* inserted */
+            memcpy(v, base, ins[k]);
+            memcpy(v + ins[k], odd[i].s, odd[i].n);
+            memcpy(v + ins[k] + odd[i].n, base + ins[k], len - ins[k]);
+            same_row(t, v, len + odd[i].n);
+        }
+    }
+    for (size_t n = 0; n <= 40; n++) {
+        memset(v, fill, n);
+        same_row(t, v, n);
+    }
+}
+
+/* sql/0011 rewrote CHECKs of payments and payment_events: the tables as sql/0010 left them and
+ * as they are now take exactly the same rows, for values good and bad in every column the
+ * change touched (its digit and no_order CHECKs, and the NUL byte CHECKs over the text
+ * columns). */
+static void test_migration_0011_same_rows(void **state)
+{
+    struct fx *fx = *state;
+    static const struct bytes odd[] = {
+        BYTES("a"),
+        BYTES("Z"),
+        BYTES("+"),
+        BYTES("-"),
+        BYTES(" "),
+        BYTES("."),
+        BYTES("/"),
+        BYTES(":"),
+        BYTES("&"),
+        BYTES("="),
+        BYTES("\""),
+        BYTES("'"),
+        BYTES("*"),
+        BYTES("["),
+        BYTES("]"),
+        BYTES("^"),
+        BYTES("\t"),
+        BYTES("\n"),
+        BYTES("\x7f"),
+        BYTES("\x80"),
+        BYTES("\xff"),
+        BYTES("\0"),
+        BYTES("\0"
+              "1"),
+        BYTES("\xd9\xa3"),     /* ARABIC-INDIC DIGIT THREE */
+        BYTES("\xef\xbc\x91"), /* FULLWIDTH DIGIT ONE */
+        BYTES("\xc2\xb2"),     /* SUPERSCRIPT TWO */
+        BYTES("\xe8\xae\xa2"), /* a CJK character */
+        BYTES("00"),
+    };
+    static const struct {
+        const char *column, *sql, *base;
+        char fill;
+    } columns[] = {
+        {"oid_partner",
+         "INSERT INTO payments(no_order, money_order, oid_partner) VALUES ('V', '1', ?1)",
+         "201103171000000000", '7'},
+        {"dt_order", "INSERT INTO payments(no_order, money_order, dt_order) VALUES ('V', '1', ?1)",
+         "20261122083000", '1'},
+        {"oid_paybill",
+         "INSERT INTO payments(no_order, money_order, oid_paybill) VALUES ('V', '1', ?1)",
+         "2026112200000001", '9'},
+        {"settle_date",
+         "INSERT INTO payments(no_order, money_order, settle_date) VALUES ('V', '1', ?1)",
+         "20261122", '2'},
+        {"no_order", "INSERT INTO payments(no_order, money_order) VALUES (?1, '1')", "A1b2", 'X'},
+        {"money_order", "INSERT INTO payments(no_order, money_order) VALUES ('V', ?1)", "49.65",
+         '1'},
+        {"info_order",
+         "INSERT INTO payments(no_order, money_order, info_order) VALUES ('V', '1', ?1)", "代付 A1",
+         'x'},
+        {"payment_events.no_order", EVENT_SQL("body", "?1, '1', '{}'"), "A1", 'A'},
+        {"payment_events.money_order", EVENT_SQL("body", "'V', ?1, '{}'"), "49.65", '1'},
+        {"payment_events.body", EVENT_SQL("body", "'V', '1', ?1"), "{\"no_order\":\"A1\"}", ' '},
+        {"payment_events.oid_paybill", EVENT_SQL("body, oid_paybill", "'V', '1', '{}', ?1"),
+         "2026112200000001", '9'},
+        {"payment_events.settle_date", EVENT_SQL("body, settle_date", "'V', '1', '{}', ?1"),
+         "20261122", '2'},
+        {"payment_events.info_order", EVENT_SQL("body, info_order", "'V', '1', '{}', ?1"),
+         "代付 A1", 'x'},
+        {"payment_events.remote_addr", EVENT_SQL("body, remote_addr", "'V', '1', '{}', ?1"),
+         "127.0.0.1", '1'},
+    };
+    char path[320];
+    sqlite3 *old = NULL;
+
+    snprintf(path, sizeof(path), "%s/old.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &old), SQLITE_OK);
+    testdb_exec(old, "PRAGMA journal_mode=MEMORY"); /* no file but old.db for teardown */
+    migrate_raw(old, 10);
+    testdb_exec(old, "BEGIN");
+    raw_exec(fx, "BEGIN");
+    for (size_t c = 0; c < sizeof(columns) / sizeof(columns[0]); c++) {
+        struct same_rows t = {{old, fx->raw}, columns[c].column, columns[c].sql, 0, 0};
+        same_rows_around(&t, columns[c].base, odd, sizeof(odd) / sizeof(odd[0]), columns[c].fill);
+        size_t len = strlen(columns[c].base);
+        for (int b = 1; b < 256; b++) { /* every byte but NUL (in odd) in place of the middle */
+            char v[64];
+            memcpy(v, columns[c].base, len);
+            v[len / 2] = (char)b;
+            same_row(&t, v, len);
+        }
+        if (t.accepted < 10 || t.refused < 100)
+            fail_msg("%s: %d values accepted, %d refused", t.column, t.accepted, t.refused);
+    }
+    raw_exec(fx, "ROLLBACK");
+    testdb_exec(old, "ROLLBACK");
+    sqlite3_close(old);
+    unlink(path);
+}
+
 /* Issue 11, item 4: the reconciler never queries a value it cannot read exactly, and such rows
  * do not keep taking every place in the due batch. */
 static void test_unqueryable_due_rows(void **state)
@@ -2428,6 +2688,8 @@ int main(void)
         T(test_migration_0004),
         T(test_migration_0005),
         T(test_migration_0010),
+        T(test_migration_0011),
+        T(test_migration_0011_same_rows),
         T(test_payout_queue_and_cancel),
         T(test_submit_steps),
         T(test_submit_answer_always_recorded),
