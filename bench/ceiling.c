@@ -5,26 +5,193 @@
  * parsing, no signature check, no database. What the daemon achieves is compared with this, on
  * the same machine, with the same bodies and connections, in the same run.
  *
- * Usage: bench-ceiling [PORT]  (0 or nothing: any free port). Prints "port=N" once listening,
- * serves until SIGTERM or SIGINT.
+ * Usage: bench-ceiling [--suspend] [--verify KEYFILE] [--log] [PORT]
+ * (PORT 0 or nothing: any free port). Prints "port=N" once listening, serves until SIGTERM or
+ * SIGINT. Without options it is the plain ceiling above. The options add, one at a time, what the
+ * daemon does besides (issue 16's ladder, bench/run --ladder), each the way src/httpd.c does it:
+ *
+ *   --suspend  the connection is suspended once the body is in and the request handed to another
+ *              thread (a mutex-protected queue and a condition variable, as writer_submit); that
+ *              thread takes the whole queue at once and, as httpd.c's job_done, pushes each
+ *              request on its HTTP thread's answer stack, resuming only the first of each stack;
+ *              the resumed HTTP thread takes its stack whole, resumes the others and answers.
+ *              libmicrohttpd is started with the daemon's MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC.
+ *              No database: the other thread answers at once.
+ *   --verify   before suspending (on the HTTP thread, as the daemon): msg_parse, keyring_verify
+ *              against KEYFILE (LianLian's public key) and payresult_from_msg; a body that fails
+ *              is answered 400 (the runner counts those as failed).
+ *   --log      one "notify" logfmt line per request to stderr with log_kv, the daemon's fields;
+ *              with --suspend the lines of one stack are written together (log_batch_begin/end)
+ *              before their answers go out, as httpd.c's answer_queued. Point stderr at a file.
  */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bench/orders.h"
+#include "src/keyring.h"
+#include "src/keys.h"
+#include "src/log.h"
+#include "src/msg.h"
+#include "src/netaddr.h"
+#include "src/payresult.h"
+#include "src/state.h"
+
 #define ACK_BODY     "{\"ret_code\":\"0000\",\"ret_msg\":\"交易成功\"}"
+#define BAD_BODY     "{\"ret_code\":\"9999\",\"ret_msg\":\"refused\"}"
 #define MAX_BODY     16384
 #define CONTENT_TYPE "application/json;charset=utf-8"
+
+struct answer_queue;
 
 struct request {
     char *body;
     size_t len;
+    /* The rest is allocated only with an option (steps): the plain ceiling's request stays the
+     * two members above, as it always was. */
+    struct MHD_Connection *conn; /* --suspend */
+    struct answer_queue *queue;
+    struct request *next; /* on the handover queue, then on the answer stack */
+    atomic_bool answered; /* the other thread is done with it */
+    bool leader;          /* pushed on an empty stack: the other thread resumed it */
+    bool logged;
+    bool verified; /* --verify: result is filled */
+    struct payresult result;
+    char client[46];
 };
 
-static struct MHD_Response *ack;
+/* One HTTP thread's answered requests, as httpd.c's answer_queue. */
+struct answer_queue {
+    _Atomic(struct request *) head;
+};
+
+static struct MHD_Response *ack, *bad;
+static bool opt_suspend, opt_log, steps; /* steps: any option */
+static struct keyring *keys;
+
+/* The handover to the other thread (writer_submit's queue). */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static struct request *head, *tail;
+static bool stopping;
+static atomic_int suspended; /* connections suspended and not resumed yet */
+
+static void log_request(struct request *req)
+{
+    const struct payresult *r = &req->result;
+    req->logged = true;
+    if (req->verified)
+        log_kv(LOG_LEVEL_INFO, "notify", "status", "200", "no_order", r->no_order, "result_pay",
+               state_result_name(r->result_pay), "money_order", r->money_order, "outcome",
+               "applied", "previous", "none", "remote", req->client, NULL);
+    else
+        log_kv(LOG_LEVEL_INFO, "notify", "status", "200", "no_order", "unknown", "result_pay",
+               "SUCCESS", "money_order", "0.00", "outcome", "applied", "previous", "none", "remote",
+               req->client, NULL);
+}
+
+/* The other thread: takes everything queued at once, and for each request does what httpd.c's
+ * job_done does after a commit. */
+static void *resumer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (head == NULL && !stopping)
+            pthread_cond_wait(&wake, &lock);
+        if (head == NULL && stopping)
+            break;
+        struct request *batch = head;
+        head = tail = NULL;
+        pthread_mutex_unlock(&lock);
+        for (struct request *req = batch, *next; req != NULL; req = next) {
+            next = req->next;
+            struct answer_queue *q = req->queue;
+            struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
+            atomic_store(&req->answered, true);
+            do
+                req->next = old;
+            while (!atomic_compare_exchange_weak_explicit(&q->head, &old, req, memory_order_release,
+                                                          memory_order_relaxed));
+            if (old == NULL) {
+                atomic_fetch_sub(&suspended, 1);
+                MHD_resume_connection(req->conn);
+            }
+        }
+        pthread_mutex_lock(&lock);
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static struct answer_queue *this_thread_queue(void)
+{
+    static _Thread_local struct answer_queue q;
+    return &q;
+}
+
+/* httpd.c's answer_queued: the whole stack, lines first, then the others resumed. */
+static void answer_queued(struct answer_queue *q)
+{
+    struct request *taken = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
+    struct request *list = NULL;
+
+    while (taken != NULL) {
+        struct request *next = taken->next;
+        taken->leader = next == NULL;
+        taken->next = list;
+        list = taken;
+        taken = next;
+    }
+    if (opt_log) {
+        log_batch_begin();
+        for (struct request *r = list; r != NULL; r = r->next) {
+            if (!r->logged)
+                log_request(r);
+        }
+        log_batch_end();
+    }
+    for (struct request *r = list, *next; r != NULL; r = next) {
+        next = r->next;
+        if (!r->leader) {
+            atomic_fetch_sub(&suspended, 1);
+            MHD_resume_connection(r->conn);
+        }
+    }
+}
+
+/* --verify: what httpd.c's process does before it hands the message over. */
+static bool verify(struct request *req)
+{
+    struct msg m = {0};
+    const char *why = NULL;
+    bool ok = false;
+
+    if (msg_parse(req->body, req->len, &m, &why) < 0)
+        return false;
+    if (keyring_verify(keys, &m) >= 0 &&
+        payresult_from_msg(&m, PAYRESULT_NOTIFY, BENCH_OID_PARTNER, &req->result, &why) ==
+            PAYRESULT_ACCEPTED)
+        ok = req->verified = true;
+    msg_finish(&m);
+    return ok;
+}
+
+static void client_of(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL || netaddr_format(ci->client_addr, out, len) < 0)
+        snprintf(out, len, "unknown");
+}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
@@ -33,11 +200,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     struct request *req = *con_cls;
 
     if (req == NULL) {
-        req = calloc(1, sizeof(*req));
+        req = calloc(1, steps ? sizeof(*req) : offsetof(struct request, conn));
         if (req == NULL)
             return MHD_NO;
         *con_cls = req;
+        if (opt_log)
+            client_of(conn, req->client, sizeof(req->client));
         return MHD_YES;
+    }
+    if (opt_suspend && atomic_load(&req->answered)) {
+        answer_queued(req->queue);
+        return MHD_queue_response(conn, MHD_HTTP_OK, ack);
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -50,7 +223,34 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return MHD_queue_response(conn, MHD_HTTP_OK, ack);
+    if (keys != NULL && !verify(req))
+        return MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, bad);
+    if (!opt_suspend) {
+        if (opt_log)
+            log_request(req);
+        return MHD_queue_response(conn, MHD_HTTP_OK, ack);
+    }
+    /* Suspend before handing over: the other thread may resume before we return. Once stopping,
+     * nothing is suspended any more (libmicrohttpd must not be stopped with a suspended
+     * connection), as writer_submit refuses jobs then. */
+    pthread_mutex_lock(&lock);
+    if (stopping) {
+        pthread_mutex_unlock(&lock);
+        return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, bad);
+    }
+    req->conn = conn;
+    req->queue = this_thread_queue();
+    req->next = NULL;
+    atomic_fetch_add(&suspended, 1);
+    MHD_suspend_connection(conn);
+    if (tail != NULL)
+        tail->next = req;
+    else
+        head = req;
+    tail = req;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    return MHD_YES;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -60,33 +260,89 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (req == NULL)
         return;
+    /* A client that left once resumed, before its answer: the others on its stack are still
+     * suspended, and only this takes them (httpd.c's completed does the same). */
+    if (opt_suspend && req->queue != NULL)
+        answer_queued(req->queue);
     free(req->body);
     free(req);
     *con_cls = NULL;
 }
 
+/* body: a string literal (its type is char[], libmicrohttpd's parameter is not const). */
+static struct MHD_Response *response(char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_PERSISTENT);
+    if (r != NULL &&
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE) != MHD_YES) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench-ceiling [--suspend] [--verify KEYFILE] [--log] [PORT]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    unsigned port = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 0;
+    unsigned port = 0;
+    const char *keyfile = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    pthread_t resumer;
     sigset_t set;
     int sig = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--suspend") == 0)
+            opt_suspend = true;
+        else if (strcmp(argv[i], "--log") == 0)
+            opt_log = true;
+        else if (strcmp(argv[i], "--verify") == 0 && i + 1 < argc)
+            keyfile = argv[++i];
+        else if (argv[i][0] >= '0' && argv[i][0] <= '9')
+            port = (unsigned)strtoul(argv[i], NULL, 10);
+        else
+            return usage();
+    }
+    if (keyfile != NULL) {
+        struct keyset ks = {0};
+        char err[256];
+        if (keys_load_set(keyfile, &ks, err, sizeof(err)) < 0) {
+            fprintf(stderr, "bench-ceiling: %s\n", err);
+            return 1;
+        }
+        keys = keyring_create(&ks);
+        if (keys == NULL)
+            return 1;
+    }
+    if (opt_log)
+        log_init();
+    steps = opt_suspend || opt_log || keys != NULL;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    ack =
-        MHD_create_response_from_buffer(strlen(ACK_BODY), (void *)ACK_BODY, MHD_RESPMEM_PERSISTENT);
-    if (ack == NULL ||
-        MHD_add_response_header(ack, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE) != MHD_YES)
+    ack = response(ACK_BODY);
+    bad = response(BAD_BODY);
+    if (ack == NULL || bad == NULL)
         return 1;
+    if (opt_suspend) {
+        flags |= MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+        if (pthread_create(&resumer, NULL, resumer_main, NULL) != 0)
+            return 1;
+    }
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32 * 1024, MHD_OPTION_END);
+        flags, (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 0 ? threads : 1), MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "bench-ceiling: cannot listen on port %u\n", port);
         return 1;
@@ -96,7 +352,23 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (sigwait(&set, &sig) != 0)
         ;
+    if (opt_suspend) {
+        /* libmicrohttpd must not be stopped with a connection suspended: the other thread
+         * resumes what it holds, the HTTP threads answer it (2 s at most). */
+        pthread_mutex_lock(&lock);
+        stopping = true;
+        pthread_cond_signal(&wake);
+        pthread_mutex_unlock(&lock);
+        pthread_join(resumer, NULL);
+        for (int i = 0; i < 200 && atomic_load(&suspended) > 0; i++)
+            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+        /* and the HTTP threads take the resumed connections back (their next turn) */
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    }
     MHD_stop_daemon(d);
     MHD_destroy_response(ack);
+    MHD_destroy_response(bad);
+    if (keys != NULL)
+        keyring_destroy(keys);
     return 0;
 }
