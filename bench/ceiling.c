@@ -5,7 +5,7 @@
  * parsing, no signature check, no database. What the daemon achieves is compared with this, on
  * the same machine, with the same bodies and connections, in the same run.
  *
- * Usage: bench-ceiling [--suspend] [--verify KEYFILE] [--log] [PORT]
+ * Usage: bench-ceiling [--suspend | --block] [--verify KEYFILE] [--log] [PORT]
  * (PORT 0 or nothing: any free port). Prints "port=N" once listening, serves until SIGTERM or
  * SIGINT. Without options it is the plain ceiling above. The options add, one at a time, what the
  * daemon does besides (issue 16's ladder, bench/run --ladder), each the way src/httpd.c does it:
@@ -17,13 +17,25 @@
  *              the resumed HTTP thread takes its stack whole, resumes the others and answers.
  *              libmicrohttpd is started with the daemon's MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC.
  *              No database: the other thread answers at once.
+ *   --block    instead of --suspend (bench/round5-block.md): libmicrohttpd with a thread per
+ *              connection (MHD_USE_THREAD_PER_CONNECTION, poll(); 0.9.75 refuses epoll and a
+ *              thread pool with it), no suspend, no resume: once the body is in, the connection's
+ *              thread hands the request to the same other thread through the same queue and
+ *              waits on the request's futex until that thread has marked it answered (one wake
+ *              per request, the whole queue taken at once), then answers.
  *   --verify   before suspending (on the HTTP thread, as the daemon): msg_parse, keyring_verify
  *              against KEYFILE (LianLian's public key) and payresult_from_msg; a body that fails
  *              is answered 400 (the runner counts those as failed).
  *   --log      one "notify" logfmt line per request to stderr with log_kv, the daemon's fields;
  *              with --suspend the lines of one stack are written together (log_batch_begin/end)
- *              before their answers go out, as httpd.c's answer_queued. Point stderr at a file.
+ *              before their answers go out, as httpd.c's answer_queued; with --block each
+ *              connection's thread writes its own line once woken, before its answer. Point
+ *              stderr at a file.
+ *
+ * With --suspend or --block it prints "handed_over=N turns=M" at exit (M: the other thread's
+ * turns, N / M the mean batch).
  */
+#include <linux/futex.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +74,7 @@ struct request {
     struct answer_queue *queue;
     struct request *next; /* on the handover queue, then on the answer stack */
     atomic_bool answered; /* the other thread is done with it */
+    atomic_int done;      /* --block: 1 once answered, the futex its connection's thread waits on */
     bool leader;          /* pushed on an empty stack: the other thread resumed it */
     bool logged;
     bool verified; /* --verify: result is filled */
@@ -74,7 +88,7 @@ struct answer_queue {
 };
 
 static struct MHD_Response *ack, *bad;
-static bool opt_suspend, opt_log, steps; /* steps: any option */
+static bool opt_suspend, opt_block, opt_log, steps; /* steps: any option */
 static struct keyring *keys;
 
 /* The handover to the other thread (writer_submit's queue). */
@@ -82,7 +96,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct request *head, *tail;
 static bool stopping;
-static atomic_int suspended; /* connections suspended and not resumed yet */
+static atomic_int suspended;             /* connections suspended and not resumed yet */
+static unsigned long handed_over, turns; /* the other thread's only */
 
 static void log_request(struct request *req)
 {
@@ -96,6 +111,22 @@ static void log_request(struct request *req)
         log_kv(LOG_LEVEL_INFO, "notify", "status", "200", "no_order", "unknown", "result_pay",
                "SUCCESS", "money_order", "0.00", "outcome", "applied", "previous", "none", "remote",
                req->client, NULL);
+}
+
+/* --block: a futex per request rather than a mutex and a condition variable (measured: 4.1
+ * futex calls per message with them, the waiter woken into the mutex the other thread still
+ * held). The wake may reach memory already freed, when the waiter saw done without sleeping:
+ * the kernel only compares addresses, and another waiter woken there by mistake looks again. */
+static void answer_waiter(struct request *req)
+{
+    atomic_store(&req->done, 1);
+    syscall(SYS_futex, &req->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void wait_answered(struct request *req)
+{
+    while (atomic_load(&req->done) == 0)
+        syscall(SYS_futex, &req->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 }
 
 /* The other thread: takes everything queued at once, and for each request does what httpd.c's
@@ -112,8 +143,14 @@ static void *resumer_main(void *arg)
         struct request *batch = head;
         head = tail = NULL;
         pthread_mutex_unlock(&lock);
+        turns++;
         for (struct request *req = batch, *next; req != NULL; req = next) {
             next = req->next;
+            handed_over++;
+            if (opt_block) {
+                answer_waiter(req);
+                continue;
+            }
             struct answer_queue *q = req->queue;
             struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
             atomic_store(&req->answered, true);
@@ -225,24 +262,26 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     }
     if (keys != NULL && !verify(req))
         return MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, bad);
-    if (!opt_suspend) {
+    if (!opt_suspend && !opt_block) {
         if (opt_log)
             log_request(req);
         return MHD_queue_response(conn, MHD_HTTP_OK, ack);
     }
     /* Suspend before handing over: the other thread may resume before we return. Once stopping,
      * nothing is suspended any more (libmicrohttpd must not be stopped with a suspended
-     * connection), as writer_submit refuses jobs then. */
+     * connection) nor waits (the other thread is gone), as writer_submit refuses jobs then. */
     pthread_mutex_lock(&lock);
     if (stopping) {
         pthread_mutex_unlock(&lock);
         return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, bad);
     }
-    req->conn = conn;
-    req->queue = this_thread_queue();
     req->next = NULL;
-    atomic_fetch_add(&suspended, 1);
-    MHD_suspend_connection(conn);
+    if (opt_suspend) {
+        req->conn = conn;
+        req->queue = this_thread_queue();
+        atomic_fetch_add(&suspended, 1);
+        MHD_suspend_connection(conn);
+    }
     if (tail != NULL)
         tail->next = req;
     else
@@ -250,7 +289,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     tail = req;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
-    return MHD_YES;
+    if (opt_suspend)
+        return MHD_YES;
+    wait_answered(req);
+    if (opt_log)
+        log_request(req);
+    return MHD_queue_response(conn, MHD_HTTP_OK, ack);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -284,7 +328,8 @@ static struct MHD_Response *response(char *body)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench-ceiling [--suspend] [--verify KEYFILE] [--log] [PORT]\n");
+    fprintf(stderr,
+            "usage: bench-ceiling [--suspend | --block] [--verify KEYFILE] [--log] [PORT]\n");
     return 2;
 }
 
@@ -301,6 +346,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--suspend") == 0)
             opt_suspend = true;
+        else if (strcmp(argv[i], "--block") == 0)
+            opt_block = true;
         else if (strcmp(argv[i], "--log") == 0)
             opt_log = true;
         else if (strcmp(argv[i], "--verify") == 0 && i + 1 < argc)
@@ -310,6 +357,8 @@ int main(int argc, char **argv)
         else
             return usage();
     }
+    if (opt_suspend && opt_block)
+        return usage();
     if (keyfile != NULL) {
         struct keyset ks = {0};
         char err[256];
@@ -323,7 +372,7 @@ int main(int argc, char **argv)
     }
     if (opt_log)
         log_init();
-    steps = opt_suspend || opt_log || keys != NULL;
+    steps = opt_suspend || opt_block || opt_log || keys != NULL;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -334,15 +383,22 @@ int main(int argc, char **argv)
     bad = response(BAD_BODY);
     if (ack == NULL || bad == NULL)
         return 1;
-    if (opt_suspend) {
+    if (opt_suspend)
         flags |= MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-        if (pthread_create(&resumer, NULL, resumer_main, NULL) != 0)
-            return 1;
-    }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(threads > 0 ? threads : 1), MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
+    if (opt_block) /* libmicrohttpd 0.9.75: no epoll, no thread pool with a thread per connection */
+        flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    if ((opt_suspend || opt_block) && pthread_create(&resumer, NULL, resumer_main, NULL) != 0)
+        return 1;
+    /* libmicrohttpd warns of a pool size with a thread per connection, even of 1; the item
+     * that may be MHD_OPTION_END (which ends the array) is the last */
+    const struct MHD_OptionItem options[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
+        {opt_block ? MHD_OPTION_END : MHD_OPTION_THREAD_POOL_SIZE, threads > 0 ? threads : 1, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, NULL,
+                                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "bench-ceiling: cannot listen on port %u\n", port);
         return 1;
@@ -352,14 +408,19 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (sigwait(&set, &sig) != 0)
         ;
-    if (opt_suspend) {
-        /* libmicrohttpd must not be stopped with a connection suspended: the other thread
-         * resumes what it holds, the HTTP threads answer it (2 s at most). */
+    if (opt_suspend || opt_block) {
+        /* libmicrohttpd must not be stopped with a connection suspended, nor (--block) with a
+         * connection's thread waiting for the other thread: that thread answers or resumes what
+         * it holds, and no request is handed over after (2 s at most). */
         pthread_mutex_lock(&lock);
         stopping = true;
         pthread_cond_signal(&wake);
         pthread_mutex_unlock(&lock);
         pthread_join(resumer, NULL);
+        printf("handed_over=%lu turns=%lu\n", handed_over, turns);
+        fflush(stdout);
+    }
+    if (opt_suspend) {
         for (int i = 0; i < 200 && atomic_load(&suspended) > 0; i++)
             nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
         /* and the HTTP threads take the resumed connections back (their next turn) */
