@@ -167,9 +167,11 @@ def idle_and_stalled_clients_are_dropped_after_connection_timeout():
         wait_closed(s, 15)
         print('# %s connection dropped after %.1f s (connection_timeout 1s)'
               % (name, time.monotonic() - t0), flush=True)
-    # a trickler is not idle: it outlives the inactivity timeout (request_timeout bounds it)
+    # a trickler is not idle: it outlives the inactivity timeout (request_timeout bounds it);
+    # a byte every 0.1 s against the 1 s timeout, so that a starved test thread (seen with a
+    # benchmark saturating both cores beside it) does not look idle
     slow, = e.hold(1, first_bytes=PARTIAL)
-    trickler = Trickler([slow], period=0.3)
+    trickler = Trickler([slow], period=0.1)
     trickler.start()
     time.sleep(2.5)
     trickler.stop.set()
