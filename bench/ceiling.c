@@ -52,9 +52,9 @@
 #include "bench/orders.h"
 #include "src/keyring.h"
 #include "src/keys.h"
+#include "src/listener.h"
 #include "src/log.h"
 #include "src/msg.h"
-#include "src/netaddr.h"
 #include "src/payresult.h"
 #include "src/state.h"
 
@@ -222,14 +222,6 @@ static bool verify(struct request *req)
     return ok;
 }
 
-static void client_of(struct MHD_Connection *conn, char *out, size_t len)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL || netaddr_format(ci->client_addr, out, len) < 0)
-        snprintf(out, len, "unknown");
-}
-
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
@@ -242,7 +234,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
             return MHD_NO;
         *con_cls = req;
         if (opt_log)
-            client_of(conn, req->client, sizeof(req->client));
+            listener_peer_address(conn, req->client, sizeof(req->client));
         return MHD_YES;
     }
     if (opt_suspend && atomic_load(&req->answered)) {

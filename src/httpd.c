@@ -467,15 +467,6 @@ static unsigned header_count(struct MHD_Connection *conn, const char *name)
     return c.n;
 }
 
-/* The peer's address, for a refusal made before X-Forwarded-For is read. */
-static void peer_address(struct MHD_Connection *conn, char *out, size_t len)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL || netaddr_format(ci->client_addr, out, len) < 0)
-        snprintf(out, len, "unknown");
-}
-
 /* True when the request line and headers leave the pool room for the answer (ANSWER_ROOM). */
 static bool room_for_answer(struct MHD_Connection *conn)
 {
@@ -491,11 +482,8 @@ static bool room_for_answer(struct MHD_Connection *conn)
 /* The client address to believe, or -1 when a trusted proxy sent a malformed X-Forwarded-For. */
 static int client_address(struct httpd *h, struct MHD_Connection *conn, char *out, size_t len)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char peer[46] = "unknown";
-    if (ci != NULL && ci->client_addr != NULL)
-        netaddr_format(ci->client_addr, peer, sizeof(peer));
+    char peer[46];
+    listener_peer_address(conn, peer, sizeof(peer));
     const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     /* libmicrohttpd gives the first of several lines, the one a client can forge (HAProxy adds
      * its own line after the client's): several lines are refused, not half-read. */
@@ -519,7 +507,7 @@ static enum MHD_Result first_call(struct httpd *h, struct MHD_Connection *conn, 
     if (!listener_headers_ok(conn, MHD_HEADER_KIND)) {
         /* libmicrohttpd took "Content-Length : 5" for another header: what it read as the end
          * of this request may be the middle of its body. Nothing more is read. */
-        peer_address(conn, client, sizeof(client));
+        listener_peer_address(conn, client, sizeof(client));
         return reject_and_close(h, conn, client, HTTPD_REJECT_BAD_HEADER, MHD_HTTP_BAD_REQUEST,
                                 "invalid header name (whitespace before the colon?)", NULL, 0, NULL,
                                 true);

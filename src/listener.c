@@ -597,6 +597,14 @@ static enum MHD_Result check_name(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+void listener_peer_address(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL || netaddr_format(ci->client_addr, out, len) < 0)
+        snprintf(out, len, "unknown");
+}
+
 bool listener_headers_ok(struct MHD_Connection *conn, enum MHD_ValueKind kind)
 {
     bool ok = true;

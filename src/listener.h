@@ -96,6 +96,10 @@ bool listener_path_is(struct MHD_Connection *conn, const char *version, const ch
  * Content-Length). kind is MHD_HEADER_KIND or MHD_FOOTER_KIND. */
 bool listener_headers_ok(struct MHD_Connection *conn, enum MHD_ValueKind kind);
 
+/* The connection's peer address as text into out ("unknown" when libmicrohttpd has none or it
+ * cannot be formatted): the socket's, before any X-Forwarded-For is believed. */
+void listener_peer_address(struct MHD_Connection *conn, char *out, size_t len);
+
 /* Whether a refusal line of this kind from this source may be written now (throttle.h). */
 bool listener_may_log(struct listener *l, const char *kind, const char *source);
 
