@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "bench/orders.h"
+#include "src/answerq.h"
 #include "src/keyring.h"
 #include "src/keys.h"
 #include "src/listener.h"
@@ -63,28 +64,21 @@
 #define MAX_BODY     16384
 #define CONTENT_TYPE "application/json;charset=utf-8"
 
-struct answer_queue;
-
 struct request {
     char *body;
     size_t len;
     /* The rest is allocated only with an option (steps): the plain ceiling's request stays the
      * two members above, as it always was. */
     struct MHD_Connection *conn; /* --suspend */
-    struct answer_queue *queue;
-    struct request *next; /* on the handover queue, then on the answer stack */
-    atomic_bool answered; /* the other thread is done with it */
-    atomic_int done;      /* --block: 1 once answered, the futex its connection's thread waits on */
-    bool leader;          /* pushed on an empty stack: the other thread resumed it */
+    struct answerq *queue;       /* its HTTP thread's answer stack */
+    struct answerq_item item;    /* on it */
+    struct request *next;        /* on the handover queue */
+    atomic_bool answered;        /* the other thread is done with it */
+    atomic_int done; /* --block: 1 once answered, the futex its connection's thread waits on */
     bool logged;
     bool verified; /* --verify: result is filled */
     struct payresult result;
     char client[46];
-};
-
-/* One HTTP thread's answered requests, as httpd.c's answer_queue. */
-struct answer_queue {
-    _Atomic(struct request *) head;
 };
 
 static struct MHD_Response *ack, *bad;
@@ -151,14 +145,8 @@ static void *resumer_main(void *arg)
                 answer_waiter(req);
                 continue;
             }
-            struct answer_queue *q = req->queue;
-            struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
             atomic_store(&req->answered, true);
-            do
-                req->next = old;
-            while (!atomic_compare_exchange_weak_explicit(&q->head, &old, req, memory_order_release,
-                                                          memory_order_relaxed));
-            if (old == NULL) {
+            if (answerq_push(req->queue, &req->item)) {
                 atomic_fetch_sub(&suspended, 1);
                 MHD_resume_connection(req->conn);
             }
@@ -169,38 +157,35 @@ static void *resumer_main(void *arg)
     return NULL;
 }
 
-static struct answer_queue *this_thread_queue(void)
+static struct answerq *this_thread_queue(void)
 {
-    static _Thread_local struct answer_queue q;
+    static _Thread_local struct answerq q;
     return &q;
 }
 
-/* httpd.c's answer_queued: the whole stack, lines first, then the others resumed. */
-static void answer_queued(struct answer_queue *q)
+static struct request *request_of(struct answerq_item *item)
 {
-    struct request *taken = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
-    struct request *list = NULL;
+    return (struct request *)((char *)item - offsetof(struct request, item));
+}
 
-    while (taken != NULL) {
-        struct request *next = taken->next;
-        taken->leader = next == NULL;
-        taken->next = list;
-        list = taken;
-        taken = next;
-    }
+/* httpd.c's answer_queued: the whole stack, lines first, then the others resumed. */
+static void answer_queued(struct answerq *q)
+{
+    struct answerq_item *list = answerq_take(q);
+
     if (opt_log) {
         log_batch_begin();
-        for (struct request *r = list; r != NULL; r = r->next) {
-            if (!r->logged)
-                log_request(r);
+        for (struct answerq_item *it = list; it != NULL; it = it->next) {
+            if (!request_of(it)->logged)
+                log_request(request_of(it));
         }
         log_batch_end();
     }
-    for (struct request *r = list, *next; r != NULL; r = next) {
-        next = r->next;
-        if (!r->leader) {
+    for (struct answerq_item *it = list, *next; it != NULL; it = next) {
+        next = it->next;
+        if (!it->leader) {
             atomic_fetch_sub(&suspended, 1);
-            MHD_resume_connection(r->conn);
+            MHD_resume_connection(request_of(it)->conn);
         }
     }
 }

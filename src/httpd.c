@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "answerq.h"
 #include "keyring.h"
 #include "listener.h"
 #include "log.h"
@@ -119,7 +121,7 @@ enum request_state {
  * pushes on and the thread takes whole (answer_queued). The request pushed on an empty stack is
  * the one the writer resumed; the thread resumes the others. */
 struct answer_queue {
-    _Atomic(struct request *) head;
+    struct answerq stack;
     struct httpd *owner; /* whose list of queues it is on */
 };
 
@@ -127,8 +129,7 @@ struct request {
     struct httpd *h;
     struct MHD_Connection *conn;
     struct answer_queue *queue; /* its HTTP thread's */
-    struct request *next;       /* on the queue */
-    bool leader;                /* pushed on an empty queue: the writer resumed it */
+    struct answerq_item item;   /* on the queue */
     enum request_state state;
     char client[46];
     char *body;
@@ -291,7 +292,7 @@ static bool queues_busy(struct httpd *h)
 {
     unsigned n = atomic_load(&h->queues_n);
     for (unsigned i = 0; i < n && i < h->queues_max; i++) {
-        if (atomic_load(&h->queues[i]->head) != NULL)
+        if (answerq_busy(&h->queues[i]->stack))
             return true;
     }
     return false;
@@ -301,47 +302,38 @@ static bool queues_busy(struct httpd *h)
 static void job_done(struct writer_job *job)
 {
     struct request *req = job->ctx;
-    struct answer_queue *q = req->queue;
-    struct request *old = atomic_load_explicit(&q->head, memory_order_relaxed);
 
     req->state = REQ_ANSWERED;
-    do
-        req->next = old;
-    while (!atomic_compare_exchange_weak_explicit(&q->head, &old, req, memory_order_release,
-                                                  memory_order_relaxed));
     /* The queue was empty: nothing wakes this thread for it but this. Otherwise the request
      * below, already resumed, is answered first and takes this one with it. */
-    if (old == NULL)
+    if (answerq_push(&req->queue->stack, &req->item))
         MHD_resume_connection(req->conn);
 }
 
 /* On the HTTP thread: takes every request of its queue, writes their lines together (in the
  * order they were committed), then resumes the connections the writer left suspended. Each is
  * answered after this, so no line is written after its answer. */
+static struct request *request_of(struct answerq_item *item)
+{
+    return (struct request *)((char *)item - offsetof(struct request, item));
+}
+
 static void answer_queued(struct answer_queue *q)
 {
-    struct request *taken = atomic_exchange_explicit(&q->head, NULL, memory_order_acquire);
-    struct request *list = NULL;
+    struct answerq_item *list = answerq_take(&q->stack);
 
-    if (taken == NULL)
+    if (list == NULL)
         return;
-    while (taken != NULL) { /* newest first: reversed into commit order */
-        struct request *next = taken->next;
-        taken->leader = next == NULL;
-        taken->next = list;
-        list = taken;
-        taken = next;
-    }
     log_batch_begin();
-    for (struct request *r = list; r != NULL; r = r->next) {
-        if (!r->logged)
-            log_stored(r);
+    for (struct answerq_item *it = list; it != NULL; it = it->next) {
+        if (!request_of(it)->logged)
+            log_stored(request_of(it));
     }
     log_batch_end();
-    for (struct request *r = list, *next; r != NULL; r = next) {
-        next = r->next;
-        if (!r->leader)
-            MHD_resume_connection(r->conn);
+    for (struct answerq_item *it = list, *next; it != NULL; it = next) {
+        next = it->next; /* before the resume: the connection may be answered and freed */
+        if (!it->leader)
+            MHD_resume_connection(request_of(it)->conn);
     }
 }
 
