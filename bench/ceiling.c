@@ -165,7 +165,7 @@ static struct answerq *this_thread_queue(void)
 
 static struct request *request_of(struct answerq_item *item)
 {
-    return (struct request *)((char *)item - offsetof(struct request, item));
+    return ANSWERQ_ENTRY(item, struct request, item);
 }
 
 /* httpd.c's answer_queued: the whole stack, lines first, then the others resumed. */

@@ -2,6 +2,7 @@
 #define LIANPAY_ANSWERQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * The answers waiting for one HTTP thread: a lock-free stack that the writer pushes a request
@@ -18,6 +19,9 @@ struct answerq_item {
     struct answerq_item *next;
     bool leader; /* set by answerq_take: pushed onto the empty stack (the one that was woken) */
 };
+
+/* The request holding item, from its member's name: ANSWERQ_ENTRY(it, struct request, item). */
+#define ANSWERQ_ENTRY(item, type, member) ((type *)((char *)(item)-offsetof(type, member)))
 
 struct answerq {
     _Atomic(struct answerq_item *) head;

@@ -310,13 +310,14 @@ static void job_done(struct writer_job *job)
         MHD_resume_connection(req->conn);
 }
 
+static struct request *request_of(struct answerq_item *item)
+{
+    return ANSWERQ_ENTRY(item, struct request, item);
+}
+
 /* On the HTTP thread: takes every request of its queue, writes their lines together (in the
  * order they were committed), then resumes the connections the writer left suspended. Each is
  * answered after this, so no line is written after its answer. */
-static struct request *request_of(struct answerq_item *item)
-{
-    return (struct request *)((char *)item - offsetof(struct request, item));
-}
 
 static void answer_queued(struct answer_queue *q)
 {
@@ -331,7 +332,7 @@ static void answer_queued(struct answer_queue *q)
     }
     log_batch_end();
     for (struct answerq_item *it = list, *next; it != NULL; it = next) {
-        next = it->next; /* before the resume: the connection may be answered and freed */
+        next = it->next;
         if (!it->leader)
             MHD_resume_connection(request_of(it)->conn);
     }

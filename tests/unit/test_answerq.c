@@ -18,7 +18,7 @@ struct item {
 
 static struct item *item_of(struct answerq_item *it)
 {
-    return (struct item *)((char *)it - offsetof(struct item, link));
+    return ANSWERQ_ENTRY(it, struct item, link);
 }
 
 static void test_one_thread(void **state)
